@@ -1,0 +1,1 @@
+"""CRM connectors for kam-sync, one module per CRM behind one protocol."""

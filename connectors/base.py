@@ -1,0 +1,177 @@
+"""The connector protocol: the only surface through which kam-sync talks to a CRM.
+
+A connector knows one CRM's SDK, auth, paging, batching, rate limits, quota and error codes. It
+knows nothing of key accounts, scoring or the state store: it moves CRM records, named by the
+CRM's own object and field names, in and out.
+
+Raw records are flat dicts keyed by the CRM field names exactly as the mapping names them:
+standard fields (``Name``, ``dealstage``), relationship paths (``Owner.Name``), and the related
+pseudo-fields a connector documents (for example HubSpot's ``@associations.companies``). Values are
+what the CRM's JSON holds (strings, numbers, booleans, None; lists for multi-valued relations);
+the mapping layer coerces them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal, Protocol, runtime_checkable
+
+RawRecord = dict[str, Any]
+
+CustomFieldType = Literal[
+    "picklist",  # one value from a list
+    "multipicklist",  # several values from a list
+    "number",
+    "percent",
+    "text",
+    "longtext",
+    "date",
+    "datetime",
+    "checkbox",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class FieldDescription:
+    """One field of a CRM object as the CRM describes it."""
+
+    name: str
+    label: str
+    type: str  # the CRM's own type name (Salesforce 'picklist', HubSpot 'enumeration', ...)
+    updateable: bool
+    nillable: bool = True
+    custom: bool = False
+    length: int | None = None
+    precision: int | None = None
+    scale: int | None = None
+    picklist_values: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectDescription:
+    """A CRM object's fields by name."""
+
+    name: str
+    fields: dict[str, FieldDescription]
+
+
+@dataclass(frozen=True, slots=True)
+class PullRequest:
+    """What to pull: one object, these fields, records modified in ``[since, until]``.
+
+    ``since`` None means a full pull. Deleted (or archived) records are always included, so the
+    engine can take them out of scope.
+    """
+
+    object_name: str
+    fields: tuple[str, ...]
+    since: datetime | None
+    until: datetime
+    id_field: str
+    modified_field: str
+    deleted_field: str | None = None
+    page_size: int | None = None
+
+
+@dataclass(slots=True)
+class Page:
+    """One page of raw records, in ascending (modified, id) order within the pull."""
+
+    records: list[RawRecord]
+    # The highest modification stamp among the records of this and earlier pages: the engine
+    # may advance its watermark to it once the page is durably stored.
+    high_watermark: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RecordUpdate:
+    """New values for some fields of one record, by CRM field name, in CRM-ready form."""
+
+    record_id: str
+    values: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class WriteResult:
+    """The outcome of one record's update. ``retriable`` says whether trying again may help."""
+
+    record_id: str
+    ok: bool
+    error_code: str | None = None
+    message: str | None = None
+    retriable: bool = False
+    fields: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class CustomFieldSpec:
+    """A custom field to create (or check) on a CRM object."""
+
+    object_name: str
+    name: str
+    label: str
+    type: CustomFieldType
+    length: int | None = None
+    precision: int | None = None
+    scale: int | None = None
+    values: tuple[str, ...] = ()  # picklist values as the CRM stores them
+    labels: tuple[str, ...] = ()  # display labels, same order as values (HubSpot options)
+    description: str = ""
+
+
+@dataclass(slots=True)
+class ProvisionReport:
+    """What provisioning did, field by field; ``problems`` need a person (e.g. a type mismatch)."""
+
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class QuotaStatus:
+    """Daily API allocation as last seen, and this connector's calls so far, by kind."""
+
+    used: int | None
+    limit: int | None
+    calls_by_kind: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def remaining(self) -> int | None:
+        if self.used is None or self.limit is None:
+            return None
+        return max(self.limit - self.used, 0)
+
+
+@runtime_checkable
+class Connector(Protocol):
+    """What every CRM adapter provides. A new CRM is a new module implementing this."""
+
+    name: str
+
+    def describe(self, object_name: str) -> ObjectDescription:
+        """The object's fields as the CRM describes them."""
+        ...
+
+    def pull(self, request: PullRequest) -> Iterator[Page]:
+        """Stream pages of raw records; never holds the whole result in memory."""
+        ...
+
+    def push(self, object_name: str, updates: Sequence[RecordUpdate]) -> list[WriteResult]:
+        """Update records in the CRM's largest batch form; one result per update, same order."""
+        ...
+
+    def provision(self, fields: Sequence[CustomFieldSpec]) -> ProvisionReport:
+        """Create the custom fields (idempotently) and give the integration user access."""
+        ...
+
+    def quota(self) -> QuotaStatus:
+        """The daily allocation and the calls this connector made, by kind."""
+        ...
+
+    def close(self) -> None:
+        """Release sessions and connections."""
+        ...

@@ -1,0 +1,1 @@
+"""Configuration: YAML with locations, pydantic models, and errors that name file, line and column."""

@@ -1,0 +1,171 @@
+"""YAML documents that remember where every key and value came from.
+
+PyYAML's composer gives each node its start mark; we turn the node tree into plain Python data
+and keep an index from the data path (``("objects", "account", "fields", 0)``) to the line and
+column of the value, and of the key that introduced it. Duplicate keys, which PyYAML accepts
+silently (the last one wins), are reported as errors: an ops engineer who writes a key twice
+almost never means the second one to erase the first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from kam_sync.config.issues import ConfigIssue
+
+Loc = tuple[str | int, ...]
+Position = tuple[int, int]
+
+
+@dataclass(slots=True)
+class LocatedDocument:
+    """Plain data of one YAML file plus the positions of its keys and values (1-based)."""
+
+    path: Path
+    data: Any
+    value_positions: dict[Loc, Position] = field(default_factory=dict)
+    key_positions: dict[Loc, Position] = field(default_factory=dict)
+
+    def position(self, loc: Loc, *, prefer_key: bool = False) -> Position:
+        """Best position for ``loc``: the exact node, else the closest ancestor that exists."""
+        probe = tuple(loc)
+        while True:
+            if prefer_key and probe in self.key_positions:
+                return self.key_positions[probe]
+            if probe in self.value_positions:
+                return self.value_positions[probe]
+            if probe in self.key_positions:
+                return self.key_positions[probe]
+            if not probe:
+                return (1, 1)
+            probe = probe[:-1]
+
+    def issue(self, loc: Loc, message: str, *, prefer_key: bool = False) -> ConfigIssue:
+        line, col = self.position(loc, prefer_key=prefer_key)
+        return ConfigIssue(self.path, line, col, message)
+
+    def data_loc(self, loc: Loc) -> Loc:
+        """Drop the parts of a validator's ``loc`` that are not keys in the data (union tags)."""
+        node: Any = self.data
+        kept: list[str | int] = []
+        for part in loc:
+            if isinstance(node, dict) and part in node:
+                node = node[part]
+                kept.append(part)
+            elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+                node = node[part]
+                kept.append(part)
+            elif isinstance(node, dict | list):
+                # A key the data does not have: keep it only if it is the last part (a missing
+                # or extra key is reported against its parent).
+                if part is loc[-1] and isinstance(part, str) and not _looks_like_tag(part):
+                    kept.append(part)
+                continue
+            else:
+                continue
+        return tuple(kept)
+
+    def walk_keys(self) -> Iterator[tuple[Loc, str]]:
+        """Every mapping key in the document with its path."""
+        for loc in self.key_positions:
+            if loc and isinstance(loc[-1], str):
+                yield loc, loc[-1]
+
+
+def _looks_like_tag(part: str) -> bool:
+    return "[" in part or part[:1].isupper()
+
+
+def load_located(path: Path, text: str | None = None) -> tuple[LocatedDocument | None, list[ConfigIssue]]:
+    """Parse ``path`` (or ``text``, reported as ``path``) keeping positions.
+
+    Returns the document (None when the YAML does not parse) and the problems found.
+    """
+    issues: list[ConfigIssue] = []
+    if text is None:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None, [ConfigIssue(path, None, None, "file not found")]
+        except (OSError, UnicodeDecodeError) as exc:
+            return None, [ConfigIssue(path, None, None, f"cannot read file: {exc}")]
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        return None, [_syntax_issue(path, text, exc)]
+    except yaml.YAMLError as exc:
+        return None, [ConfigIssue(path, None, None, f"YAML error: {exc}")]
+    doc = LocatedDocument(path=path, data=None)
+    if node is None:
+        doc.data = {}
+        return doc, issues
+    doc.data = _build(node, (), doc, issues)
+    return doc, issues
+
+
+def _syntax_issue(path: Path, text: str, exc: yaml.MarkedYAMLError) -> ConfigIssue:
+    mark = exc.problem_mark or exc.context_mark
+    problem = exc.problem or "invalid YAML"
+    if exc.context:
+        problem = f"{exc.context}, {problem}"
+    if mark is None:
+        return ConfigIssue(path, None, None, f"YAML syntax error: {problem}")
+    lines = text.splitlines()
+    shown = lines[mark.line] if 0 <= mark.line < len(lines) else ""
+    caret = " " * mark.column + "^"
+    message = f"YAML syntax error: {problem}\n    {shown}\n    {caret}"
+    return ConfigIssue(path, mark.line + 1, mark.column + 1, message)
+
+
+_SCALAR_CONSTRUCTOR = yaml.SafeLoader("")
+
+
+def _build(node: yaml.Node, loc: Loc, doc: LocatedDocument, issues: list[ConfigIssue]) -> Any:
+    doc.value_positions[loc] = (node.start_mark.line + 1, node.start_mark.column + 1)
+    if isinstance(node, yaml.MappingNode):
+        result: dict[Any, Any] = {}
+        _SCALAR_CONSTRUCTOR.flatten_mapping(node)
+        for key_node, value_node in node.value:
+            key = _scalar(key_node) if isinstance(key_node, yaml.ScalarNode) else None
+            if not isinstance(key, str | int | bool | float) or key is None:
+                issues.append(
+                    ConfigIssue(
+                        doc.path,
+                        key_node.start_mark.line + 1,
+                        key_node.start_mark.column + 1,
+                        "keys must be plain words, not lists, mappings or null",
+                    )
+                )
+                continue
+            key = str(key) if not isinstance(key, str) else key
+            child_loc = (*loc, key)
+            if key in result:
+                first = doc.key_positions[child_loc]
+                issues.append(
+                    ConfigIssue(
+                        doc.path,
+                        key_node.start_mark.line + 1,
+                        key_node.start_mark.column + 1,
+                        f"duplicate key '{key}' (first defined at line {first[0]}); "
+                        "each key may appear once",
+                    )
+                )
+                continue
+            doc.key_positions[child_loc] = (
+                key_node.start_mark.line + 1,
+                key_node.start_mark.column + 1,
+            )
+            result[key] = _build(value_node, child_loc, doc, issues)
+        return result
+    if isinstance(node, yaml.SequenceNode):
+        return [_build(item, (*loc, i), doc, issues) for i, item in enumerate(node.value)]
+    return _scalar(node)
+
+
+def _scalar(node: yaml.Node) -> Any:
+    return _SCALAR_CONSTRUCTOR.construct_object(node, deep=True)
