@@ -1,6 +1,7 @@
 """Salesforce connection settings, as written under ``crm.salesforce`` in ``kam-sync.yaml``.
 
-Secrets are not settings: they come from the environment (see ``SECRET_ENV_VARS``).
+Secrets are not settings: they come from the environment (see ``SECRET_ENV_VARS``). Every bound
+the connector uses is here, named, with Salesforce's documented limit or guidance as default.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ SECRET_ENV_VARS = {
 
 
 class SalesforceSettings(BaseModel):
-    """How to reach one Salesforce org."""
+    """How to reach one Salesforce org, and the bounds the connector keeps to."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -37,15 +38,43 @@ class SalesforceSettings(BaseModel):
     instance_url: HttpUrl | None = Field(
         default=None, description="Instance URL, needed with auth: session"
     )
+    jwt_audience: str | None = Field(
+        default=None,
+        description="JWT 'aud' claim; default https://login.salesforce.com (test.salesforce.com "
+        "for sandboxes), or the login URL itself when it is not a salesforce.com host",
+    )
     api_version: str = Field(default="62.0", pattern=r"^\d{2,3}\.0$")
     ca_bundle: Path | None = Field(
         default=None, description="CA bundle for TLS inspection proxies; verification stays on"
     )
     timeout_seconds: float = Field(default=60.0, gt=0, le=600)
+    # Retries of transient failures (connection errors, time-outs, 5xx, 429).
+    retry_max_attempts: int = Field(default=5, ge=1, le=20)
+    retry_max_total_wait_seconds: float = Field(default=120.0, ge=0)
+    retry_initial_wait_seconds: float = Field(default=1.0, ge=0)
+    retry_max_wait_seconds: float = Field(default=30.0, ge=0)
+    # REST query: Sforce-Query-Options batchSize is 200..2000, default 2000.
     query_batch_size: int = Field(default=2000, ge=200, le=2000)
+    # sObject Collections take at most 200 records per request.
     write_batch_size: int = Field(default=200, ge=1, le=200)
     bulk_query_threshold: int = Field(default=50_000, ge=1)
     bulk_write_threshold: int = Field(default=2_000, ge=1)
+    # Bulk API 2.0 accepts up to 100 MB of CSV per job upload (base64 would be 150 MB).
+    bulk_max_upload_bytes: int = Field(default=100_000_000, ge=1_000, le=100_000_000)
+    bulk_query_page_records: int = Field(default=50_000, ge=1)
+    bulk_poll_interval_seconds: float = Field(default=2.0, ge=0)
+    bulk_max_wait_seconds: float = Field(default=3_600.0, gt=0)
     look_back_minutes: float = Field(default=10.0, ge=0)
+    # UNABLE_TO_LOCK_ROW: retry rounds and their back-off.
+    lock_retry_attempts: int = Field(default=3, ge=0, le=10)
+    lock_retry_wait_seconds: float = Field(default=2.0, ge=0)
+    lock_parent_fields: dict[str, str] = Field(
+        default_factory=lambda: {"Account": "ParentId", "Opportunity": "AccountId"},
+        description="per object, the field naming the parent account that lock retries group by",
+    )
     quota_stop_at_percent: float = Field(default=80.0, gt=0, le=100)
     quota_max_percent_per_run: float = Field(default=25.0, gt=0, le=100)
+    permission_set_name: str = Field(
+        default="KAM_Sync_Integration", pattern=r"^[A-Za-z][A-Za-z0-9_]{0,79}$"
+    )
+    permission_set_label: str = Field(default="KAM Sync Integration", max_length=80)

@@ -1,0 +1,192 @@
+"""The one place where Salesforce calls are made, retried, re-authenticated and budgeted.
+
+Every call goes through ``SalesforceClient.call``: it checks the quota budget, runs the call with
+the tenacity policy (transient failures only: connection errors, time-outs, 5xx, 429, honouring
+Retry-After; bounded attempts and total wait), renews an expired session once, and translates
+every failure into kam-sync's exception tree.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+import requests
+from kam_sync_connectors.salesforce.auth import AccessGrant, obtain_grant
+from kam_sync_connectors.salesforce.credentials import Credentials
+from kam_sync_connectors.salesforce.error_map import CONNECTOR, SessionExpired, translate
+from kam_sync_connectors.salesforce.quota import QuotaGuard
+from kam_sync_connectors.salesforce.settings import SalesforceSettings
+from kam_sync_connectors.salesforce.transport import CallLedger, build_session
+from simple_salesforce.api import Salesforce
+from simple_salesforce.util import exception_handler
+from tenacity import RetryCallState, Retrying, retry_if_exception_type
+
+from kam_sync.errors import AuthError, RetriableApiError
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class SalesforceClient:
+    """An authenticated simple-salesforce handle behind the retry, auth and quota policy."""
+
+    def __init__(
+        self,
+        settings: SalesforceSettings,
+        credentials: Credentials,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.settings = settings
+        self._credentials = credentials
+        self.sleep = sleep
+        self.ledger = CallLedger()
+        self.quota = QuotaGuard(
+            stop_at_percent=settings.quota_stop_at_percent,
+            max_percent_per_run=settings.quota_max_percent_per_run,
+            calls_this_run=self.ledger.api_calls,
+        )
+        self.http = build_session(
+            timeout=settings.timeout_seconds,
+            ca_bundle=settings.ca_bundle,
+            ledger=self.ledger,
+            on_limit_info=self.quota.observe_header,
+        )
+        self._grant: AccessGrant | None = None
+        self._sf: Salesforce | None = None
+        self.waits: list[float] = []  # every back-off slept, for the run log and tests
+
+    # -- session -------------------------------------------------------------------------------
+
+    @property
+    def grant(self) -> AccessGrant:
+        if self._grant is None:
+            self._login()
+        assert self._grant is not None
+        return self._grant
+
+    @property
+    def sf(self) -> Salesforce:
+        """The simple-salesforce handle for the current session (logging in when needed)."""
+        if self._sf is None:
+            self._login()
+        assert self._sf is not None
+        return self._sf
+
+    def _login(self) -> None:
+        grant = self._with_retries(
+            "login", lambda: obtain_grant(self.settings, self._credentials, self.http)
+        )
+        self._grant = grant
+        self._sf = Salesforce(
+            instance_url=grant.instance_url,
+            session_id=grant.access_token,
+            version=self.settings.api_version,
+            session=self.http,
+        )
+
+    def _renew(self) -> None:
+        if self.settings.auth == "session":
+            raise AuthError(
+                f"{CONNECTOR}: the session id in KAM_SYNC_SF_SESSION_ID expired or is invalid; "
+                "set a fresh one or use an OAuth flow that can renew itself"
+            )
+        log.info("salesforce session expired; logging in again")
+        self._grant = None
+        self._sf = None
+        self._login()
+
+    def close(self) -> None:
+        self.http.close()
+
+    # -- calls ---------------------------------------------------------------------------------
+
+    def call(self, what: str, fn: Callable[[Salesforce], T]) -> T:
+        """Run ``fn`` against the current session under the retry, renewal and quota policy."""
+
+        def attempt() -> T:
+            self.quota.check()
+            renewed = False
+            while True:
+                try:
+                    return fn(self.sf)
+                except Exception as exc:
+                    error = translate(exc, what=what, last_response=self.ledger.last_response)
+                    if isinstance(error, SessionExpired):
+                        if renewed:
+                            raise AuthError(
+                                f"{CONNECTOR}: {what}: session rejected again right after "
+                                "logging in anew (INVALID_SESSION_ID)"
+                            ) from exc
+                        self._renew()
+                        renewed = True
+                        continue
+                    if error is exc:
+                        raise
+                    raise error from exc
+
+        return self._with_retries(what, attempt)
+
+    def _with_retries(self, what: str, fn: Callable[[], T]) -> T:
+        settings = self.settings
+
+        def wait(state: RetryCallState) -> float:
+            exc = state.outcome.exception() if state.outcome else None
+            if isinstance(exc, RetriableApiError) and exc.retry_after is not None:
+                return exc.retry_after
+            backoff = settings.retry_initial_wait_seconds * 2 ** (state.attempt_number - 1)
+            return float(min(backoff, settings.retry_max_wait_seconds))
+
+        def stop(state: RetryCallState) -> bool:
+            if state.attempt_number >= settings.retry_max_attempts:
+                return True
+            return state.idle_for + state.upcoming_sleep > settings.retry_max_total_wait_seconds
+
+        def sleep(seconds: float) -> None:
+            self.waits.append(seconds)
+            log.warning("salesforce %s: transient failure, retrying in %.1fs", what, seconds)
+            self.sleep(seconds)
+
+        retrying = Retrying(
+            retry=retry_if_exception_type(RetriableApiError),
+            wait=wait,
+            stop=stop,
+            sleep=sleep,
+            reraise=True,
+        )
+        return retrying(fn)
+
+    def raw(
+        self,
+        what: str,
+        method: str,
+        path: str,
+        *,
+        body: bytes | str | None = None,
+        content_type: str = "application/json",
+        accept: str = "application/json",
+        params: Mapping[str, Any] | None = None,
+    ) -> requests.Response:
+        """A request to ``/services/data/vXX.X/<path>`` whose body is not (only) JSON, e.g. CSV."""
+
+        def send(sf: Salesforce) -> requests.Response:
+            headers = dict(sf.headers)
+            headers["Content-Type"] = content_type
+            headers["Accept"] = accept
+            response = self.http.request(
+                method, sf.base_url + path, headers=headers, data=body, params=params
+            )
+            if response.status_code >= 300:
+                exception_handler(response, name=what)
+            return response
+
+        return self.call(what, send)
+
+    def json_call(self, what: str, method: str, path: str, payload: Any | None = None) -> Any:
+        """A JSON REST call through simple-salesforce's ``restful``."""
+        data = json.dumps(payload) if payload is not None else None
+        return self.call(what, lambda sf: sf.restful(path, method=method, data=data))
