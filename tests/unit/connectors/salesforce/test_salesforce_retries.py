@@ -1,0 +1,130 @@
+"""The single retry policy: what is retried, how long it waits, and where it gives up."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+import requests
+import responses
+from conftest import SleepRecorder
+from kam_sync_connectors.salesforce.client import SalesforceClient
+from sf_fakes import API, token_ok
+
+from kam_sync.errors import FatalApiError, QuotaExhaustedError, RetriableApiError
+
+LIMITS = {"DailyApiRequests": {"Max": 100000, "Remaining": 99000}}
+URL = f"{API}/limits/"
+
+
+def test_503_with_retry_after_is_retried_after_exactly_that_wait(
+    mocked: responses.RequestsMock,
+    make_client: Callable[..., SalesforceClient],
+    sleeps: SleepRecorder,
+) -> None:
+    token_ok(mocked)
+    mocked.get(URL, status=503, headers={"Retry-After": "7"}, body="busy")
+    mocked.get(URL, status=429, headers={"Retry-After": "3"}, json=[{"errorCode": "X"}])
+    mocked.get(URL, json=LIMITS)
+    client = make_client()
+
+    assert client.json_call("limits", "GET", "limits/") == LIMITS
+
+    assert sleeps.waits == [7.0, 3.0]
+
+
+def test_5xx_without_retry_after_backs_off_exponentially_up_to_the_attempt_limit(
+    mocked: responses.RequestsMock,
+    make_client: Callable[..., SalesforceClient],
+    sleeps: SleepRecorder,
+) -> None:
+    token_ok(mocked)
+    mocked.get(URL, status=500, json=[{"message": "oops", "errorCode": "UNKNOWN_EXCEPTION"}])
+    client = make_client(retry_max_attempts=4, retry_initial_wait_seconds=1.0)
+
+    with pytest.raises(RetriableApiError) as caught:
+        client.json_call("limits", "GET", "limits/")
+
+    assert sleeps.waits == [1.0, 2.0, 4.0]
+    assert caught.value.status == 500
+    assert client.ledger.by_kind["limits"] == 4
+
+
+def test_retries_stop_when_the_total_wait_would_pass_its_bound(
+    mocked: responses.RequestsMock,
+    make_client: Callable[..., SalesforceClient],
+    sleeps: SleepRecorder,
+) -> None:
+    token_ok(mocked)
+    mocked.get(URL, status=503, headers={"Retry-After": "50"}, body="")
+    client = make_client(retry_max_attempts=10, retry_max_total_wait_seconds=120)
+
+    with pytest.raises(RetriableApiError) as caught:
+        client.json_call("limits", "GET", "limits/")
+
+    assert sleeps.waits == [50.0, 50.0]
+    assert caught.value.retry_after == 50.0
+
+
+def test_connection_errors_and_timeouts_are_retried(
+    mocked: responses.RequestsMock,
+    make_client: Callable[..., SalesforceClient],
+    sleeps: SleepRecorder,
+) -> None:
+    token_ok(mocked)
+    mocked.get(URL, body=requests.exceptions.ConnectionError("reset"))
+    mocked.get(URL, body=requests.exceptions.ReadTimeout("slow"))
+    mocked.get(URL, json=LIMITS)
+    client = make_client()
+
+    assert client.json_call("limits", "GET", "limits/") == LIMITS
+    assert len(sleeps.waits) == 2
+
+
+def test_a_bad_request_is_fatal_and_never_retried(
+    mocked: responses.RequestsMock,
+    make_client: Callable[..., SalesforceClient],
+    sleeps: SleepRecorder,
+) -> None:
+    token_ok(mocked)
+    mocked.get(
+        f"{API}/query/",
+        status=400,
+        json=[{"message": "unexpected token: FROM", "errorCode": "MALFORMED_QUERY"}],
+    )
+    client = make_client()
+
+    with pytest.raises(FatalApiError) as caught:
+        client.call("query", lambda sf: sf.query("SELECT FROM"))
+
+    assert caught.value.error_code == "MALFORMED_QUERY"
+    assert "unexpected token" in str(caught.value)
+    assert sleeps.waits == []
+    assert client.ledger.by_kind["query"] == 1
+
+
+def test_a_missing_permission_is_fatal(
+    mocked: responses.RequestsMock, make_client: Callable[..., SalesforceClient]
+) -> None:
+    token_ok(mocked)
+    mocked.get(URL, status=403, json=[{"message": "no access", "errorCode": "INSUFFICIENT_ACCESS"}])
+
+    with pytest.raises(FatalApiError, match="INSUFFICIENT_ACCESS"):
+        make_client().json_call("limits", "GET", "limits/")
+
+
+def test_an_exhausted_org_allocation_stops_the_run_with_a_quota_error(
+    mocked: responses.RequestsMock,
+    make_client: Callable[..., SalesforceClient],
+    sleeps: SleepRecorder,
+) -> None:
+    token_ok(mocked)
+    mocked.get(
+        URL,
+        status=403,
+        json=[{"message": "TotalRequests Limit exceeded.", "errorCode": "REQUEST_LIMIT_EXCEEDED"}],
+    )
+
+    with pytest.raises(QuotaExhaustedError):
+        make_client().json_call("limits", "GET", "limits/")
+    assert sleeps.waits == []
