@@ -1,0 +1,466 @@
+"""The HubSpot portal's data: companies, deals, owners and their associations.
+
+Seeded records keep a reference to their `portfolio` row and read property values from it
+on demand; only written values are stored per record. That keeps a 100,000-company,
+500,000-deal portal cheap to load while every read still sees every write.
+"""
+
+from __future__ import annotations
+
+import threading
+from bisect import bisect_right
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from kam_sync.sandbox.hubspot.properties import (
+    InvalidValue,
+    PropertyRegistry,
+    format_number,
+    iso_millis,
+    parse_datetime,
+)
+from kam_sync.sandbox.hubspot.standard_properties import (
+    COMPANY_TYPE_VALUES,
+    DEAL_STAGE_IDS,
+    DEAL_TYPE_VALUES,
+    company_registry,
+    deal_registry,
+    industry_value,
+)
+from kam_sync.sandbox.portfolio import Portfolio, SeedCompany, SeedDeal
+
+# Record ids look like a real portal's (large numbers, distinct per object type) so a test
+# that mixes up a company id and a deal id fails instead of passing by accident.
+COMPANY_ID_BASE = 9_000_000_000
+DEAL_ID_BASE = 12_000_000_000
+OWNER_ID_BASE = 70_000_000
+USER_ID_BASE = 5_000_000
+# Stage probabilities of HubSpot's default pipeline.
+STAGE_PROBABILITY = {
+    "appointmentscheduled": "0.2",
+    "qualifiedtobuy": "0.4",
+    "presentationscheduled": "0.6",
+    "decisionmakerboughtin": "0.8",
+    "contractsent": "0.9",
+    "closedwon": "1",
+    "closedlost": "0",
+}
+CLOSED_STAGES = {"closedwon", "closedlost"}
+
+Seed = SeedCompany | SeedDeal
+Reader = Callable[[Any], "str | None"]
+
+
+class RecordNotFound(LookupError):
+    """No live record of that type has that id."""
+
+
+class CrmRecord:
+    """One company or deal; `values` holds what was written since the seed."""
+
+    __slots__ = ("archived_at", "created_at", "id", "seed", "updated_at", "values")
+
+    def __init__(
+        self,
+        record_id: int,
+        seed: Seed | None,
+        created_at: datetime,
+        updated_at: datetime,
+    ) -> None:
+        self.id = record_id
+        self.seed = seed
+        self.values: dict[str, str | None] | None = None
+        self.created_at = created_at
+        self.updated_at = updated_at
+        self.archived_at: datetime | None = None
+
+
+@dataclass(slots=True)
+class Owner:
+    id: int
+    user_id: int
+    email: str
+    first_name: str
+    last_name: str
+    created_at: datetime
+
+    def to_json(self) -> dict[str, Any]:
+        stamp = iso_millis(self.created_at)
+        return {
+            "id": str(self.id),
+            "email": self.email,
+            "type": "PERSON",
+            "firstName": self.first_name,
+            "lastName": self.last_name,
+            "userId": self.user_id,
+            "userIdIncludingInactive": self.user_id,
+            "createdAt": stamp,
+            "updatedAt": stamp,
+            "archived": False,
+            "teams": [],
+        }
+
+
+class ObjectTable:
+    """The records of one object type, in id order."""
+
+    def __init__(
+        self, object_type: str, registry: PropertyRegistry, readers: Mapping[str, Reader]
+    ) -> None:
+        self.object_type = object_type
+        self.registry = registry
+        self.readers = dict(readers)
+        self.records: dict[int, CrmRecord] = {}
+        self.ids: list[int] = []  # ascending; new records get a larger id
+
+    def add(self, record: CrmRecord) -> None:
+        self.records[record.id] = record
+        self.ids.append(record.id)
+
+    def next_id(self, base: int) -> int:
+        return (self.ids[-1] if self.ids else base) + 1
+
+    def live(self, record_id: int) -> CrmRecord:
+        record = self.records.get(record_id)
+        if record is None or record.archived_at is not None:
+            raise RecordNotFound(f"{self.object_type} {record_id}")
+        return record
+
+    def value(self, record: CrmRecord, name: str) -> str | None:
+        """The current value of property `name` (None when it has none)."""
+        if record.values is not None and name in record.values:
+            return record.values[name]
+        if name == "hs_object_id":
+            return str(record.id)
+        if name == "createdate":
+            return iso_millis(record.created_at)
+        if name == "hs_lastmodifieddate":
+            return iso_millis(record.updated_at)
+        reader = self.readers.get(name)
+        if reader is None or record.seed is None:
+            return None
+        return reader(record.seed)
+
+    def iter_from(self, after: int | None, *, archived: bool) -> Iterator[CrmRecord]:
+        """Records with an id above `after`, live or archived ones only."""
+        start = 0 if after is None else bisect_right(self.ids, after)
+        records = self.records
+        for index in range(start, len(self.ids)):
+            record = records[self.ids[index]]
+            if (record.archived_at is not None) == archived:
+                yield record
+
+
+class HubSpotStore:
+    """All of one sandbox portal's data, guarded by one lock for writes."""
+
+    def __init__(
+        self,
+        portfolio: Portfolio,
+        *,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.lock = threading.RLock()
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self.as_of = portfolio.as_of
+        self.owners = [
+            Owner(
+                id=OWNER_ID_BASE + user.key,
+                user_id=USER_ID_BASE + user.key,
+                email=user.email,
+                first_name=user.name.split(" ", 1)[0],
+                last_name=user.name.split(" ", 1)[-1],
+                created_at=portfolio.as_of - timedelta(days=900),
+            )
+            for user in portfolio.users
+        ]
+        owner_ids = [str(o.id) for o in self.owners]
+        self.companies = ObjectTable("companies", company_registry(owner_ids), _company_readers())
+        self.deals = ObjectTable("deals", deal_registry(owner_ids), {})
+        self.deal_company: dict[int, int] = {}
+        self.company_deals: dict[int, list[int]] = {}
+        self.company_parent: dict[int, int] = {}
+        self.company_children: dict[int, list[int]] = {}
+        self._load(portfolio)
+
+    # -- loading ---------------------------------------------------------------------------
+
+    def _load(self, portfolio: Portfolio) -> None:
+        as_of = portfolio.as_of
+        company_owner: dict[int, str] = {}
+        add_company = self.companies.add
+        for company in portfolio.companies:
+            company_id = COMPANY_ID_BASE + company.key
+            updated = max(company.created_at, as_of - timedelta(days=company.key % 97, hours=3))
+            add_company(CrmRecord(company_id, company, company.created_at, updated))
+            company_owner[company_id] = str(OWNER_ID_BASE + company.owner_key)
+            if company.parent_key is not None:
+                parent_id = COMPANY_ID_BASE + company.parent_key
+                self.company_parent[company_id] = parent_id
+                self.company_children.setdefault(parent_id, []).append(company_id)
+        self.deals.readers.update(_deal_readers(company_owner, OWNER_ID_BASE + 1))
+        company_records = self.companies.records
+        add_deal = self.deals.add
+        for deal in portfolio.deals:
+            deal_id = DEAL_ID_BASE + deal.key
+            updated = min(as_of, deal.created_at + timedelta(days=deal.key % 200))
+            add_deal(CrmRecord(deal_id, deal, deal.created_at, max(updated, deal.created_at)))
+            if deal.company_key is not None:
+                company_id = COMPANY_ID_BASE + deal.company_key
+                # Orphans point at a company that does not exist: no association at all.
+                if company_id in company_records:
+                    self.deal_company[deal_id] = company_id
+                    self.company_deals.setdefault(company_id, []).append(deal_id)
+
+    # -- lookups ----------------------------------------------------------------------------
+
+    def table(self, object_type: str) -> ObjectTable:
+        """`companies` or `deals`."""
+        if object_type == "companies":
+            return self.companies
+        if object_type == "deals":
+            return self.deals
+        raise KeyError(object_type)
+
+    @staticmethod
+    def company_id(key: int) -> str:
+        """The HubSpot id of the portfolio company with this key."""
+        return str(COMPANY_ID_BASE + key)
+
+    @staticmethod
+    def deal_id(key: int) -> str:
+        """The HubSpot id of the portfolio deal with this key."""
+        return str(DEAL_ID_BASE + key)
+
+    @staticmethod
+    def owner_id(user_key: int) -> str:
+        """The HubSpot owner id of the portfolio user with this key."""
+        return str(OWNER_ID_BASE + user_key)
+
+    def properties_of(
+        self, table: ObjectTable, record: CrmRecord, names: Iterable[str]
+    ) -> dict[str, str | None]:
+        """The requested properties; unknown names are left out, as HubSpot does."""
+        known = table.registry.names()
+        return {n: table.value(record, n) for n in names if n in known}
+
+    # -- writes -----------------------------------------------------------------------------
+
+    def write(
+        self, table: ObjectTable, record: CrmRecord, values: Mapping[str, str | None]
+    ) -> None:
+        """Store already-checked values and bump `hs_lastmodifieddate`."""
+        with self.lock:
+            if record.values is None:
+                record.values = {}
+            record.values.update(values)
+            if table.object_type == "deals" and "dealstage" in values:
+                _derive_deal_stage_values(record.values, values["dealstage"])
+            now = self.clock()
+            # Two writes within one millisecond must still move the modstamp forward.
+            floor = record.updated_at + timedelta(milliseconds=1)
+            record.updated_at = now if now >= floor else floor
+
+    def set_values(self, object_type: str, record_id: int | str, raw: Mapping[str, object]) -> None:
+        """Change a record as a user in HubSpot's UI would (checked like an API write)."""
+        table = self.table(object_type)
+        with self.lock:
+            record = table.live(int(record_id))
+            checked: dict[str, str | None] = {}
+            for name, value in raw.items():
+                result = table.registry.normalize(name, value)
+                if isinstance(result, InvalidValue):
+                    raise ValueError(f"{object_type} {record_id}: {result.message}")
+                checked[name] = result
+            self.write(table, record, checked)
+
+    def archive(self, object_type: str, record_id: int | str) -> None:
+        """Delete (archive) a record, as a user would in HubSpot's UI."""
+        table = self.table(object_type)
+        with self.lock:
+            record = table.live(int(record_id))
+            record.archived_at = self.clock()
+            record.updated_at = record.archived_at
+
+    def create(self, object_type: str, raw: Mapping[str, object]) -> str:
+        """Create a record with these property values; returns its id."""
+        table = self.table(object_type)
+        base = COMPANY_ID_BASE if object_type == "companies" else DEAL_ID_BASE
+        with self.lock:
+            now = self.clock()
+            record = CrmRecord(table.next_id(base), None, now, now)
+            table.add(record)
+            record.values = {}
+        self.set_values(object_type, record.id, raw)
+        return str(record.id)
+
+    def associate_deal(self, deal_id: int | str, company_id: int | str | None) -> None:
+        """Point a deal at a company (None removes the association)."""
+        with self.lock:
+            deal = int(deal_id)
+            self.deals.live(deal)
+            old = self.deal_company.pop(deal, None)
+            if old is not None:
+                self.company_deals[old].remove(deal)
+            if company_id is not None:
+                company = int(company_id)
+                self.companies.live(company)
+                self.deal_company[deal] = company
+                self.company_deals.setdefault(company, []).append(deal)
+
+    def set_parent(self, company_id: int | str, parent_id: int | str | None) -> None:
+        """Set or remove a company's parent company."""
+        with self.lock:
+            child = int(company_id)
+            self.companies.live(child)
+            old = self.company_parent.pop(child, None)
+            if old is not None:
+                self.company_children[old].remove(child)
+            if parent_id is not None:
+                parent = int(parent_id)
+                self.companies.live(parent)
+                self.company_parent[child] = parent
+                self.company_children.setdefault(parent, []).append(child)
+
+    # -- persistence ------------------------------------------------------------------------
+
+    def changes(self) -> dict[str, Any]:
+        """What changed since the seed, as JSON-ready data (for `--data FILE`)."""
+        with self.lock:
+            tables: dict[str, Any] = {}
+            for table in (self.companies, self.deals):
+                rows = []
+                for record in table.records.values():
+                    if record.values is None and record.archived_at is None and record.seed:
+                        continue
+                    rows.append(
+                        {
+                            "id": record.id,
+                            "seeded": record.seed is not None,
+                            "values": record.values or {},
+                            "created_at": iso_millis(record.created_at),
+                            "updated_at": iso_millis(record.updated_at),
+                            "archived_at": None
+                            if record.archived_at is None
+                            else iso_millis(record.archived_at),
+                        }
+                    )
+                tables[table.object_type] = rows
+            return {
+                "records": tables,
+                "deal_company": {str(k): v for k, v in self.deal_company.items()},
+                "company_parent": {str(k): v for k, v in self.company_parent.items()},
+            }
+
+    def apply_changes(self, changes: Mapping[str, Any]) -> None:
+        """Replay `changes()` output on a freshly seeded store."""
+        with self.lock:
+            for object_type, rows in changes.get("records", {}).items():
+                table = self.table(object_type)
+                for row in rows:
+                    record_id = int(row["id"])
+                    record = table.records.get(record_id)
+                    created = _stamp(row["created_at"])
+                    if record is None:
+                        record = CrmRecord(record_id, None, created, created)
+                        table.add(record)
+                        table.ids.sort()
+                    record.values = dict(row["values"]) or None
+                    record.updated_at = _stamp(row["updated_at"])
+                    archived = row.get("archived_at")
+                    record.archived_at = None if archived is None else _stamp(archived)
+            if "deal_company" in changes:
+                self.deal_company = {int(k): int(v) for k, v in changes["deal_company"].items()}
+                self.company_deals = {}
+                for deal, company in sorted(self.deal_company.items()):
+                    self.company_deals.setdefault(company, []).append(deal)
+            if "company_parent" in changes:
+                self.company_parent = {int(k): int(v) for k, v in changes["company_parent"].items()}
+                self.company_children = {}
+                for child, parent in sorted(self.company_parent.items()):
+                    self.company_children.setdefault(parent, []).append(child)
+
+
+def _stamp(text: str) -> datetime:
+    parsed = parse_datetime(text)
+    if parsed is None:
+        raise ValueError(f"bad timestamp in sandbox data file: {text!r}")
+    return parsed
+
+
+def _derive_deal_stage_values(values: dict[str, str | None], stage: str | None) -> None:
+    """HubSpot computes these read-only deal properties from the stage."""
+    values["hs_is_closed"] = "true" if stage in CLOSED_STAGES else "false"
+    values["hs_is_closed_won"] = "true" if stage == "closedwon" else "false"
+    values["hs_deal_stage_probability"] = STAGE_PROBABILITY.get(stage or "")
+
+
+def _joined(items: list[str]) -> str | None:
+    return ";".join(items) if items else None
+
+
+def _company_readers() -> dict[str, Reader]:
+    def kam(getter: Callable[[Any], str | None]) -> Reader:
+        return lambda c: None if c.kam is None else getter(c.kam)
+
+    return {
+        "name": lambda c: c.name or None,
+        "domain": lambda c: c.domain,
+        "industry": lambda c: None if c.industry is None else industry_value(c.industry),
+        "country": lambda c: c.country,
+        "numberofemployees": lambda c: None if c.employees is None else str(c.employees),
+        "annualrevenue": lambda c: (
+            None if c.annual_revenue is None else format_number(c.annual_revenue)
+        ),
+        "type": lambda c: None if c.account_type is None else COMPANY_TYPE_VALUES[c.account_type],
+        "hubspot_owner_id": lambda c: str(OWNER_ID_BASE + c.owner_key),
+        "kam_tier_override": kam(lambda k: k.tier_override),
+        "kam_relationship_strength": kam(lambda k: k.relationship_strength),
+        "kam_logo_attractiveness": kam(lambda k: k.logo_attractiveness),
+        "kam_strategic_fit": kam(lambda k: k.strategic_fit),
+        "kam_public_company": kam(
+            lambda k: None if k.public_company is None else str(k.public_company).lower()
+        ),
+        "kam_executive_sponsor": kam(lambda k: k.executive_sponsor),
+        "kam_competitors": kam(lambda k: _joined(k.competitors)),
+        "kam_contacts_engaged": kam(
+            lambda k: None if k.contacts_engaged is None else str(k.contacts_engaged)
+        ),
+        "kam_checklist_answers": kam(lambda k: _joined(k.checklist_answers)),
+        "kam_checklist_not_applicable": kam(lambda k: _joined(k.checklist_not_applicable)),
+        "kam_account_plan_started": kam(
+            lambda k: None if k.account_plan_started is None else k.account_plan_started.isoformat()
+        ),
+        "kam_last_review_date": kam(
+            lambda k: None if k.last_review_date is None else k.last_review_date.isoformat()
+        ),
+        "kam_team_roles": kam(lambda k: _joined(k.team_roles)),
+    }
+
+
+def _deal_readers(company_owner: Mapping[int, str], fallback_owner: int) -> dict[str, Reader]:
+    fallback = str(fallback_owner)
+
+    def owner(deal: SeedDeal) -> str:
+        if deal.company_key is None:
+            return fallback
+        return company_owner.get(COMPANY_ID_BASE + deal.company_key, fallback)
+
+    def close_date(deal: SeedDeal) -> str:
+        day = deal.close_date
+        return iso_millis(datetime(day.year, day.month, day.day, tzinfo=UTC))
+
+    return {
+        "dealname": lambda d: d.name,
+        "amount": lambda d: None if d.amount is None else format_number(d.amount),
+        "dealstage": lambda d: DEAL_STAGE_IDS[d.stage],
+        "pipeline": lambda d: "default",
+        "closedate": close_date,
+        "dealtype": lambda d: DEAL_TYPE_VALUES[d.deal_type],
+        "hubspot_owner_id": owner,
+        "hs_is_closed": lambda d: "true" if d.is_closed else "false",
+        "hs_is_closed_won": lambda d: "true" if d.is_won else "false",
+        "hs_deal_stage_probability": lambda d: STAGE_PROBABILITY[DEAL_STAGE_IDS[d.stage]],
+    }
