@@ -1,0 +1,192 @@
+"""One run of the rules engine over the whole portfolio: metrics, score, govern, assess.
+
+Pure: tables and the governance history in, tables and the next history out; the run's
+``as_of`` is passed in. No I/O, no clock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+import polars as pl
+
+from kam_sync.canonical import ACCOUNT_SCHEMA, FLAGS, OPPORTUNITY_SCHEMA, UTC_DATETIME
+from kam_sync.rules.checklist import checklist_columns, completion_columns, gaps_expr
+from kam_sync.rules.explanation import explanation_expr
+from kam_sync.rules.governance import govern
+from kam_sync.rules.history import Alert, GovernanceHistory, KeyListRun
+from kam_sync.rules.metrics import compute_metrics, in_scope
+from kam_sync.rules.pack import RulePack
+from kam_sync.rules.scoring import score_portfolio
+from kam_sync.rules.stages import missing_roles_expr, plan_stage_expr, review_columns
+from kam_sync.rules.tiers import classification_expr
+
+# Carried from a group's head to its members when the hierarchy is rolled up.
+_INHERITED = ("score", "classification", "tier", "tier_reason", "cap_rank", "score_explanation")
+_GOVERNANCE_FLAGS = ("_over_cap", "_waitlisted", "_growth_alert")
+
+
+@dataclass(frozen=True, slots=True)
+class PortfolioAssessment:
+    """The result of one run.
+
+    ``assessments``: one row per in-scope account, sorted by ``account_id`` (see
+    ``assessment_schema``). ``metrics``: the per-account metrics the scores used. ``alerts``:
+    run-level alerts. ``key_list_entry``: this run's line of the key-list history.
+    ``history``: what the store must keep and pass to the next run.
+    """
+
+    assessments: pl.DataFrame
+    metrics: pl.DataFrame
+    alerts: tuple[Alert, ...]
+    key_list_entry: KeyListRun
+    history: GovernanceHistory
+
+
+def assessment_schema(pack: RulePack) -> dict[str, pl.DataType]:
+    """The columns of ``PortfolioAssessment.assessments`` for ``pack``."""
+    return {
+        "account_id": pl.Utf8(),
+        "score": pl.Float64(),
+        **{f"factor_{f}": pl.Float64() for f in pack.factor_names},
+        "score_explanation": pl.Utf8(),
+        "classification": pl.Utf8(),
+        "tier": pl.Utf8(),
+        "previous_tier": pl.Utf8(),
+        "tier_reason": pl.Utf8(),
+        "flags": pl.List(pl.Utf8),
+        "cap_rank": pl.Int64(),
+        "plan_stage": pl.Utf8(),
+        "checklist_completion": pl.Float64(),
+        **{f"checklist_{c}": pl.Float64() for c in pack.checklist.categories},
+        "checklist_gaps": pl.Utf8(),
+        "missing_roles": pl.List(pl.Utf8),
+        "as_of": UTC_DATETIME,
+    }
+
+
+def assess_portfolio(
+    accounts: pl.DataFrame,
+    opportunities: pl.DataFrame,
+    history: GovernanceHistory,
+    pack: RulePack,
+    as_of: datetime,
+) -> PortfolioAssessment:
+    """Assess every in-scope (not deleted) account of ``accounts``.
+
+    ``accounts`` / ``opportunities`` have the canonical columns (missing ones are taken as
+    null); ``as_of`` must be timezone-aware.
+    """
+    if as_of.tzinfo is None:
+        raise ValueError("as_of must be timezone-aware (UTC)")
+    accounts = _conform(accounts, {**ACCOUNT_SCHEMA, **pack.extra_account_columns})
+    opportunities = _conform(opportunities, OPPORTUNITY_SCHEMA)
+    roll_up = pack.scoring.hierarchy.roll_up
+    scope = in_scope(accounts)
+    metrics = compute_metrics(scope, opportunities, as_of, roll_up=roll_up)
+    portfolio = scope.join(metrics, on="id", how="left")
+    governed = portfolio.filter(pl.col("id") == pl.col("group_id")) if roll_up else portfolio
+    governed = score_portfolio(governed, pack)
+    governed = governed.with_columns(classification_expr(pack).alias("classification"))
+    governed, alerts, entry = govern(governed, history, pack, as_of)
+    governed = governed.with_columns(explanation_expr(pack).alias("score_explanation"))
+    factor_cols = [f"factor_{f}" for f in pack.factor_names]
+    portfolio = _inherit(portfolio, governed, history, factor_cols, pack) if roll_up else governed
+    in_programme = pl.col("tier").is_in(pack.stages.programme_tiers).fill_null(False)
+    portfolio = (
+        portfolio.with_columns(checklist_columns(pack))
+        .with_columns(completion_columns(pack))
+        .with_columns(review_columns(pack, as_of))
+        .with_columns(
+            plan_stage_expr(pack, in_programme).alias("plan_stage"),
+            missing_roles_expr(pack, in_programme).alias("missing_roles"),
+            pl.when(in_programme).then(gaps_expr(pack)).alias("checklist_gaps"),
+            in_programme.alias("_in_programme"),
+        )
+    )
+    flag_conditions = {
+        "over_cap": pl.col("_over_cap"),
+        "growth_alert": pl.col("_growth_alert"),
+        "review_due": pl.col("_in_programme")
+        & pl.col("review_due")
+        & pl.col("plan_stage").is_not_null(),
+        "missing_roles": pl.col("missing_roles").list.len() > 0,
+        "tier_override": pl.col("_tier_override"),
+        "waitlisted": pl.col("_waitlisted"),
+    }
+    flags = pl.concat_list(
+        [pl.when(flag_conditions[f].fill_null(False)).then(pl.lit(f)) for f in FLAGS
+         if f in flag_conditions]
+    ).list.drop_nulls()  # fmt: skip
+    completion = ["checklist_completion", *[f"checklist_{c}" for c in pack.checklist.categories]]
+    assessments = (
+        portfolio.with_columns(
+            flags.alias("flags"),
+            pl.lit(as_of).cast(UTC_DATETIME).alias("as_of"),
+            *[pl.when(pl.col("_in_programme")).then(pl.col(c)).alias(c) for c in completion],
+        )
+        .rename({"id": "account_id"})
+        .select(list(assessment_schema(pack)))
+        .sort("account_id")
+    )
+    state = portfolio.select(
+        pl.col("id").alias("account_id"), "tier", pl.col("runs_below").fill_null(0)
+    ).sort("account_id")
+    next_history = replace(history, runs=(*history.runs, entry), accounts=state)
+    return PortfolioAssessment(
+        assessments=assessments,
+        metrics=metrics.sort("id"),
+        alerts=tuple(alerts),
+        key_list_entry=entry,
+        history=next_history,
+    )
+
+
+def _conform(frame: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    """Add missing canonical columns as nulls and cast present ones to their canonical type."""
+    missing = [pl.lit(None, dtype=t).alias(n) for n, t in schema.items() if n not in frame.columns]
+    present = [pl.col(n).cast(t) for n, t in schema.items() if n in frame.columns]
+    return frame.with_columns(*present, *missing)
+
+
+def _inherit(
+    portfolio: pl.DataFrame,
+    governed: pl.DataFrame,
+    history: GovernanceHistory,
+    factor_cols: list[str],
+    pack: RulePack,
+) -> pl.DataFrame:
+    """Members of a rolled-up group take their group head's assessment (own override wins)."""
+    head = governed.select(
+        pl.col("id").alias("group_id"),
+        *_INHERITED,
+        *factor_cols,
+        *_GOVERNANCE_FLAGS,
+        pl.col("runs_below"),
+        pl.col("previous_tier").alias("_head_previous"),
+    )
+    own_previous = governed.select("id", "previous_tier", "_tier_override")
+    merged = portfolio.join(head, on="group_id", how="left").join(own_previous, on="id", how="left")
+    is_head = pl.col("id") == pl.col("group_id")
+    override = pl.col("tier_override").is_in(pack.tier_names).fill_null(False)
+    return merged.with_columns(
+        pl.when(is_head).then(pl.col("_tier_override")).otherwise(override).alias("_tier_override"),
+        pl.when(is_head)
+        .then(pl.col("previous_tier"))
+        .otherwise(pl.coalesce("_st", "kam_tier"))
+        .alias("previous_tier"),
+        pl.when(is_head | ~override)
+        .then(pl.col("tier"))
+        .otherwise(pl.col("tier_override"))
+        .alias("tier"),
+        pl.when(is_head)
+        .then(pl.col("tier_reason"))
+        .when(override)
+        .then(pl.lit("tier override set in the CRM"))
+        .otherwise(pl.format("inherited from group {}", "group_id"))
+        .alias("tier_reason"),
+        pl.when(is_head).then(pl.col("cap_rank")).alias("cap_rank"),
+        pl.when(is_head).then(pl.col("runs_below")).otherwise(0).alias("runs_below"),
+        *[pl.when(is_head).then(pl.col(f)).otherwise(False).alias(f) for f in _GOVERNANCE_FLAGS],
+    )

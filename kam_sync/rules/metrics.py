@@ -1,0 +1,127 @@
+"""Per-account metrics from the opportunity table: the numbers scoring and conditions use.
+
+All windows end at the run's ``as_of`` date: "last 12 months" is the 365 days up to and including
+it, "the 12 before" the 365 days before those. Money stays Decimal; rates are Float64.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import polars as pl
+
+from kam_sync.canonical import MONEY
+from kam_sync.rules.columns import METRICS_SCHEMA
+from kam_sync.rules.hierarchy import group_ids
+
+_YEAR = timedelta(days=365)
+
+
+def in_scope(accounts: pl.DataFrame) -> pl.DataFrame:
+    """Accounts the engine assesses: not deleted, one row per id."""
+    return accounts.filter(~pl.col("is_deleted").fill_null(False)).unique(
+        "id", keep="last", maintain_order=True
+    )
+
+
+def compute_metrics(
+    accounts: pl.DataFrame,
+    opportunities: pl.DataFrame,
+    as_of: datetime,
+    *,
+    roll_up: bool = False,
+) -> pl.DataFrame:
+    """One row per in-scope account: ``id`` and the columns of ``METRICS_SCHEMA``.
+
+    With ``roll_up`` the metrics of every account are those of its whole group (the top-most
+    ancestor and all its descendants), so a group is scored as a whole.
+    """
+    scope = in_scope(accounts)
+    groups = group_ids(scope)
+    members = scope.select("id").join(groups, on="id", how="left")
+    opp_key = "group_id" if roll_up else "account_id"
+    account_key = "group_id" if roll_up else "id"
+    today = as_of.date()
+    opps = (
+        opportunities.filter(~pl.col("is_deleted").fill_null(False))
+        .unique("id", keep="last")
+        .join(members, left_on="account_id", right_on="id", how="inner")
+        .with_columns(
+            pl.col("is_won").fill_null(False),
+            pl.col("is_closed").fill_null(False),
+            pl.lit(today).alias("_today"),
+        )
+        .with_columns(age=(pl.col("_today") - pl.col("close_date")).dt.total_days())
+    )
+    won = pl.col("is_won") & pl.col("is_closed")
+    last_12 = (pl.col("age") >= 0) & (pl.col("age") < 365)
+    prev_12 = (pl.col("age") >= 365) & (pl.col("age") < 730)
+    last_24 = (pl.col("age") >= 0) & (pl.col("age") < 730)
+    is_open = ~pl.col("is_closed")
+    amount = pl.col("amount")
+    cycle = (pl.col("close_date") - pl.col("created_at").dt.date()).dt.total_days()
+    renewal_open = is_open & (pl.col("opportunity_type") == "renewal")
+    per_key = opps.group_by(pl.col(opp_key).alias("_key")).agg(
+        amount.filter(won & last_12).sum().alias("won_amount_12m"),
+        amount.filter(won & prev_12).sum().alias("won_amount_prev_12m"),
+        amount.filter(is_open).sum().alias("open_pipeline"),
+        (amount.cast(pl.Float64) * pl.col("probability").fill_null(0) / 100)
+        .filter(is_open)
+        .sum()
+        .alias("_weighted"),
+        (won & last_24).sum().alias("_won_24"),
+        (pl.col("is_closed") & last_24).sum().alias("_closed_24"),
+        pl.col("probability").filter(renewal_open).mean().alias("renewal_probability"),
+        cycle.filter(won & last_24).mean().cast(pl.Float64).alias("avg_sales_cycle_days"),
+        is_open.sum().cast(pl.Int64).alias("open_opportunity_count"),
+        pl.col("age").filter(won).min().cast(pl.Int64).alias("days_since_last_win"),
+        pl.col("account_id").filter(won & last_24).n_unique().alias("_won_accounts"),
+    )
+    size = members.group_by("group_id").agg(pl.len().cast(pl.Int64).alias("group_size"))
+    frame = (
+        members.with_columns(pl.col(account_key).alias("_key"))
+        .join(per_key, on="_key", how="left")
+        .join(size, on="group_id", how="left")
+    )
+    if roll_up:
+        centres = pl.col("_won_accounts").fill_null(0).cast(pl.Int64)
+    else:
+        frame = frame.join(_child_centres(scope, opps, won & last_24), on="id", how="left")
+        own = (pl.col("_won_24").fill_null(0) > 0).cast(pl.Int64)
+        centres = own + pl.col("_child_centres").fill_null(0)
+    zero = pl.lit(0).cast(MONEY)
+    won_12 = pl.col("won_amount_12m").fill_null(zero)
+    won_prev = pl.col("won_amount_prev_12m").fill_null(zero)
+    return frame.select(
+        "id",
+        won_12.cast(MONEY).alias("won_amount_12m"),
+        won_prev.cast(MONEY).alias("won_amount_prev_12m"),
+        pl.when(won_prev > 0)
+        .then(won_12.cast(pl.Float64) / won_prev.cast(pl.Float64) - 1)
+        .alias("revenue_growth"),
+        pl.col("open_pipeline").fill_null(zero).cast(MONEY),
+        pl.col("_weighted").fill_null(0).round(2).cast(MONEY).alias("weighted_pipeline"),
+        pl.when(pl.col("_closed_24") > 0)
+        .then(pl.col("_won_24") / pl.col("_closed_24"))
+        .cast(pl.Float64)
+        .alias("win_rate_24m"),
+        pl.col("renewal_probability").cast(pl.Float64),
+        "avg_sales_cycle_days",
+        pl.col("open_opportunity_count").fill_null(0),
+        centres.alias("buying_centres"),
+        "days_since_last_win",
+        "group_id",
+        "group_size",
+    ).cast(METRICS_SCHEMA)  # type: ignore[arg-type]
+
+
+def _child_centres(scope: pl.DataFrame, opps: pl.DataFrame, won_24: pl.Expr) -> pl.DataFrame:
+    """``id, _child_centres``: direct children of each account with won business in 24 months."""
+    winners = opps.filter(won_24).select(pl.col("account_id").alias("id")).unique()
+    return (
+        scope.select("id", "parent_id")
+        .join(winners, on="id", how="semi")
+        .filter(pl.col("parent_id").is_not_null() & (pl.col("parent_id") != pl.col("id")))
+        .group_by(pl.col("parent_id").alias("id"))
+        .agg(pl.len().cast(pl.Int64).alias("_child_centres"))
+    )

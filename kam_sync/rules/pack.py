@@ -1,0 +1,279 @@
+"""Loading the four rule files into one checked, compiled ``RulePack``.
+
+Every problem in every file is collected before anything is returned: invalid rules never reach a
+run. Conditions are compiled here, once, against the columns they will see.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from pydantic import BaseModel
+
+from kam_sync.canonical import ENUMERATIONS
+from kam_sync.config.conditions import ConditionError, compile_condition
+from kam_sync.config.issues import ConfigIssue
+from kam_sync.config.located import Loc, LocatedDocument, load_located
+from kam_sync.config.suggest import did_you_mean
+from kam_sync.config.validate import located_issues, validate_document
+from kam_sync.rules import columns
+from kam_sync.rules.spec.checklist import ChecklistFile
+from kam_sync.rules.spec.governance import GovernanceFile
+from kam_sync.rules.spec.scoring import (
+    NUMERIC_SCALES,
+    BooleanScale,
+    PicklistMap,
+    ScoringFile,
+    Signal,
+)
+from kam_sync.rules.spec.stages import StagesFile
+
+RULE_FILE_MODELS: dict[str, type[BaseModel]] = {
+    "scoring": ScoringFile,
+    "governance": GovernanceFile,
+    "checklist": ChecklistFile,
+    "stages": StagesFile,
+}
+
+_NUMERIC = (pl.Int8, pl.Int16, pl.Int32, pl.Int64, pl.UInt8, pl.UInt16, pl.UInt32, pl.UInt64,
+            pl.Float32, pl.Float64, pl.Decimal)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledSignal:
+    spec: Signal
+    label: str  # the input name or expression, for explanations
+    expr: pl.Expr  # the raw value: Float64 for numeric scales, Utf8 / Boolean otherwise
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledQuestion:
+    id: str
+    category: str
+    evidence: pl.Expr | None
+    not_applicable: pl.Expr | None
+
+
+@dataclass(frozen=True, slots=True)
+class RulePack:
+    """The four rule files, validated, with every condition compiled to a polars expression."""
+
+    scoring: ScoringFile
+    governance: GovernanceFile
+    checklist: ChecklistFile
+    stages: StagesFile
+    signals: dict[str, list[CompiledSignal]]
+    classification: list[tuple[str, pl.Expr | None]]
+    tiers: list[tuple[str, float | None, pl.Expr | None]]
+    questions: list[CompiledQuestion]
+    gates: list[tuple[str, pl.Expr | None]]
+    extra_account_columns: dict[str, pl.DataType] = field(default_factory=dict)
+
+    @property
+    def tier_names(self) -> tuple[str, ...]:
+        return tuple(name for name, _, _ in self.tiers)
+
+    @property
+    def factor_names(self) -> list[str]:
+        return list(self.scoring.factors)
+
+
+def load_rule_pack(
+    files: Mapping[str, Path],
+    *,
+    extra_account_columns: Mapping[str, pl.DataType] | None = None,
+) -> tuple[RulePack | None, list[ConfigIssue]]:
+    """Load ``files`` (keys: scoring, governance, checklist, stages); every problem at once.
+
+    ``extra_account_columns`` are account columns a mapping adds beyond the canonical ones;
+    conditions may name them.
+    """
+    extra = dict(extra_account_columns or {})
+    issues: list[ConfigIssue] = []
+    for key in files:
+        if key not in RULE_FILE_MODELS:
+            issues.append(
+                ConfigIssue(
+                    Path(files[key]), None, None,
+                    f"unknown rule file kind '{key}'{did_you_mean(key, RULE_FILE_MODELS)}; "
+                    f"allowed: {', '.join(RULE_FILE_MODELS)}",
+                )
+            )  # fmt: skip
+    docs: dict[str, LocatedDocument] = {}
+    models: dict[str, Any] = {}
+    for key, model in RULE_FILE_MODELS.items():
+        if key not in files:
+            issues.append(ConfigIssue(None, None, None, f"rule file '{key}' is not configured"))
+            continue
+        doc, found = load_located(Path(files[key]))
+        issues += found
+        if doc is None:
+            continue
+        docs[key] = doc
+        value, found = validate_document(doc, model)
+        issues += found
+        if value is not None:
+            models[key] = value
+    compiled = _Compiler(docs, extra)
+    scoring: ScoringFile | None = models.get("scoring")
+    if scoring is not None:
+        compiled.scoring(scoring)
+    tiers = tuple(t.name for t in scoring.tiers) if scoring else None
+    governance: GovernanceFile | None = models.get("governance")
+    if governance is not None and tiers is not None:
+        compiled.add("governance", governance.semantic_issues(tiers))
+    checklist: ChecklistFile | None = models.get("checklist")
+    if checklist is not None:
+        compiled.checklist(checklist)
+    stages: StagesFile | None = models.get("stages")
+    if stages is not None and tiers is not None and scoring is not None:
+        compiled.stages(stages, tiers, scoring)
+    issues += compiled.issues
+    if issues or scoring is None or governance is None or checklist is None or stages is None:
+        return None, sorted(issues, key=ConfigIssue.sort_key)
+    pack = RulePack(
+        scoring=scoring,
+        governance=governance,
+        checklist=checklist,
+        stages=stages,
+        signals=compiled.signals,
+        classification=compiled.classification,
+        tiers=compiled.tiers,
+        questions=compiled.questions,
+        gates=compiled.gates,
+        extra_account_columns=extra,
+    )
+    return pack, []
+
+
+class _Compiler:
+    """Semantic checks and condition compilation, collecting issues instead of raising."""
+
+    def __init__(self, docs: dict[str, LocatedDocument], extra: dict[str, pl.DataType]) -> None:
+        self.docs = docs
+        self.issues: list[ConfigIssue] = []
+        self.base = columns.base_schema(extra)
+        self.signals: dict[str, list[CompiledSignal]] = {}
+        self.classification: list[tuple[str, pl.Expr | None]] = []
+        self.tiers: list[tuple[str, float | None, pl.Expr | None]] = []
+        self.questions: list[CompiledQuestion] = []
+        self.gates: list[tuple[str, pl.Expr | None]] = []
+
+    def add(self, key: str, pairs: list[tuple[Loc, str]]) -> None:
+        self.issues += located_issues(self.docs[key], pairs)
+
+    def condition(
+        self, key: str, loc: Loc, text: str | None, schema: Mapping[str, pl.DataType]
+    ) -> pl.Expr | None:
+        if text is None:
+            return None
+        try:
+            return compile_condition(text, schema).fill_null(False)
+        except ConditionError as exc:
+            self.add(key, [(loc, str(exc))])
+            return None
+
+    def scoring(self, spec: ScoringFile) -> None:
+        self.add("scoring", spec.semantic_issues())
+        for name, factor in spec.factors.items():
+            compiled: list[CompiledSignal] = []
+            for i, signal in enumerate(factor.signals):
+                found = self._signal(signal, ("factors", name, "signals", i))
+                if found is not None:
+                    compiled.append(found)
+            self.signals[name] = compiled
+        scored = columns.scored_schema(self.base, list(spec.factors))
+        for i, rule in enumerate(spec.classification):
+            expr = self.condition("scoring", ("classification", i, "when"), rule.when, scored)
+            self.classification.append((rule.name, expr))
+        classified = columns.classified_schema(scored)
+        for i, tier in enumerate(spec.tiers):
+            expr = self.condition("scoring", ("tiers", i, "when"), tier.when, classified)
+            self.tiers.append((tier.name, tier.min_score, expr))
+
+    def _signal(self, signal: Signal, loc: Loc) -> CompiledSignal | None:
+        scale = signal.scale
+        if signal.input is not None:
+            if signal.input not in self.base:
+                hint = did_you_mean(signal.input, self.base)
+                self.add(
+                    "scoring",
+                    [((*loc, "input"), f"unknown input '{signal.input}'{hint}; inputs are "
+                      "account columns and metrics (or write an 'expression')")],
+                )  # fmt: skip
+                return None
+            expr, dtype, label = pl.col(signal.input), self.base[signal.input], signal.input
+            where: Loc = (*loc, "input")
+        elif signal.expression is not None:
+            where = (*loc, "expression")
+            try:
+                expr = compile_condition(signal.expression)
+            except ConditionError as exc:
+                self.add("scoring", [(where, str(exc).replace("condition", "expression"))])
+                return None
+            unknown = sorted(n for n in expr.meta.root_names() if n not in self.base)
+            if unknown:
+                hint = did_you_mean(unknown[0], self.base)
+                message = f"expression names unknown column '{unknown[0]}'{hint}"
+                self.add("scoring", [(where, message)])
+                return None
+            try:
+                empty = pl.DataFrame(schema=self.base)
+                dtype = empty.select(expr.alias("v")).schema["v"]
+            except Exception as exc:
+                detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                self.add("scoring", [(where, f"expression cannot be evaluated: {detail}")])
+                return None
+            label = signal.expression
+        else:
+            return None  # reported by the model's semantic checks
+        if scale.type in NUMERIC_SCALES:
+            if not isinstance(dtype, _NUMERIC) and dtype not in _NUMERIC and dtype != pl.Boolean:
+                self.add("scoring", [(where, f"a {scale.type} scale needs a number, but "
+                                      f"'{label}' is {dtype}")])  # fmt: skip
+                return None
+            expr = expr.cast(pl.Float64)
+        elif isinstance(scale, PicklistMap):
+            if dtype != pl.Utf8:
+                self.add("scoring", [(where, f"a picklist_map scale needs text, but "
+                                      f"'{label}' is {dtype}")])  # fmt: skip
+                return None
+            allowed = ENUMERATIONS.get(label)
+            if allowed is not None:
+                for value in scale.values:
+                    if value not in allowed:
+                        self.add(
+                            "scoring",
+                            [((*loc, "scale", "values", value),
+                              f"unknown value '{value}' for {label}{did_you_mean(value, allowed)}; "
+                              f"allowed: {', '.join(allowed)}")],
+                        )  # fmt: skip
+        elif isinstance(scale, BooleanScale) and dtype != pl.Boolean:
+            self.add("scoring", [(where, f"a boolean scale needs true/false, but "
+                                  f"'{label}' is {dtype}")])  # fmt: skip
+            return None
+        return CompiledSignal(spec=signal, label=label, expr=expr)
+
+    def checklist(self, spec: ChecklistFile) -> None:
+        self.add("checklist", spec.semantic_issues())
+        for category, body in spec.categories.items():
+            for i, q in enumerate(body.questions):
+                loc: Loc = ("categories", category, "questions", i)
+                evidence = self.condition("checklist", (*loc, "evidence"), q.evidence, self.base)
+                na = self.condition(
+                    "checklist", (*loc, "not_applicable_when"), q.not_applicable_when, self.base
+                )
+                self.questions.append(CompiledQuestion(q.id, category, evidence, na))
+
+    def stages(self, spec: StagesFile, tiers: tuple[str, ...], scoring: ScoringFile) -> None:
+        self.add("stages", spec.semantic_issues(tiers))
+        schema = columns.stage_schema(
+            columns.classified_schema(columns.scored_schema(self.base, list(scoring.factors)))
+        )
+        for i, gate in enumerate(spec.gates):
+            expr = self.condition("stages", ("gates", i, "when"), gate.when, schema)
+            self.gates.append((gate.stage, expr))
