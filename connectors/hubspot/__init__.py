@@ -1,1 +1,5 @@
-"""HubSpot connector (hubspot-api-client)."""
+"""HubSpot connector (hubspot-api-client): ``connect(settings, environ) -> HubSpotConnector``."""
+
+from kam_sync_connectors.hubspot.connector import HubSpotConnector, connect
+
+__all__ = ["HubSpotConnector", "connect"]

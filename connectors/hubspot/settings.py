@@ -1,6 +1,8 @@
 """HubSpot connection settings, as written under ``crm.hubspot`` in ``kam-sync.yaml``.
 
 Secrets are not settings: they come from the environment (see ``SECRET_ENV_VARS``).
+Every bound is named here, with HubSpot's documented limit as the default where HubSpot
+documents one (the exceptions say so).
 """
 
 from __future__ import annotations
@@ -25,16 +27,39 @@ class HubSpotSettings(BaseModel):
 
     base_url: HttpUrl = Field(default=HttpUrl("https://api.hubapi.com"))
     auth: Literal["private_app", "oauth"] = Field(
-        default="private_app", description="private_app: KAM_SYNC_HUBSPOT_TOKEN; oauth: client + refresh token"
+        default="private_app",
+        description="private_app: KAM_SYNC_HUBSPOT_TOKEN; oauth: client + refresh token",
     )
     rate_limit_tier: Literal[100, 190, 250] = Field(
         default=190, description="requests per 10 seconds allowed by the account's tier"
     )
+    rate_limit_window_seconds: float = Field(
+        default=10.0, gt=0, description="length of the tier's rolling window"
+    )
+    search_requests_per_second: int = Field(
+        default=5, ge=1, le=5, description="search endpoints' own limit, per second"
+    )
     daily_limit: int = Field(default=1_000_000, ge=1)
     timeout_seconds: float = Field(default=60.0, gt=0, le=600)
     list_page_size: int = Field(default=100, ge=1, le=100)
+    batch_read_size: int = Field(default=100, ge=1, le=100)
     search_page_size: int = Field(default=200, ge=1, le=200)
+    search_result_cap: int = Field(
+        default=10_000, ge=1, description="results one search query can page through"
+    )
     write_batch_size: int = Field(default=100, ge=1, le=100)
+    # HubSpot documents a 414 for over-long request URIs but not the length; 8,000 bytes is
+    # below what common HTTP front ends accept. Longer property lists go in a POST body.
+    max_uri_length: int = Field(default=8_000, ge=256)
     look_back_minutes: float = Field(default=10.0, ge=0)
+    pull_archived: bool = Field(
+        default=True, description="read archived records as deletions on every pull"
+    )
     quota_stop_at_percent: float = Field(default=80.0, gt=0, le=100)
     quota_max_percent_per_run: float = Field(default=25.0, gt=0, le=100)
+    retry_attempts: int = Field(default=8, ge=1, description="tries per API call, first included")
+    retry_initial_wait_seconds: float = Field(default=0.5, ge=0)
+    retry_max_wait_seconds: float = Field(default=60.0, gt=0)
+    token_refresh_margin_seconds: float = Field(
+        default=60.0, ge=0, description="renew an OAuth access token this long before it expires"
+    )

@@ -1,0 +1,102 @@
+"""Related pseudo-fields read through the v4 associations batch API, one call per page of records.
+
+Pseudo-fields a mapping may name (the rest of kam-sync sees them as ordinary raw keys):
+
+``@associations.companies`` (on deals)
+    The id of the deal's company: the one associated with type 5 ("Deal with Primary
+    Company") if there is one, else the lowest associated company id; None if none.
+``@associations.parent_company`` (on companies)
+    The id of the company's parent company: the company-to-company association of type 14
+    ("child company to parent company"; HubSpot changelog 2018-09-11, "Parent <-> Child
+    Associations": 13 is parent to child, 14 child to parent); None if none.
+``@associations.<object type>`` (any other)
+    The ids of all associated records of that type, ascending, as a list of strings.
+
+Request: ``POST /crm/v4/associations/{from}/{to}/batch/read`` with ``{"inputs": [{"id": ...}]}``;
+the response lists ``{"from": {"id"}, "to": [{"toObjectId", "associationTypes": [{"typeId"}]}],
+"paging"}`` per record, and 207 with ``errors`` for records that have none or do not exist.
+A record whose associations run to more than one page is asked again with its ``after``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+ASSOCIATION_PREFIX = "@associations."
+DEAL_TO_PRIMARY_COMPANY = 5
+CHILD_TO_PARENT_COMPANY = 14
+
+# (from type, to type, [(id, after or None)]) -> response body
+BatchRead = Callable[[str, str, list[tuple[str, str | None]]], dict[str, Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class AssociationField:
+    """One pseudo-field: what to read and how to reduce it to a value."""
+
+    name: str
+    to_object_type: str
+    kind: str  # "primary_company" | "parent_company" | "all"
+
+
+def association_field(object_type: str, name: str) -> AssociationField:
+    suffix = name.removeprefix(ASSOCIATION_PREFIX)
+    if suffix == "parent_company":
+        return AssociationField(name, "companies", "parent_company")
+    if suffix == "companies" and object_type == "deals":
+        return AssociationField(name, "companies", "primary_company")
+    return AssociationField(name, suffix, "all")
+
+
+def is_association_field(name: str) -> bool:
+    return name.startswith(ASSOCIATION_PREFIX)
+
+
+def read_associations(
+    batch_read: BatchRead,
+    object_type: str,
+    field: AssociationField,
+    record_ids: Sequence[str],
+) -> dict[str, Any]:
+    """The pseudo-field's value for each record id (every id present, None/[] if none)."""
+    links: dict[str, list[tuple[str, set[int]]]] = {rid: [] for rid in record_ids}
+    pending: list[tuple[str, str | None]] = [(rid, None) for rid in record_ids]
+    while pending:
+        body = batch_read(object_type, field.to_object_type, pending)
+        pending = []
+        for result in body.get("results") or []:
+            from_id = str((result.get("from") or {}).get("id"))
+            for target in result.get("to") or []:
+                types = {
+                    int(t["typeId"])
+                    for t in target.get("associationTypes") or []
+                    if t.get("typeId") is not None
+                }
+                links.setdefault(from_id, []).append((str(target.get("toObjectId")), types))
+            after = ((result.get("paging") or {}).get("next") or {}).get("after")
+            if after:
+                pending.append((from_id, str(after)))
+    return {rid: _reduce(field, targets) for rid, targets in links.items()}
+
+
+def _reduce(field: AssociationField, targets: list[tuple[str, set[int]]]) -> Any:
+    if field.kind == "all":
+        return sorted({tid for tid, _ in targets}, key=_id_key)
+    if field.kind == "parent_company":
+        parents = sorted(
+            (tid for tid, types in targets if CHILD_TO_PARENT_COMPANY in types), key=_id_key
+        )
+        return parents[0] if parents else None
+    primary = sorted(
+        (tid for tid, types in targets if DEAL_TO_PRIMARY_COMPANY in types), key=_id_key
+    )
+    if primary:
+        return primary[0]
+    anyone = sorted({tid for tid, _ in targets}, key=_id_key)
+    return anyone[0] if anyone else None
+
+
+def _id_key(value: str) -> tuple[int, str]:
+    return (int(value), value) if value.isdigit() else (1 << 62, value)

@@ -1,0 +1,156 @@
+"""The one path every HubSpot API call takes: budget, pacing, token, time-out, retries, errors.
+
+Retries live here and nowhere else: tenacity retries ``RetriableApiError`` (connection errors,
+time-outs, 5xx, 429) for every method, POST and PATCH included, waiting what the 429 asked for
+(``Retry-After``, or the tripped policy's window) or an exponential back-off otherwise. A 401 on
+an OAuth token renews the token once and sends the call again.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import urllib3.exceptions
+from kam_sync_connectors.hubspot.api_errors import from_exception
+from kam_sync_connectors.hubspot.auth import TokenSource
+from kam_sync_connectors.hubspot.budget import DailyBudget
+from kam_sync_connectors.hubspot.limiter import RateLimiter
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
+
+from kam_sync.errors import AuthError, RetriableApiError
+
+Sleep = Callable[[float], None]
+
+
+@dataclass(slots=True)
+class ApiResponse:
+    """A decoded 2xx response."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class _Call:
+    kind: str
+    what: str
+    fn: Callable[..., Any]
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    search: bool = False
+    authenticated: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    attempts: int
+    initial_wait: float
+    max_wait: float
+
+
+class ApiCaller:
+    """Sends SDK calls the one way: see the module docstring."""
+
+    def __init__(
+        self,
+        *,
+        set_token: Callable[[str], None],
+        tokens: TokenSource | None,
+        limiter: RateLimiter,
+        budget: DailyBudget,
+        retry: RetryPolicy,
+        timeout_seconds: float,
+        sdk_errors: tuple[type[BaseException], ...],
+        sleep: Sleep = time.sleep,
+    ) -> None:
+        self._set_token = set_token
+        self.tokens = tokens
+        self.limiter = limiter
+        self.budget = budget
+        self.retry = retry
+        self.timeout_seconds = timeout_seconds
+        self._sdk_errors = sdk_errors
+        self._sleep = sleep
+        self.retries = 0
+
+    def call(
+        self,
+        kind: str,
+        what: str,
+        fn: Callable[..., Any],
+        *args: Any,
+        search: bool = False,
+        authenticated: bool = True,
+        **kwargs: Any,
+    ) -> ApiResponse:
+        """Send ``fn(*args, **kwargs)`` (an SDK method) as one API call of ``kind``."""
+        request = _Call(kind, what, fn, args, kwargs, search=search, authenticated=authenticated)
+        retrying = Retrying(
+            stop=stop_after_attempt(self.retry.attempts),
+            wait=self._wait,
+            retry=retry_if_exception_type(RetriableApiError),
+            sleep=self._sleep,
+            before_sleep=self._count_retry,
+            reraise=True,
+        )
+        return retrying(self._send_renewing_once, request)
+
+    def _send_renewing_once(self, request: _Call) -> ApiResponse:
+        try:
+            return self._send(request)
+        except AuthError:
+            if not (request.authenticated and self.tokens is not None and self.tokens.renewable):
+                raise
+            self.tokens.renew()
+            return self._send(request)
+
+    def _send(self, request: _Call) -> ApiResponse:
+        self.budget.check(request.kind)
+        if request.authenticated and self.tokens is not None:
+            self._set_token(self.tokens.access_token())
+        self.limiter.acquire(search=request.search)
+        self.budget.count(request.kind)
+        catch: tuple[type[BaseException], ...] = (*self._sdk_errors, urllib3.exceptions.HTTPError)
+        try:
+            response = request.fn(
+                *request.args,
+                _preload_content=False,
+                _request_timeout=self.timeout_seconds,
+                **request.kwargs,
+            )
+            raw = response.data
+            headers = response.headers
+            status = int(response.status)
+            response.release_conn()
+        except catch as exc:
+            headers = getattr(exc, "headers", None)
+            self._observe(headers, request.search)
+            error = from_exception(exc, what=request.what)
+            if isinstance(error, RetriableApiError) and error.status == 429:
+                self.limiter.pause(error.retry_after or 0.0, search=request.search)
+            raise error from None
+        self._observe(headers, request.search)
+        body = json.loads(raw) if raw else {}
+        return ApiResponse(
+            status=status, headers=headers, body=body if isinstance(body, dict) else {}
+        )
+
+    def _observe(self, headers: Mapping[str, str] | None, search: bool) -> None:
+        self.limiter.observe(headers, search=search)
+        self.budget.observe(headers)
+
+    def _wait(self, state: RetryCallState) -> float:
+        error = state.outcome.exception() if state.outcome else None
+        if isinstance(error, RetriableApiError) and error.retry_after is not None:
+            return min(float(error.retry_after), self.retry.max_wait)
+        backoff = self.retry.initial_wait * 2.0 ** (state.attempt_number - 1)
+        return float(min(backoff * (0.5 + random.random() / 2), self.retry.max_wait))
+
+    def _count_retry(self, state: RetryCallState) -> None:
+        self.retries += 1

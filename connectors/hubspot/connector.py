@@ -1,0 +1,183 @@
+"""The HubSpot connector: kam-sync's ``Connector`` protocol over hubspot-api-client.
+
+    connector = connect(settings, os.environ)
+    connector.describe("companies")
+    for page in connector.pull(PullRequest(...)): ...
+    connector.push("companies", [RecordUpdate(...)])
+    connector.provision([CustomFieldSpec(...)])
+    connector.quota()          # daily allocation and this connector's calls by kind
+    connector.close()
+
+Object names are HubSpot's (``companies``, ``deals``). Related pseudo-fields are documented in
+``associations.py``; paging, watermarks and deletions in ``pull.py``; write checks in
+``push.py``; call kinds counted in ``quota().calls_by_kind``: ``describe``, ``list``,
+``batch_read``, ``search``, ``associations``, ``write``, ``provision``, ``oauth``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any
+
+from kam_sync_connectors.base import (
+    CustomFieldSpec,
+    ObjectDescription,
+    Page,
+    ProvisionReport,
+    PullRequest,
+    QuotaStatus,
+    RecordUpdate,
+    WriteResult,
+)
+from kam_sync_connectors.hubspot.api_errors import sdk_exception_classes
+from kam_sync_connectors.hubspot.auth import TokenGrant, TokenSource, credentials_from_env
+from kam_sync_connectors.hubspot.budget import DailyBudget
+from kam_sync_connectors.hubspot.calls import ApiCaller, RetryPolicy
+from kam_sync_connectors.hubspot.limiter import RateLimiter
+from kam_sync_connectors.hubspot.properties import PropertyService
+from kam_sync_connectors.hubspot.pull import Puller
+from kam_sync_connectors.hubspot.push import BatchWriter, check_update, sdk_batch_body
+from kam_sync_connectors.hubspot.sdk import HubSpotSdk
+from kam_sync_connectors.hubspot.settings import HubSpotSettings
+
+from kam_sync.errors import AuthError, FatalApiError
+
+PROPERTY_GROUP = "kam"
+PROPERTY_GROUP_LABEL = "Key account management (kam-sync)"
+
+
+class HubSpotConnector:
+    """See the module docstring."""
+
+    name = "hubspot"
+
+    def __init__(
+        self,
+        settings: HubSpotSettings,
+        environ: Mapping[str, str],
+        *,
+        ca_cert: str | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.settings = settings
+        self.sdk = HubSpotSdk(str(settings.base_url), ca_cert=ca_cert)
+        self.limiter = RateLimiter(
+            per_window=settings.rate_limit_tier,
+            window_seconds=settings.rate_limit_window_seconds,
+            search_per_second=settings.search_requests_per_second,
+            clock=clock,
+            sleep=sleep,
+        )
+        self.budget = DailyBudget(
+            daily_limit=settings.daily_limit,
+            stop_at_percent=settings.quota_stop_at_percent,
+            max_percent_per_run=settings.quota_max_percent_per_run,
+        )
+        self.caller = ApiCaller(
+            set_token=self.sdk.set_access_token,
+            tokens=None,
+            limiter=self.limiter,
+            budget=self.budget,
+            retry=RetryPolicy(
+                attempts=settings.retry_attempts,
+                initial_wait=settings.retry_initial_wait_seconds,
+                max_wait=settings.retry_max_wait_seconds,
+            ),
+            timeout_seconds=settings.timeout_seconds,
+            sdk_errors=sdk_exception_classes(self.sdk.api_objects),
+            sleep=sleep,
+        )
+        self.tokens: TokenSource = credentials_from_env(settings, environ, self._refresh_oauth)
+        self.caller.tokens = self.tokens
+        self.properties = PropertyService(
+            self.caller, self.sdk, group_name=PROPERTY_GROUP, group_label=PROPERTY_GROUP_LABEL
+        )
+        self.puller = Puller(self.caller, self.sdk, settings)
+        self._write_targets: dict[str, frozenset[str]] = {}
+
+    # -- the protocol ------------------------------------------------------------------------
+
+    def describe(self, object_name: str) -> ObjectDescription:
+        return self.properties.describe(object_name, fresh=True)
+
+    def pull(self, request: PullRequest) -> Iterator[Page]:
+        return self.puller.pull(request)
+
+    def restrict_writes(self, object_name: str, fields: Iterable[str]) -> None:
+        """Refuse, before any request, every write to a property not in ``fields`` (the
+        mapping's write-back targets for this object)."""
+        self._write_targets[object_name] = frozenset(fields)
+
+    def push(self, object_name: str, updates: Sequence[RecordUpdate]) -> list[WriteResult]:
+        if not updates:
+            return []
+        properties = self.properties.describe(object_name).fields
+        allowed = self._write_targets.get(object_name)
+        results: dict[int, WriteResult] = {}
+        sendable = []
+        for index, update in enumerate(updates):
+            refused = check_update(update, properties, allowed)
+            if refused is not None:
+                results[index] = refused
+            else:
+                sendable.append((index, update))
+
+        def send(inputs: list[dict[str, Any]]) -> tuple[int, dict[str, Any]]:
+            response = self.caller.call(
+                "write",
+                f"batch update {object_name}",
+                self.sdk.objects_batch.update,
+                object_name,
+                sdk_batch_body(inputs),
+            )
+            return response.status, response.body
+
+        writer = BatchWriter(send, self.settings.write_batch_size)
+        results.update(writer.write(sendable))
+        return [results[i] for i in range(len(updates))]
+
+    def provision(self, fields: Sequence[CustomFieldSpec]) -> ProvisionReport:
+        return self.properties.provision(fields)
+
+    def quota(self) -> QuotaStatus:
+        return self.budget.status()
+
+    def close(self) -> None:
+        self.sdk.close()
+
+    # -- OAuth -------------------------------------------------------------------------------
+
+    def _refresh_oauth(self, client_id: str, client_secret: str, refresh_token: str) -> TokenGrant:
+        try:
+            body = self.caller.call(
+                "oauth",
+                "renew the OAuth access token",
+                self.sdk.oauth_tokens.create,
+                authenticated=False,
+                grant_type="refresh_token",
+                client_id=client_id,
+                client_secret=client_secret,
+                refresh_token=refresh_token,
+            ).body
+        except FatalApiError as exc:
+            raise AuthError(
+                f"hubspot: the OAuth refresh token was refused (HTTP {exc.status}); "
+                "authorize the app again"
+            ) from None
+        token = body.get("access_token")
+        if not token:
+            raise AuthError("hubspot: the OAuth token endpoint returned no access token")
+        return TokenGrant(
+            access_token=str(token),
+            expires_in=float(body.get("expires_in") or 1800),
+            refresh_token=body.get("refresh_token"),
+        )
+
+
+def connect(
+    settings: HubSpotSettings, environ: Mapping[str, str], *, ca_cert: str | None = None
+) -> HubSpotConnector:
+    """A connector for the account ``settings`` names, with secrets from ``environ``."""
+    return HubSpotConnector(settings, environ, ca_cert=ca_cert)

@@ -1,0 +1,230 @@
+"""Property definitions: describing an object, and provisioning the write-back properties.
+
+Provisioning is idempotent: the group (``kam`` by default) is created if missing; each property
+is created if missing, gets its missing enumeration options added (existing options are kept,
+never removed), and a property that exists with another type is reported, not changed (a
+person decides; HubSpot may refuse a type change of a property holding values).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from hubspot.crm.properties.models import (
+    OptionInput,
+    PropertyCreate,
+    PropertyGroupCreate,
+    PropertyUpdate,
+)
+from kam_sync_connectors.base import (
+    CustomFieldSpec,
+    CustomFieldType,
+    FieldDescription,
+    ObjectDescription,
+    ProvisionReport,
+)
+from kam_sync_connectors.hubspot.associations import ASSOCIATION_PREFIX
+from kam_sync_connectors.hubspot.calls import ApiCaller
+from kam_sync_connectors.hubspot.sdk import HubSpotSdk
+
+# kam-sync's field types -> HubSpot (type, fieldType), per HubSpot's properties guide.
+HUBSPOT_TYPES: dict[CustomFieldType, tuple[str, str]] = {
+    "picklist": ("enumeration", "select"),
+    "multipicklist": ("enumeration", "checkbox"),
+    "number": ("number", "number"),
+    "percent": ("number", "number"),
+    "text": ("string", "text"),
+    "longtext": ("string", "textarea"),
+    "date": ("date", "date"),
+    "datetime": ("datetime", "date"),
+    "checkbox": ("bool", "booleancheckbox"),
+}
+BOOL_OPTIONS = (("true", "Yes"), ("false", "No"))
+
+# Related pseudo-fields the connector fills (see associations.py), described so that
+# `kam-sync validate` knows them.
+PSEUDO_FIELDS: dict[str, tuple[FieldDescription, ...]] = {
+    "deals": (
+        FieldDescription(
+            name=ASSOCIATION_PREFIX + "companies",
+            label="Associated company",
+            type="association",
+            updateable=False,
+        ),
+    ),
+    "companies": (
+        FieldDescription(
+            name=ASSOCIATION_PREFIX + "parent_company",
+            label="Parent company",
+            type="association",
+            updateable=False,
+        ),
+    ),
+}
+
+
+def describe_from_body(object_type: str, body: Mapping[str, Any]) -> ObjectDescription:
+    fields: dict[str, FieldDescription] = {}
+    for prop in body.get("results") or []:
+        meta = prop.get("modificationMetadata") or {}
+        read_only = bool(meta.get("readOnlyValue", False)) or bool(prop.get("calculated", False))
+        fields[prop["name"]] = FieldDescription(
+            name=prop["name"],
+            label=str(prop.get("label") or prop["name"]),
+            type=str(prop.get("type") or "string"),
+            updateable=not read_only,
+            custom=not bool(prop.get("hubspotDefined", False)),
+            picklist_values=tuple(
+                str(o["value"]) for o in prop.get("options") or [] if o.get("value") is not None
+            ),
+        )
+    for pseudo in PSEUDO_FIELDS.get(object_type, ()):
+        fields.setdefault(pseudo.name, pseudo)
+    return ObjectDescription(name=object_type, fields=fields)
+
+
+class PropertyService:
+    """Reads and creates properties through the SDK, every call through the one caller."""
+
+    def __init__(
+        self,
+        caller: ApiCaller,
+        sdk: HubSpotSdk,
+        *,
+        group_name: str,
+        group_label: str,
+    ) -> None:
+        self.caller = caller
+        self.sdk = sdk
+        self.group_name = group_name
+        self.group_label = group_label
+        self._cache: dict[str, ObjectDescription] = {}
+
+    def describe(self, object_type: str, *, fresh: bool = False) -> ObjectDescription:
+        if fresh or object_type not in self._cache:
+            body = self._all_properties(object_type, kind="describe")
+            self._cache[object_type] = describe_from_body(object_type, body)
+        return self._cache[object_type]
+
+    def _all_properties(self, object_type: str, *, kind: str) -> dict[str, Any]:
+        return self.caller.call(
+            kind,
+            f"read {object_type} properties",
+            self.sdk.properties_core.get_all,
+            object_type,
+            archived=False,
+        ).body
+
+    def provision(self, specs: Sequence[CustomFieldSpec]) -> ProvisionReport:
+        report = ProvisionReport()
+        by_object: dict[str, list[CustomFieldSpec]] = {}
+        for spec in specs:
+            by_object.setdefault(spec.object_name, []).append(spec)
+        for object_type, object_specs in by_object.items():
+            self._ensure_group(object_type, report)
+            existing = {
+                p["name"]: p
+                for p in self._all_properties(object_type, kind="provision").get("results") or []
+            }
+            for spec in object_specs:
+                self._provision_one(object_type, spec, existing.get(spec.name), report)
+            self._cache.pop(object_type, None)
+        return report
+
+    def _ensure_group(self, object_type: str, report: ProvisionReport) -> None:
+        body = self._call(
+            "provision",
+            f"read {object_type} property groups",
+            self.sdk.properties_groups.get_all,
+            object_type,
+        )
+        if any(g.get("name") == self.group_name for g in body.get("results") or []):
+            return
+        self._call(
+            "provision",
+            f"create {object_type} property group {self.group_name}",
+            self.sdk.properties_groups.create,
+            object_type,
+            PropertyGroupCreate(name=self.group_name, label=self.group_label, display_order=-1),
+        )
+        report.created.append(f"{object_type} group {self.group_name}")
+
+    def _provision_one(
+        self,
+        object_type: str,
+        spec: CustomFieldSpec,
+        current: Mapping[str, Any] | None,
+        report: ProvisionReport,
+    ) -> None:
+        where = f"{object_type}.{spec.name}"
+        hs_type, field_type = HUBSPOT_TYPES[spec.type]
+        wanted = _options(spec)
+        if current is None:
+            self._call(
+                "provision",
+                f"create property {where}",
+                self.sdk.properties_core.create,
+                object_type,
+                PropertyCreate(
+                    name=spec.name,
+                    label=spec.label,
+                    type=hs_type,
+                    field_type=field_type,
+                    group_name=self.group_name,
+                    description=spec.description or None,
+                    options=[
+                        OptionInput(label=label, value=value, display_order=n, hidden=False)
+                        for n, (value, label) in enumerate(wanted)
+                    ],
+                ),
+            )
+            report.created.append(where)
+            return
+        if current.get("type") != hs_type:
+            report.problems.append(
+                f"{where} is a {current.get('type')}/{current.get('fieldType')} property; "
+                f"kam-sync needs {hs_type}/{field_type}. Change or rename it in HubSpot."
+            )
+            return
+        if hs_type == "enumeration" and current.get("fieldType") != field_type:
+            report.problems.append(
+                f"{where} has field type {current.get('fieldType')}; kam-sync needs {field_type}"
+                f" ({'several values' if field_type == 'checkbox' else 'one value'})."
+            )
+        have = [
+            (str(o.get("value")), str(o.get("label") or o.get("value")))
+            for o in current.get("options") or []
+        ]
+        have_values = {v for v, _ in have}
+        missing = [(v, label) for v, label in wanted if v not in have_values]
+        if hs_type != "enumeration" or not missing:
+            report.unchanged.append(where)
+            return
+        options = [
+            OptionInput(label=label, value=value, display_order=n, hidden=False)
+            for n, (value, label) in enumerate([*have, *missing])
+        ]
+        self._call(
+            "provision",
+            f"add options to {where}",
+            self.sdk.properties_core.update,
+            object_type,
+            spec.name,
+            PropertyUpdate(options=options),
+        )
+        report.updated.append(f"{where} (+{', '.join(v for v, _ in missing)})")
+
+    def _call(self, kind: str, what: str, fn: Callable[..., Any], *args: Any) -> dict[str, Any]:
+        return self.caller.call(kind, what, fn, *args).body
+
+
+def _options(spec: CustomFieldSpec) -> list[tuple[str, str]]:
+    if spec.type == "checkbox":
+        return list(BOOL_OPTIONS)
+    if spec.type not in ("picklist", "multipicklist"):
+        return []
+    labels = list(spec.labels) + [
+        v.replace("_", " ").title() for v in spec.values[len(spec.labels) :]
+    ]
+    return list(zip(spec.values, labels, strict=True))

@@ -1,0 +1,291 @@
+"""Pulling companies and deals page by page: first sync, incremental change sets, deletions.
+
+First sync (``since`` None): the list endpoint, ``settings.list_page_size`` (100) per page. It
+takes the wanted properties in the query string (``properties=a&properties=b...``); when that
+would make the URI longer than ``settings.max_uri_length``, the list call asks for ids only and
+one batch-read call per page (a POST, properties in the body) fetches the properties instead.
+
+Incremental: search on ``modified >= since - look-back`` (``search_windows.ChangeSetReader``),
+sorted ascending, ``settings.search_page_size`` (200) per page.
+
+Deletions: archived records (the list endpoint with ``archived=true``) come first, as records
+``{id, modified, "archived": True}``; in an incremental pull only those archived since the
+look-back start. Live records carry ``"archived": False``.
+
+Watermarks: deletion pages and the pages of a first sync carry ``high_watermark=None`` except
+the very last page of a first sync (list order is by id, not by modification, so no earlier
+page may advance the watermark); incremental pages carry the running maximum stamp.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import quote
+
+from hubspot.crm.associations.v4.models import (
+    BatchInputPublicFetchAssociationsBatchRequest,
+    PublicFetchAssociationsBatchRequest,
+)
+from hubspot.crm.objects.models import (
+    BatchReadInputSimplePublicObjectId,
+    PublicObjectSearchRequest,
+    SimplePublicObjectId,
+)
+from kam_sync_connectors.base import Page, PullRequest, RawRecord
+from kam_sync_connectors.hubspot.associations import (
+    association_field,
+    is_association_field,
+    read_associations,
+)
+from kam_sync_connectors.hubspot.calls import ApiCaller
+from kam_sync_connectors.hubspot.sdk import HubSpotSdk
+from kam_sync_connectors.hubspot.search_windows import (
+    ChangeSetReader,
+    Filter,
+    record_stamp,
+    stamp_millis,
+    to_millis,
+)
+from kam_sync_connectors.hubspot.settings import HubSpotSettings
+
+ARCHIVED_KEY = "archived"
+
+
+class Puller:
+    """Streams the pages of one pull request."""
+
+    def __init__(self, caller: ApiCaller, sdk: HubSpotSdk, settings: HubSpotSettings) -> None:
+        self.caller = caller
+        self.sdk = sdk
+        self.settings = settings
+        self.last_reader: ChangeSetReader | None = None
+
+    # -- entry point -------------------------------------------------------------------------
+
+    def pull(self, request: PullRequest) -> Iterator[Page]:
+        object_type = request.object_name
+        properties = _properties(request)
+        assoc_fields = [
+            association_field(object_type, f) for f in request.fields if is_association_field(f)
+        ]
+        if self.settings.pull_archived:
+            for objects in self._archived(request):
+                records = [self._deletion(request, obj) for obj in objects]
+                yield Page(records=records, high_watermark=None)
+        if request.since is None:
+            pages = self._list_pages(object_type, properties)
+        else:
+            pages = self._changed_pages(request, properties)
+        high: int | None = None
+        held: Page | None = None
+        for objects in pages:
+            for obj in objects:
+                stamp = record_stamp(obj, request.modified_field)
+                if stamp is not None and (high is None or stamp > high):
+                    high = stamp
+            records = [self._record(request, obj) for obj in objects]
+            for assoc in assoc_fields:
+                values = read_associations(
+                    self._associations_batch, object_type, assoc, [str(o["id"]) for o in objects]
+                )
+                for record, obj in zip(records, objects, strict=True):
+                    record[assoc.name] = values.get(str(obj["id"]))
+            page = Page(records=records, high_watermark=None)
+            if request.since is not None:
+                page.high_watermark = _from_millis(high)
+                yield page
+                continue
+            if held is not None:
+                yield held
+            held = page
+        if held is not None:
+            held.high_watermark = _from_millis(high)
+            yield held
+
+    # -- record shapes -----------------------------------------------------------------------
+
+    @staticmethod
+    def _record(request: PullRequest, obj: dict[str, Any]) -> RawRecord:
+        record: RawRecord = dict(obj.get("properties") or {})
+        record[request.id_field] = str(obj["id"])
+        if record.get(request.modified_field) is None and obj.get("updatedAt"):
+            record[request.modified_field] = obj["updatedAt"]
+        record[ARCHIVED_KEY] = bool(obj.get("archived", False))
+        if request.deleted_field and request.deleted_field != ARCHIVED_KEY:
+            record[request.deleted_field] = record[ARCHIVED_KEY]
+        return record
+
+    @staticmethod
+    def _deletion(request: PullRequest, obj: dict[str, Any]) -> RawRecord:
+        props = obj.get("properties") or {}
+        record: RawRecord = {
+            request.id_field: str(obj["id"]),
+            request.modified_field: obj.get("archivedAt") or props.get(request.modified_field),
+            ARCHIVED_KEY: True,
+        }
+        if request.deleted_field and request.deleted_field != ARCHIVED_KEY:
+            record[request.deleted_field] = True
+        return record
+
+    # -- first sync --------------------------------------------------------------------------
+
+    def _list_pages(
+        self, object_type: str, properties: list[str]
+    ) -> Iterator[list[dict[str, Any]]]:
+        inline = self._uri_length(object_type, properties) <= self.settings.max_uri_length
+        after: str | None = None
+        while True:
+            body = self._list(object_type, properties if inline else [], after, archived=False)
+            objects = body.get("results") or []
+            if objects and not inline:
+                objects = self._batch_read(object_type, [str(o["id"]) for o in objects], properties)
+            if objects:
+                yield objects
+            after = ((body.get("paging") or {}).get("next") or {}).get("after")
+            if not after:
+                return
+
+    def _uri_length(self, object_type: str, properties: Sequence[str]) -> int:
+        base = f"{str(self.settings.base_url).rstrip('/')}/crm/v3/objects/{object_type}"
+        fixed = "?limit=100&after=" + "9" * 20 + "&archived=false"
+        return len(base) + len(fixed) + sum(len("&properties=") + len(quote(p)) for p in properties)
+
+    def _list(
+        self, object_type: str, properties: list[str], after: str | None, *, archived: bool
+    ) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {"limit": self.settings.list_page_size, "archived": archived}
+        if properties:
+            kwargs["properties"] = properties
+        if after:
+            kwargs["after"] = after
+        return self.caller.call(
+            "list", f"list {object_type}", self.sdk.objects_basic.get_page, object_type, **kwargs
+        ).body
+
+    def _batch_read(
+        self, object_type: str, ids: list[str], properties: list[str]
+    ) -> list[dict[str, Any]]:
+        request = BatchReadInputSimplePublicObjectId(
+            inputs=[SimplePublicObjectId(id=i) for i in ids],
+            properties=properties,
+            properties_with_history=[],
+        )
+        body = self.caller.call(
+            "batch_read",
+            f"batch read {object_type}",
+            self.sdk.objects_batch.read,
+            object_type,
+            request,
+            archived=False,
+        ).body
+        by_id = {str(o["id"]): o for o in body.get("results") or []}
+        # The batch read answers in no particular order; keep the list's (id) order.
+        return [by_id[i] for i in ids if i in by_id]
+
+    # -- deletions ---------------------------------------------------------------------------
+
+    def _archived(self, request: PullRequest) -> Iterator[list[dict[str, Any]]]:
+        since_ms = self._window_start_ms(request)
+        properties = [request.modified_field]
+        after: str | None = None
+        while True:
+            body = self._list(request.object_name, properties, after, archived=True)
+            objects = [
+                o
+                for o in body.get("results") or []
+                if since_ms is None or (_archived_ms(o, request.modified_field) or 0) >= since_ms
+            ]
+            if objects:
+                yield objects
+            after = ((body.get("paging") or {}).get("next") or {}).get("after")
+            if not after:
+                return
+
+    # -- incremental -------------------------------------------------------------------------
+
+    def _window_start_ms(self, request: PullRequest) -> int | None:
+        if request.since is None:
+            return None
+        return to_millis(request.since - timedelta(minutes=self.settings.look_back_minutes))
+
+    def _changed_pages(
+        self, request: PullRequest, properties: list[str]
+    ) -> Iterator[list[dict[str, Any]]]:
+        object_type = request.object_name
+        wanted = properties
+
+        def search(
+            filters: list[Filter], sort: str, after: str | None, limit: int
+        ) -> tuple[list[dict[str, Any]], str | None]:
+            search_request = PublicObjectSearchRequest(
+                filter_groups=[{"filters": filters}],
+                # The SDK types `sorts` as list[str]; the API takes sort objects.
+                sorts=[{"propertyName": sort, "direction": "ASCENDING"}],
+                properties=wanted,
+                limit=limit,
+                after=after,
+            )
+            body = self.caller.call(
+                "search",
+                f"search {object_type}",
+                self.sdk.objects_search.do_search,
+                object_type,
+                search_request,
+                search=True,
+            ).body
+            after_next = ((body.get("paging") or {}).get("next") or {}).get("after")
+            return list(body.get("results") or []), (str(after_next) if after_next else None)
+
+        reader = ChangeSetReader(
+            search,
+            modified_property=request.modified_field,
+            id_property="hs_object_id",
+            page_size=request.page_size or self.settings.search_page_size,
+            result_cap=self.settings.search_result_cap,
+        )
+        self.last_reader = reader
+        since_ms = self._window_start_ms(request)
+        assert since_ms is not None
+        yield from reader.pages(since_ms, to_millis(request.until))
+
+    # -- associations ------------------------------------------------------------------------
+
+    def _associations_batch(
+        self, from_type: str, to_type: str, inputs: list[tuple[str, str | None]]
+    ) -> dict[str, Any]:
+        request = BatchInputPublicFetchAssociationsBatchRequest(
+            inputs=[
+                PublicFetchAssociationsBatchRequest(id=i, after=after)
+                if after
+                else PublicFetchAssociationsBatchRequest(id=i)
+                for i, after in inputs
+            ]
+        )
+        return self.caller.call(
+            "associations",
+            f"read {from_type} -> {to_type} associations",
+            self.sdk.associations_batch.get_page,
+            from_type,
+            to_type,
+            request,
+        ).body
+
+
+def _properties(request: PullRequest) -> list[str]:
+    wanted = [f for f in request.fields if not is_association_field(f) and f != ARCHIVED_KEY]
+    for must in (request.modified_field,):
+        if must not in wanted:
+            wanted.append(must)
+    return list(dict.fromkeys(wanted))
+
+
+def _archived_ms(obj: dict[str, Any], modified_property: str) -> int | None:
+    return stamp_millis(obj.get("archivedAt")) or record_stamp(obj, modified_property)
+
+
+def _from_millis(value: int | None) -> datetime | None:
+    if value is None:
+        return None
+    return datetime.fromtimestamp(value / 1000, tz=UTC)

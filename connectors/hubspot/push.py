@@ -1,0 +1,245 @@
+"""Writing KAM values back: batch update, ``settings.write_batch_size`` (100) records per request.
+
+Before a request is made, each update is checked: every property must be known, writable,
+among the allowed write-back targets (when the engine named them), and every enumeration value
+must be one of the property's options (HubSpot rejects the *whole* batch with a 400 for one bad
+option, so a bad value must never reach it). Each input carries an ``objectWriteTraceId``; the
+200/207 answer is matched back through it (results and ``errors``), falling back to record ids.
+Per-record failures become ``WriteResult(ok=False)``; a batch that fails as a whole after the
+retries yields one failed result per record (retriable when the failure was). A batch refused
+with a 400 despite the checks is split in halves until the bad record is alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from hubspot.crm.objects.models import (
+    BatchInputSimplePublicObjectBatchInput,
+    SimplePublicObjectBatchInput,
+)
+from kam_sync_connectors.base import FieldDescription, RecordUpdate, WriteResult
+from kam_sync_connectors.hubspot.search_windows import to_millis
+
+from kam_sync.errors import FatalApiError, QuotaExhaustedError, RetriableApiError
+
+# HubSpot error categories that may pass if the same record is sent again later.
+RETRIABLE_CATEGORIES = frozenset(
+    {"RATE_LIMITS", "LOCKED", "CONFLICT", "TIMEOUT", "SERVICE_UNAVAILABLE", "INTERNAL_ERROR"}
+)
+
+SendBatch = Callable[[list[dict[str, Any]]], tuple[int, dict[str, Any]]]
+
+
+def to_hubspot_value(value: Any) -> str:
+    """A value as HubSpot takes it: strings; "" clears; ``;`` joins multi-select options."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime):
+        return str(to_millis(value))
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, list | tuple | set | frozenset):
+        return ";".join(str(v) for v in value)
+    return str(value)
+
+
+def check_update(
+    update: RecordUpdate,
+    properties: Mapping[str, FieldDescription],
+    allowed: frozenset[str] | None,
+) -> WriteResult | None:
+    """A failed WriteResult if the update must not be sent, else None."""
+    for name, value in update.values.items():
+        if allowed is not None and name not in allowed:
+            return _refused(
+                update, "NOT_A_WRITE_BACK_TARGET", f"{name} is not a write-back target", name
+            )
+        prop = properties.get(name)
+        if prop is None:
+            return _refused(update, "UNKNOWN_PROPERTY", f"{name} does not exist", name)
+        if not prop.updateable:
+            return _refused(update, "READ_ONLY_PROPERTY", f"{name} is read-only", name)
+        if prop.type == "enumeration" and prop.picklist_values:
+            text = to_hubspot_value(value)
+            chosen = [v for v in text.split(";") if v] if text else []
+            bad = [v for v in chosen if v not in prop.picklist_values]
+            if bad:
+                return _refused(
+                    update,
+                    "INVALID_OPTION",
+                    f"{name} has no option {', '.join(repr(b) for b in bad)}",
+                    name,
+                )
+    return None
+
+
+def _refused(update: RecordUpdate, code: str, message: str, field: str) -> WriteResult:
+    return WriteResult(
+        record_id=update.record_id, ok=False, error_code=code, message=message, fields=(field,)
+    )
+
+
+def batches(
+    updates: Sequence[tuple[int, RecordUpdate]], size: int
+) -> Iterator[list[tuple[int, RecordUpdate]]]:
+    """Chunks of at most ``size``; a record id appears at most once per chunk."""
+    chunk: list[tuple[int, RecordUpdate]] = []
+    ids: set[str] = set()
+    for item in updates:
+        if len(chunk) >= size or item[1].record_id in ids:
+            yield chunk
+            chunk, ids = [], set()
+        chunk.append(item)
+        ids.add(item[1].record_id)
+    if chunk:
+        yield chunk
+
+
+def parse_batch_response(
+    inputs: Sequence[dict[str, Any]], body: Mapping[str, Any]
+) -> list[WriteResult]:
+    """One WriteResult per input, same order, from a 200 or 207 body."""
+    by_trace = {str(i["objectWriteTraceId"]): i for i in inputs}
+    by_id: dict[str, list[str]] = {}
+    for i in inputs:
+        by_id.setdefault(str(i["id"]), []).append(str(i["objectWriteTraceId"]))
+    outcome: dict[str, WriteResult] = {}
+
+    def traces_of(entry: Mapping[str, Any]) -> list[str]:
+        context = entry.get("context") or {}
+        traces = [entry.get("objectWriteTraceId"), *_as_list(context.get("objectWriteTraceId"))]
+        found = [str(t) for t in traces if t is not None and str(t) in by_trace]
+        if found:
+            return found
+        ids = [entry.get("id"), *_as_list(context.get("ids")), *_as_list(context.get("id"))]
+        return [t for rid in ids if rid is not None for t in by_id.get(str(rid), [])]
+
+    for result in body.get("results") or []:
+        for trace in traces_of(result):
+            outcome[trace] = WriteResult(
+                record_id=str(by_trace[trace]["id"]),
+                ok=True,
+                fields=tuple(by_trace[trace]["properties"]),
+            )
+    for error in body.get("errors") or []:
+        category = str(error.get("category") or "ERROR")
+        sub = error.get("subCategory")
+        code = f"{category}.{sub}" if isinstance(sub, str) and sub else category
+        for trace in traces_of(error):
+            outcome[trace] = WriteResult(
+                record_id=str(by_trace[trace]["id"]),
+                ok=False,
+                error_code=code,
+                message=str(error.get("message") or "")[:500],
+                retriable=category in RETRIABLE_CATEGORIES,
+                fields=tuple(by_trace[trace]["properties"]),
+            )
+    results: list[WriteResult] = []
+    for i in inputs:
+        trace = str(i["objectWriteTraceId"])
+        results.append(
+            outcome.get(trace)
+            or WriteResult(
+                record_id=str(i["id"]),
+                ok=False,
+                error_code="NO_RESULT",
+                message="HubSpot's answer did not mention this record",
+                retriable=True,
+                fields=tuple(i["properties"]),
+            )
+        )
+    return results
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    if isinstance(value, list | tuple):
+        return list(value)
+    return [value]
+
+
+def sdk_batch_body(inputs: Sequence[dict[str, Any]]) -> BatchInputSimplePublicObjectBatchInput:
+    return BatchInputSimplePublicObjectBatchInput(
+        inputs=[
+            SimplePublicObjectBatchInput(
+                id=i["id"],
+                properties=i["properties"],
+                object_write_trace_id=i["objectWriteTraceId"],
+            )
+            for i in inputs
+        ]
+    )
+
+
+class BatchWriter:
+    """Sends checked updates in batches and collects one result per update."""
+
+    def __init__(self, send: SendBatch, batch_size: int) -> None:
+        self._send = send
+        self.batch_size = batch_size
+        self.stopped_by_quota: QuotaExhaustedError | None = None
+
+    def write(self, items: Sequence[tuple[int, RecordUpdate]]) -> dict[int, WriteResult]:
+        out: dict[int, WriteResult] = {}
+        for chunk in batches(items, self.batch_size):
+            out.update(self._write_chunk(chunk))
+        return out
+
+    def _write_chunk(self, chunk: list[tuple[int, RecordUpdate]]) -> dict[int, WriteResult]:
+        inputs = [
+            {
+                "id": update.record_id,
+                "properties": {k: to_hubspot_value(v) for k, v in update.values.items()},
+                "objectWriteTraceId": f"kam-sync-{index}",
+            }
+            for index, update in chunk
+        ]
+        if self.stopped_by_quota is not None:
+            return self._all_failed(
+                chunk, inputs, "QUOTA_EXHAUSTED", str(self.stopped_by_quota), True
+            )
+        try:
+            _status, body = self._send(inputs)
+        except QuotaExhaustedError as exc:
+            self.stopped_by_quota = exc
+            return self._all_failed(chunk, inputs, "QUOTA_EXHAUSTED", str(exc), True)
+        except RetriableApiError as exc:
+            return self._all_failed(
+                chunk, inputs, exc.error_code or "RETRIES_EXHAUSTED", str(exc), True
+            )
+        except FatalApiError as exc:
+            if len(chunk) > 1 and exc.status == 400:
+                half = len(chunk) // 2
+                return {**self._write_chunk(chunk[:half]), **self._write_chunk(chunk[half:])}
+            return self._all_failed(chunk, inputs, exc.error_code or "REJECTED", str(exc), False)
+        results = parse_batch_response(inputs, body)
+        return {index: result for (index, _), result in zip(chunk, results, strict=True)}
+
+    @staticmethod
+    def _all_failed(
+        chunk: list[tuple[int, RecordUpdate]],
+        inputs: list[dict[str, Any]],
+        code: str,
+        message: str,
+        retriable: bool,
+    ) -> dict[int, WriteResult]:
+        return {
+            index: WriteResult(
+                record_id=update.record_id,
+                ok=False,
+                error_code=code,
+                message=message[:500],
+                retriable=retriable,
+                fields=tuple(i["properties"]),
+            )
+            for (index, update), i in zip(chunk, inputs, strict=True)
+        }
