@@ -1,0 +1,209 @@
+"""Bulk API 2.0 jobs: a query job for big first pulls, update jobs for big write-backs.
+
+Job lifecycle (Bulk API 2.0 Developer Guide): a query job is created ``UploadComplete`` and runs
+to ``JobComplete``; its CSV results are read in pages with ``maxRecords`` and the
+``Sforce-Locator`` response header (the literal string ``null`` on the last page). An ingest job
+is created ``Open``, takes one CSV upload (``PUT .../batches``, at most 100 MB), is closed with
+``state: UploadComplete`` and runs to ``JobComplete``; ``Failed`` and ``Aborted`` are final too.
+Per-record outcomes come from ``successfulResults`` (``sf__Id``, ``sf__Created``, the uploaded
+columns), ``failedResults`` (``sf__Id``, ``sf__Error`` as ``CODE:message:fields``, the uploaded
+columns) and ``unprocessedrecords``; their order is not the upload order, so rows are matched on
+the uploaded ``Id`` column.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any, Literal
+
+from kam_sync_connectors.salesforce.client import SalesforceClient
+from kam_sync_connectors.salesforce.error_map import CONNECTOR
+
+from kam_sync.errors import FatalApiError, RetriableApiError
+
+JobKind = Literal["query", "ingest"]
+FINAL_STATES = frozenset({"JobComplete", "Failed", "Aborted"})
+NULL_CELL = "#N/A"  # Bulk API's way of setting a field to null in CSV
+
+
+@dataclass(frozen=True, slots=True)
+class RowOutcome:
+    """What a bulk ingest job did with one uploaded row."""
+
+    ok: bool
+    error_code: str | None = None
+    message: str | None = None
+    processed: bool = True
+
+
+def _wait(client: SalesforceClient, kind: JobKind, job_id: str) -> dict[str, Any]:
+    settings = client.settings
+    waited = 0.0
+    while True:
+        info = client.json_call(f"bulk {kind} job status", "GET", f"jobs/{kind}/{job_id}")
+        state = str(info.get("state"))
+        if state in FINAL_STATES:
+            if state != "JobComplete":
+                raise FatalApiError(
+                    f"bulk {kind} job {job_id} ended {state}: {info.get('errorMessage') or ''}",
+                    error_code=state,
+                    connector=CONNECTOR,
+                )
+            return dict(info)
+        if waited >= settings.bulk_max_wait_seconds:
+            raise RetriableApiError(
+                f"bulk {kind} job {job_id} still {state} after {waited:g}s; it is left running",
+                connector=CONNECTOR,
+            )
+        client.sleep(settings.bulk_poll_interval_seconds)
+        waited += max(settings.bulk_poll_interval_seconds, 0.001)
+
+
+# -- query -------------------------------------------------------------------------------------
+
+
+def query_pages(client: SalesforceClient, soql: str) -> Iterator[list[dict[str, str]]]:
+    """Run a ``queryAll`` job (deleted records included) and yield its CSV rows page by page."""
+    job = client.json_call(
+        "bulk query create",
+        "POST",
+        "jobs/query",
+        {
+            "operation": "queryAll",
+            "query": soql,
+            "contentType": "CSV",
+            "columnDelimiter": "COMMA",
+            "lineEnding": "LF",
+        },
+    )
+    job_id = str(job["id"])
+    _wait(client, "query", job_id)
+    locator: str | None = None
+    while True:
+        params: dict[str, Any] = {"maxRecords": client.settings.bulk_query_page_records}
+        if locator:
+            params["locator"] = locator
+        response = client.raw(
+            "bulk query results",
+            "GET",
+            f"jobs/query/{job_id}/results",
+            params=params,
+            accept="text/csv",
+        )
+        response.encoding = "utf-8"
+        yield list(csv.DictReader(io.StringIO(response.text)))
+        locator = response.headers.get("Sforce-Locator")
+        if not locator or locator == "null":
+            return
+
+
+# -- ingest ------------------------------------------------------------------------------------
+
+
+def csv_cell(value: Any) -> str:
+    """A value as a Bulk API 2.0 CSV cell."""
+    if value is None:
+        return NULL_CELL
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, list | tuple):
+        return ";".join(str(v) for v in value)
+    return str(value)
+
+
+def update_csv_chunks(
+    rows: Sequence[Mapping[str, Any]], columns: Sequence[str], max_bytes: int
+) -> Iterator[tuple[list[str], str]]:
+    """``(record ids, CSV text)`` chunks, each below ``max_bytes`` (one job each)."""
+    header_buffer = io.StringIO()
+    csv.writer(header_buffer, lineterminator="\n").writerow(["Id", *columns])
+    header = header_buffer.getvalue()
+    ids: list[str] = []
+    parts: list[str] = [header]
+    size = len(header.encode())
+    for row in rows:
+        line_buffer = io.StringIO()
+        csv.writer(line_buffer, lineterminator="\n").writerow(
+            [row["Id"], *(csv_cell(row.get(c)) if c in row else "" for c in columns)]
+        )
+        line = line_buffer.getvalue()
+        line_size = len(line.encode())
+        if ids and size + line_size > max_bytes:
+            yield ids, "".join(parts)
+            ids, parts, size = [], [header], len(header.encode())
+        ids.append(str(row["Id"]))
+        parts.append(line)
+        size += line_size
+    if ids:
+        yield ids, "".join(parts)
+
+
+def parse_sf_error(text: str) -> tuple[str, str]:
+    """``(code, message)`` from an ``sf__Error`` cell such as ``UNABLE_TO_LOCK_ROW:msg:--``."""
+    code, _, rest = text.partition(":")
+    message = rest.rsplit(":", 1)[0] if rest.endswith(":--") else rest
+    return code.strip() or "UNKNOWN_EXCEPTION", message.strip()
+
+
+def run_update_job(
+    client: SalesforceClient, object_name: str, ids: Sequence[str], csv_text: str
+) -> dict[str, RowOutcome]:
+    """One update job for one CSV chunk; the outcome of every uploaded record id."""
+    job = client.json_call(
+        "bulk ingest create",
+        "POST",
+        "jobs/ingest",
+        {
+            "object": object_name,
+            "operation": "update",
+            "contentType": "CSV",
+            "columnDelimiter": "COMMA",
+            "lineEnding": "LF",
+        },
+    )
+    job_id = str(job["id"])
+    client.raw(
+        "bulk ingest upload",
+        "PUT",
+        f"jobs/ingest/{job_id}/batches",
+        body=csv_text.encode(),
+        content_type="text/csv",
+    )
+    client.json_call(
+        "bulk ingest close", "PATCH", f"jobs/ingest/{job_id}", {"state": "UploadComplete"}
+    )
+    _wait(client, "ingest", job_id)
+    outcomes: dict[str, RowOutcome] = {}
+    for row in _result_rows(client, job_id, "successfulResults"):
+        outcomes[row.get("Id") or row.get("sf__Id", "")] = RowOutcome(ok=True)
+    for row in _result_rows(client, job_id, "failedResults"):
+        code, message = parse_sf_error(row.get("sf__Error", ""))
+        outcomes[row.get("Id") or row.get("sf__Id", "")] = RowOutcome(False, code, message)
+    missing = [i for i in ids if i not in outcomes]
+    if missing:
+        for row in _result_rows(client, job_id, "unprocessedrecords"):
+            outcomes[row.get("Id", "")] = RowOutcome(
+                False, "UNPROCESSED", "the bulk job did not process this row", processed=False
+            )
+    for record_id in ids:
+        outcomes.setdefault(
+            record_id,
+            RowOutcome(False, "NO_RESULT", "the bulk job reported nothing for this row", False),
+        )
+    return outcomes
+
+
+def _result_rows(client: SalesforceClient, job_id: str, which: str) -> list[dict[str, str]]:
+    response = client.raw(
+        f"bulk ingest {which}", "GET", f"jobs/ingest/{job_id}/{which}", accept="text/csv"
+    )
+    response.encoding = "utf-8"
+    return list(csv.DictReader(io.StringIO(response.text)))

@@ -1,0 +1,104 @@
+"""The Salesforce connector: the ``Connector`` protocol over simple-salesforce.
+
+Use ``connect(settings, os.environ)``; nothing is sent until the first call. Beyond the protocol:
+
+* ``set_write_back_targets(object_name, fields)``: the mapping's write-back targets; ``push``
+  refuses every other field (and every field of an object with no targets) before a request.
+* ``check_quota()``: reads ``/limits`` once at the start of a run, so the budget is known before
+  the first big call (``Sforce-Limit-Info`` keeps it current afterwards).
+* ``quota().calls_by_kind``: HTTP calls made so far, by kind: ``auth``, ``limits``,
+  ``describe``, ``query`` (query pages), ``write`` (collection writes), ``bulk`` (Bulk API 2.0
+  job requests), ``tooling``, ``other``.
+
+Related pseudo-fields (see ``soql``): ``@AccountTeamMember.TeamMemberRole`` in
+``PullRequest.fields`` of an Account pull yields, per Account, the list of its team members'
+role labels (from a parent-to-child subquery on ``AccountTeamMembers``; an empty list when the
+account has none). Any ``@<ChildObject>.<Field>`` of a child relationship works the same way.
+Pulls with related pseudo-fields always use the REST query API (Bulk API 2.0 has no subqueries).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+
+from kam_sync_connectors.base import (
+    CustomFieldSpec,
+    ObjectDescription,
+    Page,
+    ProvisionReport,
+    PullRequest,
+    QuotaStatus,
+    RecordUpdate,
+    WriteResult,
+)
+from kam_sync_connectors.salesforce.client import SalesforceClient
+from kam_sync_connectors.salesforce.credentials import Credentials
+from kam_sync_connectors.salesforce.describe import DescribeCache
+from kam_sync_connectors.salesforce.provision import Provisioner
+from kam_sync_connectors.salesforce.pull import Puller
+from kam_sync_connectors.salesforce.push import Pusher
+from kam_sync_connectors.salesforce.settings import SalesforceSettings
+
+
+class SalesforceConnector:
+    """One org, one session, one call ledger; implements ``kam_sync_connectors.base.Connector``."""
+
+    name = "salesforce"
+
+    def __init__(
+        self,
+        settings: SalesforceSettings,
+        credentials: Credentials,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.settings = settings
+        self.client = SalesforceClient(settings, credentials, sleep=sleep)
+        self._describe = DescribeCache(self.client)
+        self._puller = Puller(self.client, self._describe)
+        self._pusher = Pusher(self.client, self._describe)
+        self._provisioner = Provisioner(self.client, self._describe)
+
+    def describe(self, object_name: str) -> ObjectDescription:
+        return self._describe.schema(object_name).description
+
+    def pull(self, request: PullRequest) -> Iterator[Page]:
+        return self._puller.pull(request)
+
+    def set_write_back_targets(self, object_name: str, fields: Iterable[str]) -> None:
+        """Declare the only fields ``push`` may write on ``object_name``."""
+        self._pusher.write_back_targets[object_name] = frozenset(fields)
+
+    def push(self, object_name: str, updates: Sequence[RecordUpdate]) -> list[WriteResult]:
+        return self._pusher.push(object_name, updates)
+
+    def provision(self, fields: Sequence[CustomFieldSpec]) -> ProvisionReport:
+        return self._provisioner.provision(fields)
+
+    def check_quota(self) -> QuotaStatus:
+        """Read ``/limits`` (one call) and raise QuotaExhaustedError if the budget is spent."""
+        limits = self.client.json_call("limits", "GET", "limits/")
+        self.client.quota.observe_limits(limits)
+        self.client.quota.check()
+        return self.quota()
+
+    def quota(self) -> QuotaStatus:
+        return QuotaStatus(
+            used=self.client.quota.used,
+            limit=self.client.quota.limit,
+            calls_by_kind=dict(sorted(self.client.ledger.by_kind.items())),
+        )
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def connect(
+    settings: SalesforceSettings,
+    environ: Mapping[str, str],
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+) -> SalesforceConnector:
+    """A connector for one org; credentials are read from ``KAM_SYNC_SF_*`` in ``environ``."""
+    return SalesforceConnector(settings, Credentials.from_environ(environ), sleep=sleep)

@@ -1,0 +1,283 @@
+"""Provisioning: the write-back fields through the Tooling API, and a permission set for them.
+
+Idempotent: existing fields are read from describe. A field of the wrong type (or too short)
+is reported as a problem for a person to solve; a picklist missing values gets them added
+(``PATCH tooling/sobjects/CustomField/<id>`` with the field's full Metadata, as the Tooling API
+replaces Metadata as a whole). Fields are created with
+``POST tooling/sobjects/CustomField`` and ``{"FullName": "Account.X__c", "Metadata": {...}}``
+(Tooling API, "CustomField"). The permission set (``settings.permission_set_name``) gets read
+and edit ``FieldPermissions`` on every field and is assigned to the integration user.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from kam_sync_connectors.base import CustomFieldSpec, FieldDescription, ProvisionReport
+from kam_sync_connectors.salesforce import soql
+from kam_sync_connectors.salesforce.client import SalesforceClient
+from kam_sync_connectors.salesforce.describe import DescribeCache
+
+from kam_sync.errors import ApiError
+
+# kam-sync type -> (Metadata API type, describe types that count as the same field type)
+FIELD_TYPES: dict[str, tuple[str, frozenset[str]]] = {
+    "picklist": ("Picklist", frozenset({"picklist"})),
+    "multipicklist": ("MultiselectPicklist", frozenset({"multipicklist"})),
+    "number": ("Number", frozenset({"double", "int", "long"})),
+    "percent": ("Percent", frozenset({"percent"})),
+    "text": ("Text", frozenset({"string"})),
+    "longtext": ("LongTextArea", frozenset({"textarea"})),
+    "date": ("Date", frozenset({"date"})),
+    "datetime": ("DateTime", frozenset({"datetime"})),
+    "checkbox": ("Checkbox", frozenset({"boolean"})),
+}
+LONG_TEXT_DEFAULT_LENGTH = 32768
+TEXT_DEFAULT_LENGTH = 255
+
+
+def field_metadata(spec: CustomFieldSpec) -> dict[str, Any]:
+    """The Tooling API CustomField Metadata for a spec."""
+    api_type, _ = FIELD_TYPES[spec.type]
+    meta: dict[str, Any] = {"label": spec.label[:40], "type": api_type}
+    if spec.description:
+        meta["description"] = spec.description[:1000]
+    if spec.type in ("picklist", "multipicklist"):
+        labels = spec.labels if len(spec.labels) == len(spec.values) else spec.values
+        meta["valueSet"] = {
+            "restricted": True,
+            "valueSetDefinition": {
+                "sorted": False,
+                "value": [
+                    {"fullName": v, "label": lbl, "default": False}
+                    for v, lbl in zip(spec.values, labels, strict=True)
+                ],
+            },
+        }
+        if spec.type == "multipicklist":
+            meta["visibleLines"] = 4
+    elif spec.type in ("number", "percent"):
+        meta["precision"] = spec.precision or 18
+        meta["scale"] = spec.scale or 0
+    elif spec.type == "text":
+        meta["length"] = spec.length or TEXT_DEFAULT_LENGTH
+    elif spec.type == "longtext":
+        meta["length"] = spec.length or LONG_TEXT_DEFAULT_LENGTH
+        meta["visibleLines"] = 3
+    elif spec.type == "checkbox":
+        meta["defaultValue"] = "false"
+    return meta
+
+
+def _developer_name(field_name: str) -> str:
+    return field_name[: -len("__c")] if field_name.endswith("__c") else field_name
+
+
+class Provisioner:
+    """Creates or checks custom fields and the integration permission set."""
+
+    def __init__(self, client: SalesforceClient, describe: DescribeCache) -> None:
+        self._client = client
+        self._describe = describe
+
+    def provision(self, specs: Sequence[CustomFieldSpec]) -> ProvisionReport:
+        report = ProvisionReport()
+        ready: list[CustomFieldSpec] = []
+        for spec in specs:
+            full_name = f"{spec.object_name}.{spec.name}"
+            try:
+                soql.check_name(spec.object_name, "object")
+                soql.check_name(spec.name, full_name)
+                if not spec.name.endswith("__c"):
+                    report.problems.append(f"{full_name}: custom field names end with __c")
+                    continue
+                existing = self._describe.schema(spec.object_name).field(spec.name)
+                if existing is None:
+                    self._client.json_call(
+                        f"create field {full_name}",
+                        "POST",
+                        "tooling/sobjects/CustomField",
+                        {"FullName": full_name, "Metadata": field_metadata(spec)},
+                    )
+                    report.created.append(full_name)
+                    ready.append(spec)
+                    continue
+                problem = self._mismatch(spec, existing)
+                if problem:
+                    report.problems.append(f"{full_name}: {problem}")
+                    continue
+                missing = [v for v in spec.values if v not in existing.picklist_values]
+                if spec.type in ("picklist", "multipicklist") and missing:
+                    self._add_picklist_values(spec, missing)
+                    report.updated.append(full_name)
+                else:
+                    report.unchanged.append(full_name)
+                ready.append(spec)
+            except ApiError as exc:
+                report.problems.append(f"{full_name}: {exc}")
+        for object_name in {s.object_name for s in specs}:
+            self._describe.invalidate(object_name)
+        if ready:
+            try:
+                self._grant_edit_access(ready)
+            except ApiError as exc:
+                report.problems.append(
+                    f"permission set {self._client.settings.permission_set_name}: {exc}"
+                )
+        return report
+
+    @staticmethod
+    def _mismatch(spec: CustomFieldSpec, existing: FieldDescription) -> str | None:
+        _, accepted = FIELD_TYPES[spec.type]
+        if existing.type not in accepted:
+            return (
+                f"exists as type {existing.type}, kam-sync needs {spec.type}; change or delete "
+                "the field, or map another one"
+            )
+        if spec.type in ("text", "longtext"):
+            wanted = spec.length or (
+                TEXT_DEFAULT_LENGTH if spec.type == "text" else LONG_TEXT_DEFAULT_LENGTH
+            )
+            if existing.length is not None and existing.length < wanted:
+                return f"holds {existing.length} characters, kam-sync needs {wanted}"
+        if spec.type in ("number", "percent") and spec.precision and existing.precision:
+            int_digits_needed = spec.precision - (spec.scale or 0)
+            int_digits_have = existing.precision - (existing.scale or 0)
+            if int_digits_have < int_digits_needed or (existing.scale or 0) < (spec.scale or 0):
+                return (
+                    f"is number({existing.precision},{existing.scale or 0}), kam-sync needs "
+                    f"number({spec.precision},{spec.scale or 0})"
+                )
+        if not existing.updateable:
+            return "exists but is not updateable (a formula or read-only field?)"
+        return None
+
+    def _tooling_field_id(self, spec: CustomFieldSpec) -> str:
+        query_text = (
+            "SELECT Id FROM CustomField WHERE TableEnumOrId = "
+            f"{soql.literal(spec.object_name)} AND DeveloperName = "
+            f"{soql.literal(_developer_name(spec.name))}"
+        )
+        result = self._client.call(
+            f"find field {spec.object_name}.{spec.name}",
+            lambda sf: sf.toolingexecute("query/", params={"q": query_text}),
+        )
+        records = result.get("records") if isinstance(result, dict) else None
+        if not records:
+            raise ApiError(
+                f"the Tooling API does not list {spec.object_name}.{spec.name}",
+                connector="salesforce",
+            )
+        return str(records[0]["Id"])
+
+    def _add_picklist_values(self, spec: CustomFieldSpec, missing: Sequence[str]) -> None:
+        field_id = self._tooling_field_id(spec)
+        path = f"tooling/sobjects/CustomField/{field_id}"
+        current = self._client.json_call(f"read field {spec.name}", "GET", path)
+        metadata = dict(current.get("Metadata") or {})
+        value_set = dict(metadata.get("valueSet") or {})
+        definition = dict(value_set.get("valueSetDefinition") or {})
+        values = list(definition.get("value") or [])
+        labels = dict(zip(spec.values, spec.labels or spec.values, strict=False))
+        values += [{"fullName": v, "label": labels.get(v, v), "default": False} for v in missing]
+        definition["value"] = values
+        value_set["valueSetDefinition"] = definition
+        metadata["valueSet"] = value_set
+        self._client.json_call(f"update field {spec.name}", "PATCH", path, {"Metadata": metadata})
+
+    # -- permission set ------------------------------------------------------------------------
+
+    def _query(self, what: str, query_text: str) -> list[dict[str, Any]]:
+        result = self._client.call(what, lambda sf: sf.query(query_text))
+        return list(result.get("records") or ())
+
+    def _grant_edit_access(self, specs: Sequence[CustomFieldSpec]) -> None:
+        settings = self._client.settings
+        name = settings.permission_set_name
+        found = self._query(
+            "find permission set", f"SELECT Id FROM PermissionSet WHERE Name = {soql.literal(name)}"
+        )
+        if found:
+            permission_set_id = str(found[0]["Id"])
+        else:
+            created = self._client.json_call(
+                "create permission set",
+                "POST",
+                "sobjects/PermissionSet",
+                {"Name": name, "Label": settings.permission_set_label},
+            )
+            permission_set_id = str(created["id"])
+        existing = {
+            str(r["Field"]): r
+            for r in self._query(
+                "read field permissions",
+                "SELECT Id, Field, PermissionsRead, PermissionsEdit FROM FieldPermissions "
+                f"WHERE ParentId = {soql.id_literal(permission_set_id)}",
+            )
+        }
+        to_create: list[dict[str, Any]] = []
+        to_update: list[dict[str, Any]] = []
+        for spec in specs:
+            full_name = f"{spec.object_name}.{spec.name}"
+            row = existing.get(full_name)
+            if row is None:
+                to_create.append(
+                    {
+                        "attributes": {"type": "FieldPermissions"},
+                        "ParentId": permission_set_id,
+                        "SobjectType": spec.object_name,
+                        "Field": full_name,
+                        "PermissionsRead": True,
+                        "PermissionsEdit": True,
+                    }
+                )
+            elif not (row.get("PermissionsRead") and row.get("PermissionsEdit")):
+                to_update.append(
+                    {
+                        "attributes": {"type": "FieldPermissions"},
+                        "id": row["Id"],
+                        "PermissionsRead": True,
+                        "PermissionsEdit": True,
+                    }
+                )
+        for method, records in (("POST", to_create), ("PATCH", to_update)):
+            for start in range(0, len(records), 200):
+                saved = self._client.json_call(
+                    "write field permissions",
+                    method,
+                    "composite/sobjects",
+                    {"allOrNone": False, "records": records[start : start + 200]},
+                )
+                failed = [s for s in saved or () if not s.get("success")]
+                if failed:
+                    errors = failed[0].get("errors") or [{}]
+                    raise ApiError(
+                        f"{len(failed)} field permissions not saved: "
+                        f"{errors[0].get('statusCode')}: {errors[0].get('message')}",
+                        connector="salesforce",
+                    )
+        self._assign(permission_set_id)
+
+    def _assign(self, permission_set_id: str) -> None:
+        user_id = self._client.grant.user_id
+        if user_id is None:
+            info = self._client.call(
+                "who am I",
+                lambda sf: sf.oauth2("userinfo"),
+            )
+            user_id = str(info.get("user_id")) if isinstance(info, dict) else None
+        if not user_id:
+            raise ApiError("cannot tell which user to assign the permission set to")
+        assigned = self._query(
+            "find permission set assignment",
+            "SELECT Id FROM PermissionSetAssignment WHERE PermissionSetId = "
+            f"{soql.id_literal(permission_set_id)} AND AssigneeId = {soql.id_literal(user_id)}",
+        )
+        if not assigned:
+            self._client.json_call(
+                "assign permission set",
+                "POST",
+                "sobjects/PermissionSetAssignment",
+                {"PermissionSetId": permission_set_id, "AssigneeId": user_id},
+            )
