@@ -116,6 +116,12 @@ def _syntax_issue(path: Path, text: str, exc: yaml.MarkedYAMLError) -> ConfigIss
     if mark is None:
         return ConfigIssue(path, None, None, f"YAML syntax error: {problem}")
     lines = text.splitlines()
+    at_end = mark.line >= len(lines) or not lines[mark.line].strip()
+    if at_end and exc.context_mark is not None and exc.context_mark is not mark:
+        # "Expected ']' but got the end of the file": the useful place is where the unclosed
+        # construct began, not the empty last line.
+        problem += f" (the file ends at line {mark.line + 1} before it is closed)"
+        mark = exc.context_mark
     shown = lines[mark.line] if 0 <= mark.line < len(lines) else ""
     caret = " " * mark.column + "^"
     message = f"YAML syntax error: {problem}\n    {shown}\n    {caret}"

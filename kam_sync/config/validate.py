@@ -36,7 +36,7 @@ def validate_document(
 
 def located_issues(doc: LocatedDocument, found: list[tuple[Loc, str]]) -> list[ConfigIssue]:
     """Turn ``(loc, message)`` pairs from semantic checks into positioned issues."""
-    return [doc.issue(loc, message) for loc, message in found]
+    return [doc.issue(loc, message, prefer_key=True) for loc, message in found]
 
 
 def _issue_from_error(doc: LocatedDocument, model: type[BaseModel], err: Any) -> ConfigIssue:
@@ -47,7 +47,7 @@ def _issue_from_error(doc: LocatedDocument, model: type[BaseModel], err: Any) ->
     if kind == "extra_forbidden":
         allowed = _allowed_keys(model, loc[:-1])
         hint = did_you_mean(str(loc[-1]), allowed) if allowed else ""
-        listing = f"; allowed: {', '.join(sorted(allowed))}" if allowed else ""
+        listing = f"; allowed: {', '.join(sorted(allowed))}" if 0 < len(allowed) <= 12 else ""
         return doc.issue(loc, f"unknown key '{loc[-1]}'{hint}{listing}", prefer_key=True)
     if kind == "missing":
         missing = raw_loc[-1]

@@ -1,0 +1,1 @@
+"""The `kam-sync` command."""

@@ -1,0 +1,62 @@
+"""Logging for the CLI: one clear line on the terminal, details in the log, secrets masked."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+SECRET_ENV_PREFIXES = ("KAM_SYNC_",)
+_SECRET_HINTS = ("SECRET", "PASSWORD", "TOKEN", "SESSION", "KEY")
+MASK = "********"
+
+
+class SecretMaskingFilter(logging.Filter):
+    """Replaces the values of secret environment variables in every log message."""
+
+    def __init__(self, environ: dict[str, str] | None = None) -> None:
+        super().__init__()
+        env = dict(os.environ) if environ is None else environ
+        self._secrets = sorted(
+            {
+                value
+                for name, value in env.items()
+                if name.startswith(SECRET_ENV_PREFIXES)
+                and any(h in name for h in _SECRET_HINTS)
+                and len(value) >= 4
+                and not name.endswith("_FILE")
+            },
+            key=len,
+            reverse=True,
+        )
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not self._secrets:
+            return True
+        message = record.getMessage()
+        masked = message
+        for secret in self._secrets:
+            masked = masked.replace(secret, MASK)
+        if masked != message:
+            record.msg = masked
+            record.args = None
+        return True
+
+
+def configure_logging(verbosity: int, log_file: str | None = None) -> None:
+    """``verbosity``: -1 quiet, 0 normal, 1 verbose (debug)."""
+    level = logging.WARNING if verbosity < 0 else logging.INFO if verbosity == 0 else logging.DEBUG
+    root = logging.getLogger()
+    root.handlers.clear()
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    if log_file:
+        handlers.append(logging.FileHandler(log_file, encoding="utf-8"))
+    masking = SecretMaskingFilter()
+    for handler in handlers:
+        handler.addFilter(masking)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        root.addHandler(handler)
+    root.setLevel(level)
+    # Third-party chatter stays out of the normal log.
+    for noisy in ("urllib3", "simple_salesforce", "apscheduler", "zeep"):
+        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))

@@ -1,0 +1,97 @@
+"""`kam-sync init`, `validate` and `schema`: creating and checking a project."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+from pathlib import Path
+
+from kam_sync.config.loader import load_project
+from kam_sync.config.project import PROJECT_FILE
+from kam_sync.config.schemas import schema_modeline, write_schemas
+from kam_sync.config.template import render_project_file
+from kam_sync.default_files import default_files
+from kam_sync.errors import ExitCode, KamSyncError
+
+RULE_SCHEMA_KINDS = {"scoring.yaml": "scoring", "governance.yaml": "governance",
+                     "checklist.yaml": "checklist", "stages.yaml": "stages"}
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    init = sub.add_parser(
+        "init",
+        help="create a project: kam-sync.yaml, the default mapping and rules, JSON Schemas",
+        description="Create a kam-sync project folder with a commented kam-sync.yaml, the "
+        "default mapping for your CRM and the default rule pack.",
+    )
+    init.add_argument("directory", nargs="?", default=None, help="project folder (default: --project)")
+    init.add_argument("--crm", choices=("salesforce", "hubspot"), default="salesforce")
+    init.add_argument("--force", action="store_true", help="overwrite existing files")
+    init.set_defaults(handler=cmd_init)
+
+    validate = sub.add_parser(
+        "validate",
+        help="check the project's config files; exit 0 when valid, 2 with every error when not",
+    )
+    validate.set_defaults(handler=cmd_validate)
+
+    schema = sub.add_parser("schema", help="write a JSON Schema for each YAML file kind")
+    schema.add_argument("directory", help="folder to write the *.schema.json files into")
+    schema.set_defaults(handler=cmd_schema)
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    root = Path(args.directory) if args.directory else Path(args.project)
+    crm: str = args.crm
+    plan: dict[Path, str] = {root / PROJECT_FILE: render_project_file(crm)}
+    mapping_src = default_files("mappings")[f"{crm}.yaml"]
+    plan[root / "mappings" / f"{crm}.yaml"] = schema_modeline("mapping", 1) + mapping_src.read_text(
+        encoding="utf-8"
+    )
+    for name, path in default_files("rules").items():
+        kind = RULE_SCHEMA_KINDS.get(name)
+        head = schema_modeline(kind, 1) if kind else ""
+        plan[root / "rules" / name] = head + path.read_text(encoding="utf-8")
+    plan[root / ".gitignore"] = "state/\n"
+    existing = [p for p in plan if p.exists()]
+    if existing and not args.force:
+        listing = "\n".join(f"  {p}" for p in existing)
+        raise KamSyncError(
+            f"refusing to overwrite existing files (use --force to replace them):\n{listing}"
+        )
+    for path, text in plan.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    schemas = write_schemas(root / "schemas")
+    print(f"Created a kam-sync project for {crm} in {root}:")
+    for path in [*plan, *schemas]:
+        print(f"  {path.relative_to(root)}")
+    print(f"Next: set the KAM_SYNC_* credentials (see the README), then `kam-sync validate --project {root}`.")
+    return ExitCode.OK
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    project = load_project(Path(args.project))
+    mapping = project.mapping
+    print(f"{project.root / PROJECT_FILE}: valid")
+    print(f"  crm: {project.config.crm.type}")
+    print(
+        f"  mapping: {project.files['mapping'].relative_to(project.root)} "
+        f"({len(mapping.objects.account.fields)} account fields, "
+        f"{len(mapping.objects.opportunity.fields)} opportunity fields, "
+        f"{len(mapping.write_back)} write-back targets)"
+    )
+    for kind in ("scoring", "governance", "checklist", "stages"):
+        print(f"  {kind}: {project.files[kind].relative_to(project.root)}")
+    print(f"  schedule: '{project.config.schedule.cron}' in {project.config.schedule.timezone}")
+    return ExitCode.OK
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    folder = Path(args.directory)
+    for path in write_schemas(folder):
+        print(path)
+    return ExitCode.OK
+
+
+__all__ = ["register", "shutil"]

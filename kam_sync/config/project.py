@@ -1,0 +1,173 @@
+"""The project file, ``kam-sync.yaml``: which CRM, which mapping and rule files, where state lives,
+when to run, and how hard to push the CRM's API."""
+
+from __future__ import annotations
+
+import zoneinfo
+from functools import lru_cache
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from kam_sync.config.suggest import did_you_mean
+from kam_sync_connectors.hubspot.settings import HubSpotSettings
+from kam_sync_connectors.salesforce.settings import SalesforceSettings
+
+PROJECT_FILE = "kam-sync.yaml"
+STORE_PASSWORD_ENV = "KAM_SYNC_STORE_PASSWORD"
+SUPPORTED_STORE_DRIVERS = ("sqlite", "postgresql", "postgresql+psycopg")
+
+
+class CrmSection(BaseModel):
+    """Which CRM this project syncs with, and how to reach it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["salesforce", "hubspot"]
+    salesforce: SalesforceSettings = Field(default_factory=SalesforceSettings)
+    hubspot: HubSpotSettings = Field(default_factory=HubSpotSettings)
+
+
+class RuleFiles(BaseModel):
+    """Where the rule files are, relative to the project folder."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    scoring: str = "rules/scoring.yaml"
+    governance: str = "rules/governance.yaml"
+    checklist: str = "rules/checklist.yaml"
+    stages: str = "rules/stages.yaml"
+
+
+class StoreSection(BaseModel):
+    """The state store: SQLite in the project folder by default, PostgreSQL by URL."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = Field(
+        default="sqlite:///state/kam-sync.sqlite",
+        description="SQLAlchemy URL; a relative SQLite path is relative to the project folder. "
+        f"The password of a server URL comes from {STORE_PASSWORD_ENV}, never from this file.",
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, value: str) -> str:
+        try:
+            url = make_url(value)
+        except ArgumentError:
+            raise ValueError(
+                f"url is not a database URL: {value!r} (expected e.g. sqlite:///state/kam-sync.sqlite "
+                "or postgresql+psycopg://kam@db.example.com/kam)"
+            ) from None
+        if url.drivername not in SUPPORTED_STORE_DRIVERS:
+            raise ValueError(
+                f"url uses unsupported database '{url.drivername}'"
+                f"{did_you_mean(url.drivername, SUPPORTED_STORE_DRIVERS)} "
+                f"(allowed: {', '.join(SUPPORTED_STORE_DRIVERS)})"
+            )
+        if url.password is not None:
+            raise ValueError(
+                "url contains a password; remove it and set the environment variable "
+                f"{STORE_PASSWORD_ENV} instead"
+            )
+        if url.drivername == "sqlite" and not url.database:
+            raise ValueError("url names no SQLite file (in-memory stores lose the state between runs)")
+        return value
+
+
+@lru_cache(maxsize=1)
+def _all_time_zones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+class ScheduleSection(BaseModel):
+    """When `kam-sync schedule` runs the sync."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    cron: str = Field(default="0 2 * * *", description="five-field crontab: minute hour day month weekday")
+    timezone: str = Field(default="UTC", description="IANA time zone, e.g. Europe/Berlin")
+    misfire_grace_minutes: int = Field(default=120, ge=1, le=24 * 60)
+
+    @field_validator("timezone")
+    @classmethod
+    def _check_timezone(cls, value: str) -> str:
+        if value not in _all_time_zones():
+            raise ValueError(
+                f"timezone '{value}' is not an IANA time zone{did_you_mean(value, _all_time_zones())} "
+                "(e.g. UTC, Europe/Berlin, America/New_York)"
+            )
+        return value
+
+    @field_validator("cron")
+    @classmethod
+    def _check_cron(cls, value: str) -> str:
+        from apscheduler.triggers.cron import CronTrigger
+
+        fields = value.split()
+        if len(fields) != 5:
+            raise ValueError(
+                f"cron must have 5 fields (minute hour day month weekday), got {len(fields)}: "
+                f"'{value}'"
+            )
+        try:
+            CronTrigger.from_crontab(value, timezone="UTC")
+        except ValueError as exc:
+            raise ValueError(f"cron '{value}' is not valid: {exc}") from None
+        return value
+
+
+class SyncSection(BaseModel):
+    """Bounds of one run that do not depend on the CRM."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    retry_limit: int = Field(
+        default=5, ge=1, le=100, description="runs a failed write is retried before it is a dead letter"
+    )
+    snapshot_batch_size: int = Field(default=5_000, ge=100, le=100_000)
+    overwrite_manual_edits: bool = Field(
+        default=False,
+        description="default for write-back targets: overwrite a value a person changed in the CRM",
+    )
+
+
+class AlertHook(BaseModel):
+    """Where run-level alerts (list growth, quota stop, failures) are sent."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["log", "webhook"]
+    url_env: str | None = Field(
+        default=None,
+        description="webhook: the environment variable holding the URL (URLs often embed tokens)",
+        pattern=r"^[A-Z_][A-Z0-9_]*$",
+    )
+
+    @model_validator(mode="after")
+    def _webhook_needs_url(self) -> AlertHook:
+        if self.type == "webhook" and not self.url_env:
+            raise ValueError("a webhook alert needs url_env, the environment variable with its URL")
+        return self
+
+
+class ProjectConfig(BaseModel):
+    """The whole ``kam-sync.yaml``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    version: Literal[1] = 1
+    crm: CrmSection
+    mapping: str = Field(description="mapping file, relative to the project folder")
+    rules: RuleFiles = Field(default_factory=RuleFiles)
+    store: StoreSection = Field(default_factory=StoreSection)
+    schedule: ScheduleSection = Field(default_factory=ScheduleSection)
+    sync: SyncSection = Field(default_factory=SyncSection)
+    alerts: list[AlertHook] = Field(default_factory=lambda: [AlertHook(type="log")])
+
+    def connector_settings(self) -> Any:
+        """The settings of the CRM this project uses."""
+        return self.crm.salesforce if self.crm.type == "salesforce" else self.crm.hubspot

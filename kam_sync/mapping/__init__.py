@@ -1,0 +1,1 @@
+"""The mapping layer: raw CRM records -> canonical records, with coercion and value maps."""

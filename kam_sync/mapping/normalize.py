@@ -1,0 +1,121 @@
+"""Raw CRM record -> canonical record, through one object's mapping.
+
+Normalizing never raises for bad data: a record that cannot be normalized comes back as a
+``RecordError`` naming the record id, the field and the reason, to be quarantined while the rest
+of the run goes on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from kam_sync import canonical
+from kam_sync.canonical import FieldKind
+from kam_sync.config.mapping import FieldMapping, ObjectMapping, WriteBackTarget
+from kam_sync.errors import RecordError
+from kam_sync.mapping.coerce import COERCERS
+
+CanonicalRecord = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class _FieldPlan:
+    name: str
+    crm: str
+    coerce: Callable[[Any], Any]
+    is_list: bool
+    value_map: dict[str, str] | None
+    unmapped: str  # error | empty | keep
+    required: bool
+    scale: float | None
+
+
+class Normalizer:
+    """Normalizes raw records of one canonical object (``account`` or ``opportunity``)."""
+
+    def __init__(
+        self,
+        object_name: str,
+        mapping: ObjectMapping,
+        write_back: dict[str, WriteBackTarget] | None = None,
+    ) -> None:
+        self.object_name = object_name
+        kinds = canonical.OBJECT_FIELDS[object_name]
+        required = set(canonical.REQUIRED_FIELDS[object_name])
+        plans: list[_FieldPlan] = []
+        for name, spec in mapping.field_mappings().items():
+            plans.append(self._plan(name, spec, kinds[name], name in required))
+        # The KAM outputs as the CRM holds them now, read back through the reverse value map so
+        # the diff compares canonical with canonical.
+        for name, target in (write_back or {}).items():
+            reverse = {crm: canon for canon, crm in (target.values or {}).items()} or None
+            spec = FieldMapping(crm=target.crm, value_map=reverse, unmapped="keep")
+            plans.append(self._plan(name, spec, kinds[name], False))
+        self._plans = tuple(plans)
+        self._id_crm = next(p.crm for p in plans if p.name == "id")
+        self._all_fields = tuple(kinds)
+
+    @staticmethod
+    def _plan(name: str, spec: FieldMapping, kind: FieldKind, required: bool) -> _FieldPlan:
+        closed = name in canonical.ENUMERATIONS
+        unmapped = spec.unmapped or ("error" if closed else "keep")
+        return _FieldPlan(
+            name=name,
+            crm=spec.crm,
+            coerce=COERCERS[kind],
+            is_list=kind is FieldKind.TEXT_LIST,
+            value_map=spec.value_map,
+            unmapped=unmapped,
+            required=required,
+            scale=spec.scale,
+        )
+
+    def normalize(self, raw: dict[str, Any]) -> CanonicalRecord | RecordError:
+        """The canonical record, or the reason it cannot be one."""
+        raw_id = raw.get(self._id_crm)
+        record_id = str(raw_id) if raw_id not in (None, "") else None
+        record: CanonicalRecord = dict.fromkeys(self._all_fields)
+        for plan in self._plans:
+            try:
+                value = plan.coerce(raw.get(plan.crm))
+                value = self._apply_value_map(plan, value)
+                if plan.scale is not None and value is not None:
+                    value = value * (Decimal(str(plan.scale)) if isinstance(value, Decimal) else plan.scale)
+            except ValueError as exc:
+                return RecordError(record_id, f"{plan.crm}: {exc}", field=plan.name)
+            if plan.required and value is None:
+                return RecordError(record_id, f"{plan.crm} is empty but required", field=plan.name)
+            record[plan.name] = value
+        if record.get("is_deleted") is None:
+            record["is_deleted"] = False
+        for list_field, kind in canonical.OBJECT_FIELDS[self.object_name].items():
+            if kind is FieldKind.TEXT_LIST and record[list_field] is None:
+                record[list_field] = []
+        return record
+
+    @staticmethod
+    def _apply_value_map(plan: _FieldPlan, value: Any) -> Any:
+        if value is None:
+            return None
+        allowed = canonical.ENUMERATIONS.get(plan.name)
+        if plan.is_list:
+            mapped = [_map_one(plan, v, allowed) for v in value]
+            return [v for v in dict.fromkeys(mapped) if v is not None]
+        return _map_one(plan, value, allowed)
+
+
+def _map_one(plan: _FieldPlan, value: str, allowed: tuple[str, ...] | None) -> str | None:
+    if plan.value_map is not None and value in plan.value_map:
+        return plan.value_map[value]
+    if allowed is None or value in allowed:
+        if plan.value_map is None or plan.unmapped == "keep" or value in (allowed or ()):
+            return value
+    if plan.unmapped == "empty":
+        return None
+    if plan.unmapped == "keep":
+        return value
+    known = ", ".join(sorted(plan.value_map)) if plan.value_map else ", ".join(allowed or ())
+    raise ValueError(f"value {value!r} is not in the value map (known: {known})")

@@ -1,0 +1,204 @@
+"""The store's tables, declared per schema version.
+
+Each ``vN_tables`` function declares what schema version N added. The current schema is all of
+them applied in order, and migration N creates exactly what ``vN_tables`` declares, so the
+tables the code queries and the tables a migrated store holds cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Date,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+from kam_sync.store.types import JSONText, Money, UTCDateTime
+
+ID = String(64)
+
+
+def v1_tables(md: MetaData) -> list[Table]:
+    """Snapshots, watermarks, the run ledger, written values, retry queue, quarantine, history."""
+    accounts = Table(
+        "account_snapshot",
+        md,
+        Column("id", ID, primary_key=True),
+        Column("name", Text),
+        Column("parent_id", ID),
+        Column("owner_id", ID),
+        Column("industry", Text),
+        Column("country", Text),
+        Column("region", Text),
+        Column("employees", Integer),
+        Column("annual_revenue", Money),
+        Column("account_type", Text),
+        Column("domain", Text),
+        Column("created_at", UTCDateTime),
+        Column("modified_at", UTCDateTime, nullable=False),
+        Column("is_deleted", Boolean, nullable=False, default=False),
+        Column("tier_override", Text),
+        Column("relationship_strength", Text),
+        Column("logo_attractiveness", Text),
+        Column("strategic_fit", Text),
+        Column("public_company", Boolean),
+        Column("executive_sponsor", Text),
+        Column("competitors", JSONText),
+        Column("contacts_engaged", Integer),
+        Column("checklist_answers", JSONText),
+        Column("checklist_not_applicable", JSONText),
+        Column("account_plan_started", Date),
+        Column("last_review_date", Date),
+        Column("team_roles", JSONText),
+        Column("kam_tier", Text),
+        Column("kam_classification", Text),
+        Column("kam_score", Float),
+        Column("kam_score_explanation", Text),
+        Column("kam_plan_stage", Text),
+        Column("kam_checklist_completion", Float),
+        Column("kam_checklist_gaps", Text),
+        Column("kam_flags", JSONText),
+        Column("kam_last_assessed", UTCDateTime),
+        Column("snapshot_at", UTCDateTime, nullable=False),
+    )
+    opportunities = Table(
+        "opportunity_snapshot",
+        md,
+        Column("id", ID, primary_key=True),
+        Column("account_id", ID, nullable=False),
+        Column("name", Text),
+        Column("amount", Money),
+        Column("stage", Text),
+        Column("is_closed", Boolean),
+        Column("is_won", Boolean),
+        Column("probability", Float),
+        Column("opportunity_type", Text),
+        Column("close_date", Date),
+        Column("created_at", UTCDateTime),
+        Column("modified_at", UTCDateTime, nullable=False),
+        Column("is_deleted", Boolean, nullable=False, default=False),
+        Column("snapshot_at", UTCDateTime, nullable=False),
+    )
+    Index("ix_opportunity_account", opportunities.c.account_id)
+    watermarks = Table(
+        "watermark",
+        md,
+        Column("object_name", String(64), primary_key=True),
+        Column("value", UTCDateTime, nullable=False),
+        Column("updated_at", UTCDateTime, nullable=False),
+    )
+    runs = Table(
+        "run",
+        md,
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("started_at", UTCDateTime, nullable=False),
+        Column("finished_at", UTCDateTime),
+        Column("as_of", UTCDateTime, nullable=False),
+        Column("mode", String(16), nullable=False),  # run | plan
+        Column("status", String(16), nullable=False),  # running | ok | partial | failed
+        Column("counts", JSONText),
+        Column("api_calls", JSONText),
+        Column("alerts", JSONText),
+        Column("error", Text),
+    )
+    written = Table(
+        "written_value",
+        md,
+        Column("account_id", ID, primary_key=True),
+        Column("field", String(64), primary_key=True),
+        Column("value", JSONText),
+        Column("written_at", UTCDateTime, nullable=False),
+        Column("run_id", Integer, nullable=False),
+    )
+    retry = Table(
+        "retry_queue",
+        md,
+        Column("account_id", ID, primary_key=True),
+        Column("field", String(64), primary_key=True),
+        Column("value", JSONText),
+        Column("attempts", Integer, nullable=False, default=0),
+        Column("last_error_code", String(128)),
+        Column("last_error", Text),
+        Column("first_failed_at", UTCDateTime, nullable=False),
+        Column("last_run_id", Integer, nullable=False),
+        Column("dead", Boolean, nullable=False, default=False),
+    )
+    quarantine = Table(
+        "quarantine",
+        md,
+        Column("object_name", String(32), primary_key=True),
+        Column("record_id", ID, primary_key=True),
+        Column("field", String(64)),
+        Column("reason", Text, nullable=False),
+        Column("run_id", Integer, nullable=False),
+        Column("quarantined_at", UTCDateTime, nullable=False),
+    )
+    key_list = Table(
+        "key_list_history",
+        md,
+        Column("run_id", Integer, primary_key=True),
+        Column("as_of", UTCDateTime, nullable=False),
+        Column("key_count", Integer, nullable=False),
+        Column("in_scope_count", Integer, nullable=False),
+        Column("added", JSONText, nullable=False),
+        Column("removed", JSONText, nullable=False),
+    )
+    tiers = Table(
+        "tier_history",
+        md,
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("account_id", ID, nullable=False),
+        Column("run_id", Integer, nullable=False),
+        Column("as_of", UTCDateTime, nullable=False),
+        Column("old_tier", String(32)),
+        Column("new_tier", String(32), nullable=False),
+        Column("score", Float),
+        Column("reason", Text, nullable=False),
+    )
+    Index("ix_tier_history_account", tiers.c.account_id, tiers.c.as_of)
+    return [accounts, opportunities, watermarks, runs, written, retry, quarantine, key_list, tiers]
+
+
+def v2_tables(md: MetaData) -> list[Table]:
+    """Per-account governance state (anti-flapping counters) and the run lock."""
+    governance = Table(
+        "governance_state",
+        md,
+        Column("account_id", ID, primary_key=True),
+        Column("state", JSONText, nullable=False),
+        Column("updated_run_id", Integer, nullable=False),
+    )
+    lock = Table(
+        "run_lock",
+        md,
+        Column("name", String(32), primary_key=True),
+        Column("holder", Text, nullable=False),
+        Column("acquired_at", UTCDateTime, nullable=False),
+    )
+    return [governance, lock]
+
+
+SCHEMA_STEPS = (v1_tables, v2_tables)
+
+metadata = MetaData()
+for _step in SCHEMA_STEPS:
+    _step(metadata)
+
+account_snapshot = metadata.tables["account_snapshot"]
+opportunity_snapshot = metadata.tables["opportunity_snapshot"]
+watermark = metadata.tables["watermark"]
+run = metadata.tables["run"]
+written_value = metadata.tables["written_value"]
+retry_queue = metadata.tables["retry_queue"]
+quarantine = metadata.tables["quarantine"]
+key_list_history = metadata.tables["key_list_history"]
+tier_history = metadata.tables["tier_history"]
+governance_state = metadata.tables["governance_state"]
+run_lock = metadata.tables["run_lock"]

@@ -1,0 +1,263 @@
+"""The state store API. SQLite in the project folder by default; PostgreSQL by URL, same code.
+
+All writes happen in transactions: a run killed at any point leaves the store as it was before
+the interrupted transaction.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+
+from kam_sync.config.project import STORE_PASSWORD_ENV
+from kam_sync.errors import StoreError
+from kam_sync.store import schema
+from kam_sync.store.migrations import LATEST_VERSION, current_version, migrate
+
+
+def resolve_url(url: str, project_root: Path, environ: dict[str, str] | None = None) -> URL:
+    """The SQLAlchemy URL: relative SQLite paths under the project; the password from the env."""
+    env = os.environ if environ is None else environ
+    parsed = make_url(url)
+    if parsed.drivername == "sqlite":
+        db = Path(parsed.database or "")
+        if not db.is_absolute():
+            db = project_root / db
+        return parsed.set(database=str(db))
+    if parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    password = env.get(STORE_PASSWORD_ENV)
+    if password:
+        parsed = parsed.set(password=password)
+    return parsed
+
+
+def open_store(url: str, project_root: Path, environ: dict[str, str] | None = None) -> StateStore:
+    """Open (and create or migrate) the store named by ``url``."""
+    resolved = resolve_url(url, project_root, environ)
+    if resolved.drivername == "sqlite" and resolved.database:
+        Path(resolved.database).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        engine = create_engine(resolved, future=True, pool_pre_ping=resolved.drivername != "sqlite")
+    except (SQLAlchemyError, ImportError) as exc:
+        raise StoreError(f"cannot open the state store {_safe(resolved)}: {exc}") from None
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    store = StateStore(engine)
+    store.migrate()
+    return store
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cursor = dbapi_conn.cursor()
+    # WAL lets `kam-sync status` read while a run writes; NORMAL sync is durable in WAL mode
+    # against process crashes, which is what "killed at any point" needs.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+def _safe(url: URL) -> str:
+    return url.render_as_string(hide_password=True)
+
+
+@dataclass(frozen=True, slots=True)
+class QuarantinedRecord:
+    object_name: str
+    record_id: str
+    field: str | None
+    reason: str
+    run_id: int
+    quarantined_at: datetime
+
+
+class StateStore:
+    """Snapshots, watermarks, the run ledger and the audit tables of one project."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @property
+    def description(self) -> str:
+        return _safe(self.engine.url)
+
+    def migrate(self) -> list[int]:
+        try:
+            with self.engine.begin() as conn:
+                return migrate(conn)
+        except OperationalError as exc:
+            raise StoreError(f"cannot open the state store {self.description}: {exc.orig}") from None
+
+    def schema_version(self) -> int:
+        with self.engine.connect() as conn:
+            return current_version(conn)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        with self.engine.begin() as conn:
+            yield conn
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # snapshots -------------------------------------------------------------------------------
+
+    def upsert_snapshot(
+        self, object_name: str, records: Sequence[dict[str, Any]], *, conn: Connection | None = None
+    ) -> int:
+        """Insert or replace canonical records by id; returns how many were written."""
+        if not records:
+            return 0
+        table = _snapshot_table(object_name)
+        now = datetime.now(UTC)
+        columns = {c.name for c in table.columns}
+        rows = [{k: v for k, v in r.items() if k in columns} | {"snapshot_at": now} for r in records]
+        stmt = self._upsert(table, rows, ("id",))
+        if conn is not None:
+            conn.execute(stmt, rows)
+        else:
+            with self.engine.begin() as own:
+                own.execute(stmt, rows)
+        return len(rows)
+
+    def _upsert(self, table: Any, rows: list[dict[str, Any]], keys: tuple[str, ...]) -> Any:
+        dialect = self.engine.dialect.name
+        insert: Any = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+        update_cols = {c: insert.excluded[c] for c in rows[0] if c not in keys}
+        return insert.on_conflict_do_update(index_elements=list(keys), set_=update_cols)
+
+    def count(self, object_name: str, *, include_deleted: bool = False) -> int:
+        table = _snapshot_table(object_name)
+        query = select(func.count()).select_from(table)
+        if not include_deleted:
+            query = query.where(table.c.is_deleted.is_(False))
+        with self.engine.connect() as conn:
+            return int(conn.execute(query).scalar_one())
+
+    def iter_snapshot(self, object_name: str, *, batch_size: int = 10_000) -> Iterator[list[dict[str, Any]]]:
+        """The live (not deleted) records in batches, ordered by id."""
+        table = _snapshot_table(object_name)
+        query = select(table).where(table.c.is_deleted.is_(False)).order_by(table.c.id)
+        with self.engine.connect() as conn:
+            result = conn.execution_options(stream_results=True, yield_per=batch_size).execute(query)
+            for part in result.mappings().partitions(batch_size):
+                yield [dict(row) for row in part]
+
+    # watermarks ------------------------------------------------------------------------------
+
+    def watermark(self, object_name: str) -> datetime | None:
+        with self.engine.connect() as conn:
+            value = conn.execute(
+                select(schema.watermark.c.value).where(schema.watermark.c.object_name == object_name)
+            ).scalar_one_or_none()
+        return value
+
+    def set_watermark(self, object_name: str, value: datetime, *, conn: Connection | None = None) -> None:
+        """Advance (never move back) the watermark of one object."""
+        current = self.watermark(object_name) if conn is None else None
+        if current is not None and value <= current:
+            return
+        row = {"object_name": object_name, "value": value, "updated_at": datetime.now(UTC)}
+        stmt = self._upsert(schema.watermark, [row], ("object_name",))
+        if conn is not None:
+            conn.execute(stmt, [row])
+        else:
+            with self.engine.begin() as own:
+                own.execute(stmt, [row])
+
+    # the run ledger --------------------------------------------------------------------------
+
+    def begin_run(self, *, as_of: datetime, mode: str) -> int:
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                schema.run.insert().values(
+                    started_at=datetime.now(UTC), as_of=as_of, mode=mode, status="running"
+                )
+            )
+            return int(result.inserted_primary_key[0])  # type: ignore[index]
+
+    def finish_run(
+        self,
+        run_id: int,
+        *,
+        status: str,
+        counts: dict[str, Any] | None = None,
+        api_calls: dict[str, int] | None = None,
+        alerts: list[dict[str, Any]] | None = None,
+        error: str | None = None,
+    ) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                schema.run.update()
+                .where(schema.run.c.id == run_id)
+                .values(
+                    finished_at=datetime.now(UTC),
+                    status=status,
+                    counts=counts,
+                    api_calls=api_calls,
+                    alerts=alerts,
+                    error=error,
+                )
+            )
+
+    def runs(self, limit: int = 10) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(schema.run).order_by(schema.run.c.id.desc()).limit(limit))
+            return [dict(r) for r in rows.mappings()]
+
+    # quarantine ------------------------------------------------------------------------------
+
+    def quarantine(self, items: Iterable[tuple[str, str, str | None, str]], *, run_id: int) -> int:
+        """Set records aside: ``(object_name, record_id, field, reason)``; replaces older entries."""
+        now = datetime.now(UTC)
+        rows = [
+            {
+                "object_name": obj,
+                "record_id": rid,
+                "field": field,
+                "reason": reason,
+                "run_id": run_id,
+                "quarantined_at": now,
+            }
+            for obj, rid, field, reason in items
+        ]
+        if not rows:
+            return 0
+        with self.engine.begin() as conn:
+            conn.execute(self._upsert(schema.quarantine, rows, ("object_name", "record_id")), rows)
+        return len(rows)
+
+    def release_quarantine(self, object_name: str, record_ids: Sequence[str]) -> None:
+        """Records that normalized cleanly again leave the quarantine."""
+        if not record_ids:
+            return
+        q = schema.quarantine
+        with self.engine.begin() as conn:
+            conn.execute(q.delete().where(q.c.object_name == object_name, q.c.record_id.in_(record_ids)))
+
+    def quarantined(self) -> list[QuarantinedRecord]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(schema.quarantine).order_by(schema.quarantine.c.record_id))
+            return [QuarantinedRecord(**dict(r)) for r in rows.mappings()]
+
+
+def _snapshot_table(object_name: str) -> Any:
+    if object_name == "account":
+        return schema.account_snapshot
+    if object_name == "opportunity":
+        return schema.opportunity_snapshot
+    raise ValueError(f"unknown canonical object '{object_name}'")
+
+
+__all__ = ["LATEST_VERSION", "QuarantinedRecord", "StateStore", "open_store", "resolve_url"]

@@ -1,0 +1,29 @@
+"""Shared fixtures: a fresh project made by `kam-sync init`, as a user would make it."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from pathlib import Path
+
+import pytest
+
+from kam_sync.cli.main import main
+
+
+def init_project(folder: Path, crm: str = "salesforce") -> Path:
+    """Create a project with `kam-sync init` (in-process) and return its folder."""
+    with contextlib.redirect_stdout(io.StringIO()):
+        code = main(["init", str(folder), "--crm", crm])
+    assert code == 0, "kam-sync init failed"
+    return folder
+
+
+@pytest.fixture
+def salesforce_project(tmp_path: Path) -> Path:
+    return init_project(tmp_path / "project", "salesforce")
+
+
+@pytest.fixture
+def hubspot_project(tmp_path: Path) -> Path:
+    return init_project(tmp_path / "project", "hubspot")
