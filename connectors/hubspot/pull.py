@@ -87,9 +87,15 @@ class Puller:
                     high = stamp
             records = [self._record(request, obj) for obj in objects]
             for assoc in assoc_fields:
-                values = read_associations(
-                    self._associations_batch, object_type, assoc, [str(o["id"]) for o in objects]
-                )
+                ids = [str(o["id"]) for o in objects]
+                values: dict[str, Any] = {}
+                step = self.settings.associations_batch_size
+                for start in range(0, len(ids), step):
+                    values.update(
+                        read_associations(
+                            self._associations_batch, object_type, assoc, ids[start : start + step]
+                        )
+                    )
                 for record, obj in zip(records, objects, strict=True):
                     record[assoc.name] = values.get(str(obj["id"]))
             page = Page(records=records, high_watermark=None)

@@ -48,6 +48,9 @@ class HubSpotSettings(BaseModel):
         default=10_000, ge=1, description="results one search query can page through"
     )
     write_batch_size: int = Field(default=100, ge=1, le=100)
+    # v4 associations batch read: at most 1,000 ids per request (HubSpot changelog, "Bug Fix:
+    # Batch Read Limit for HubSpot Associations API", effective 2025-02-10).
+    associations_batch_size: int = Field(default=1_000, ge=1, le=1_000)
     # HubSpot documents a 414 for over-long request URIs but not the length; 8,000 bytes is
     # below what common HTTP front ends accept. Longer property lists go in a POST body.
     max_uri_length: int = Field(default=8_000, ge=256)
