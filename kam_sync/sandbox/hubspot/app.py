@@ -27,7 +27,7 @@ import json
 import secrets
 import threading
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -247,8 +247,11 @@ class HubSpotApp(CrmApp):
 
     def expire_sessions(self) -> None:
         # Private-app tokens never expire; tokens from the OAuth refresh grant do.
+        # They stay known, so a client hears "expired" rather than "unknown token".
+        expired = self.store.clock() - timedelta(seconds=1)
         with self._tokens_lock:
-            self._oauth_tokens.clear()
+            for token in self._oauth_tokens:
+                self._oauth_tokens[token] = expired
 
     def _apply_quota(self) -> None:
         spec = self.faults.spec
