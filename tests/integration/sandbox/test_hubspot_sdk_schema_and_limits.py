@@ -275,3 +275,24 @@ def test_injected_429_carries_hubspots_body_and_retry_after(small: Portfolio) ->
         assert caught.value.status == 429
         assert caught.value.headers["Retry-After"] == "2"
         assert body_of(caught.value)["errorType"] == "RATE_LIMIT"
+
+
+def test_whole_batch_mode_refuses_a_batch_with_one_bad_option_and_writes_nothing(
+    small: Portfolio,
+) -> None:
+    with running(small) as (app, _, client):
+        app.invalid_values = "whole_batch"
+        good, bad = app.store.company_id(1), app.store.company_id(2)
+        with pytest.raises(CompanyApiException) as caught:
+            client.crm.companies.batch_api.update(
+                batch_input_simple_public_object_batch_input={
+                    "inputs": [
+                        {"id": good, "properties": {"kam_strategic_fit": "high"}},
+                        {"id": bad, "properties": {"kam_strategic_fit": "enormous"}},
+                    ]
+                }
+            )
+        assert caught.value.status == 400
+        assert str(body_of(caught.value)["message"]).startswith("Property values were not valid")
+        read = client.crm.companies.basic_api.get_by_id(good, properties=["hs_lastmodifieddate"])
+        assert read.properties["hs_lastmodifieddate"] < "2026-11-02"
