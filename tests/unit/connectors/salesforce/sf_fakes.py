@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import responses
 
 LOGIN = "https://login.salesforce.com"
@@ -20,3 +22,62 @@ def token_ok(rsps: responses.RequestsMock, token: str = "00Dtoken-1") -> None:
             "token_type": "Bearer",
         },
     )
+
+
+def field(name: str, sf_type: str = "string", **extra: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "name": name,
+        "label": name,
+        "type": sf_type,
+        "updateable": extra.pop("updateable", name.endswith("__c")),
+        "nillable": True,
+        "custom": name.endswith("__c"),
+        "length": extra.pop("length", 255 if sf_type == "string" else 0),
+        "precision": extra.pop("precision", 0),
+        "scale": extra.pop("scale", 0),
+        "picklistValues": [
+            {"value": v, "label": v, "active": True} for v in extra.pop("values", ())
+        ],
+        "relationshipName": extra.pop("relationship", None),
+        "referenceTo": extra.pop("reference_to", []),
+    }
+    body.update(extra)
+    return body
+
+
+ACCOUNT_DESCRIBE: dict[str, Any] = {
+    "name": "Account",
+    "fields": [
+        field("Id", "id"),
+        field("Name"),
+        field("IsDeleted", "boolean"),
+        field("SystemModstamp", "datetime"),
+        field("AnnualRevenue", "currency", precision=18, scale=0),
+        field("NumberOfEmployees", "int"),
+        field("ParentId", "reference", relationship="Parent", reference_to=["Account"]),
+        field("OwnerId", "reference", relationship="Owner", reference_to=["User"]),
+        field("KAM_Tier__c", "picklist", values=["Strategic", "Key", "Emerging"]),
+        field("KAM_Score__c", "double", precision=5, scale=2),
+        field("KAM_Flags__c", "multipicklist", values=["Over Cap", "Review Due"]),
+        field("KAM_Last_Assessed__c", "datetime"),
+        field("KAM_Formula__c", "double", updateable=False),
+    ],
+    "childRelationships": [
+        {
+            "childSObject": "AccountTeamMember",
+            "field": "AccountId",
+            "relationshipName": "AccountTeamMembers",
+        },
+        {"childSObject": "Opportunity", "field": "AccountId", "relationshipName": "Opportunities"},
+    ],
+}
+USER_DESCRIBE: dict[str, Any] = {"name": "User", "fields": [field("Id", "id"), field("Name")]}
+TEAM_DESCRIBE: dict[str, Any] = {
+    "name": "AccountTeamMember",
+    "fields": [field("Id", "id"), field("TeamMemberRole", "picklist")],
+}
+
+
+def describes(rsps: responses.RequestsMock) -> None:
+    for body in (ACCOUNT_DESCRIBE, USER_DESCRIBE, TEAM_DESCRIBE):
+        rsps.get(f"{API}/sobjects/{body['name']}/describe", json=body)
