@@ -1,0 +1,98 @@
+"""Related pseudo-fields from v4 association batch reads."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kam_sync_connectors.hubspot.associations import association_field, read_associations
+
+
+def _types(*ids: int) -> list[dict[str, Any]]:
+    return [{"category": "HUBSPOT_DEFINED", "typeId": i} for i in ids]
+
+
+class FakeBatchRead:
+    def __init__(self, pages: list[dict[str, Any]]) -> None:
+        self.pages = pages
+        self.requests: list[tuple[str, str, list[tuple[str, str | None]]]] = []
+
+    def __call__(
+        self, from_type: str, to_type: str, inputs: list[tuple[str, str | None]]
+    ) -> dict[str, Any]:
+        self.requests.append((from_type, to_type, inputs))
+        return self.pages.pop(0)
+
+
+def test_a_deals_company_is_its_primary_company() -> None:
+    read = FakeBatchRead(
+        [
+            {
+                "results": [
+                    {
+                        "from": {"id": "1"},
+                        "to": [
+                            {"toObjectId": 7, "associationTypes": _types(341)},
+                            {"toObjectId": 9, "associationTypes": _types(5, 341)},
+                        ],
+                    },
+                    {
+                        "from": {"id": "2"},
+                        "to": [{"toObjectId": 8, "associationTypes": _types(341)}],
+                    },
+                ],
+                "errors": [{"category": "OBJECT_NOT_FOUND", "context": {"ids": ["3"]}}],
+            }
+        ]
+    )
+    field = association_field("deals", "@associations.companies")
+    values = read_associations(read, "deals", field, ["1", "2", "3"])
+    assert values == {"1": "9", "2": "8", "3": None}
+    assert len(read.requests) == 1
+    assert read.requests[0][:2] == ("deals", "companies")
+
+
+def test_a_companys_parent_is_the_child_to_parent_association() -> None:
+    read = FakeBatchRead(
+        [
+            {
+                "results": [
+                    {
+                        "from": {"id": "5"},
+                        "to": [
+                            {"toObjectId": "6", "associationTypes": _types(13)},  # a child of 5
+                            {"toObjectId": "4", "associationTypes": _types(14)},  # 5's parent
+                        ],
+                    }
+                ]
+            }
+        ]
+    )
+    field = association_field("companies", "@associations.parent_company")
+    assert read_associations(read, "companies", field, ["5", "6"]) == {"5": "4", "6": None}
+
+
+def test_associations_past_the_first_page_are_read_with_the_cursor() -> None:
+    read = FakeBatchRead(
+        [
+            {
+                "results": [
+                    {
+                        "from": {"id": "5"},
+                        "to": [{"toObjectId": "6", "associationTypes": _types(13)}],
+                        "paging": {"next": {"after": "abc"}},
+                    }
+                ]
+            },
+            {
+                "results": [
+                    {
+                        "from": {"id": "5"},
+                        "to": [{"toObjectId": "4", "associationTypes": _types(14)}],
+                    }
+                ]
+            },
+        ]
+    )
+    field = association_field("companies", "@associations.parent_company")
+    assert read_associations(read, "companies", field, ["5"]) == {"5": "4"}
+    assert read.requests[1][2] == [("5", "abc")]
