@@ -12,8 +12,8 @@ from datetime import datetime
 import polars as pl
 
 from kam_sync.canonical import ACCOUNT_SCHEMA, FLAGS, OPPORTUNITY_SCHEMA, UTC_DATETIME
-from kam_sync.rules.checklist import checklist_columns, completion_columns, gaps_expr
-from kam_sync.rules.explanation import explanation_expr
+from kam_sync.rules.checklist import completion_columns, count_columns, gaps_expr, mask_columns
+from kam_sync.rules.explanation import explanation_expr, truncated
 from kam_sync.rules.governance import govern
 from kam_sync.rules.history import Alert, GovernanceHistory, KeyListRun
 from kam_sync.rules.metrics import compute_metrics, in_scope
@@ -91,20 +91,10 @@ def assess_portfolio(
     governed = governed.with_columns(classification_expr(pack).alias("classification"))
     governed, alerts, entry = govern(governed, history, pack, as_of)
     governed = governed.with_columns(explanation_expr(pack).alias("score_explanation"))
+    governed = governed.with_columns(truncated(pack, pl.col("score_explanation")))
     factor_cols = [f"factor_{f}" for f in pack.factor_names]
     portfolio = _inherit(portfolio, governed, history, factor_cols, pack) if roll_up else governed
-    in_programme = pl.col("tier").is_in(pack.stages.programme_tiers).fill_null(False)
-    portfolio = (
-        portfolio.with_columns(checklist_columns(pack))
-        .with_columns(completion_columns(pack))
-        .with_columns(review_columns(pack, as_of))
-        .with_columns(
-            plan_stage_expr(pack, in_programme).alias("plan_stage"),
-            missing_roles_expr(pack, in_programme).alias("missing_roles"),
-            pl.when(in_programme).then(gaps_expr(pack)).alias("checklist_gaps"),
-            in_programme.alias("_in_programme"),
-        )
-    )
+    portfolio = _assess_programme(portfolio, pack, as_of)
     flag_conditions = {
         "over_cap": pl.col("_over_cap"),
         "growth_alert": pl.col("_growth_alert"),
@@ -115,16 +105,11 @@ def assess_portfolio(
         "tier_override": pl.col("_tier_override"),
         "waitlisted": pl.col("_waitlisted"),
     }
-    flags = pl.concat_list(
-        [pl.when(flag_conditions[f].fill_null(False)).then(pl.lit(f)) for f in FLAGS
-         if f in flag_conditions]
-    ).list.drop_nulls()  # fmt: skip
-    completion = ["checklist_completion", *[f"checklist_{c}" for c in pack.checklist.categories]]
+    flags = _flags_expr(flag_conditions)
     assessments = (
         portfolio.with_columns(
             flags.alias("flags"),
             pl.lit(as_of).cast(UTC_DATETIME).alias("as_of"),
-            *[pl.when(pl.col("_in_programme")).then(pl.col(c)).alias(c) for c in completion],
         )
         .rename({"id": "account_id"})
         .select(list(assessment_schema(pack)))
@@ -141,6 +126,48 @@ def assess_portfolio(
         key_list_entry=entry,
         history=next_history,
     )
+
+
+def _assess_programme(portfolio: pl.DataFrame, pack: RulePack, as_of: datetime) -> pl.DataFrame:
+    """Checklist, plan stage, review and team roles, for programme accounts only.
+
+    Accounts outside the programme get nulls (and no missing roles): they have no plan.
+    """
+    in_programme = pl.col("tier").is_in(pack.stages.programme_tiers).fill_null(False)
+    portfolio = portfolio.with_columns(in_programme.alias("_in_programme"))
+    inside = (
+        portfolio.filter(pl.col("_in_programme"))
+        .with_columns(mask_columns(pack))
+        .with_columns(count_columns(pack))
+        .with_columns(completion_columns(pack))
+        .with_columns(review_columns(pack, as_of))
+        .with_columns(
+            plan_stage_expr(pack, pl.lit(True)).alias("plan_stage"),
+            missing_roles_expr(pack, pl.lit(True)).alias("missing_roles"),
+            gaps_expr(pack).alias("checklist_gaps"),
+        )
+    )
+    outside = portfolio.filter(~pl.col("_in_programme")).with_columns(
+        pl.lit([], dtype=pl.List(pl.Utf8)).alias("missing_roles")
+    )
+    return pl.concat([inside, outside], how="diagonal_relaxed")
+
+
+def _flags_expr(conditions: dict[str, pl.Expr]) -> pl.Expr:
+    """Flags in canonical order. The conditions become a bit mask that indexes a table of
+    every possible flag list (2^6 rows): cheaper than building a list per account."""
+    names = [f for f in FLAGS if f in conditions]
+    mask = pl.sum_horizontal(
+        [
+            pl.when(conditions[f].fill_null(False)).then(1 << i).otherwise(0)
+            for i, f in enumerate(names)
+        ]
+    )
+    table = pl.Series(
+        [[f for i, f in enumerate(names) if m & (1 << i)] for m in range(1 << len(names))],
+        dtype=pl.List(pl.Utf8),
+    )
+    return pl.lit(table).gather(mask)
 
 
 def _conform(frame: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFrame:

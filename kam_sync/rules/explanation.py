@@ -12,37 +12,35 @@ from kam_sync.rules.tiers import next_tier_gaps
 
 
 def explanation_expr(pack: RulePack) -> pl.Expr:
-    """Needs ``score``, ``tier``, ``tier_reason``, ``factor_*``, ``_weight_in`` and raw columns."""
+    """Needs ``score``, ``tier``, ``tier_reason``, ``factor_*``, ``_weight_in`` and raw columns.
+
+    Each factor shows the raw value of its first signal (its main input), its score in [0, 1],
+    its share of the weights and its contribution in points: number-to-text conversion is the
+    cost of this step, so each factor converts three numbers, no more.
+    """
     total_weight = sum(f.weight for f in pack.scoring.factors.values()) or 1.0
     parts: list[pl.Expr] = []
+    left_out: list[pl.Expr] = []
     for name, factor in pack.scoring.factors.items():
-        if factor.weight == 0:
+        if factor.weight == 0 or not pack.signals[name]:
             continue
-        raws = [
-            pl.concat_str(
-                pl.lit(f"{sig.label}="),
-                _shown(pl.col(raw_column(name, i)), sig.spec.scale.type).fill_null("n/a"),
-            )
-            for i, sig in enumerate(pack.signals[name])
-        ]
+        first = pack.signals[name][0]
+        raw = _shown(pl.col(raw_column(name, 0)), first.spec.scale.type).fill_null("n/a")
         fscore = pl.col(f"factor_{name}")
         contribution = fscore * factor.weight / pl.col("_weight_in") * 100
         share = round(factor.weight * 100 / total_weight)
+        # pl.format gives null when the factor was left out: concat_str then skips it.
         parts.append(
-            pl.when(fscore.is_null())
-            .then(pl.lit(f"{name}: no data, left out"))
-            .otherwise(
-                pl.concat_str(
-                    pl.lit(f"{name} ("),
-                    pl.concat_str(raws, separator=", "),
-                    pl.lit(") "),
-                    fscore.round(2).cast(pl.Utf8),
-                    pl.lit(f" x {share}% = "),
-                    contribution.round(1).cast(pl.Utf8),
-                )
+            pl.format(
+                f"{name} ({_escape(first.label)}={{}}) {{}} x {share}% = {{}}",
+                raw,
+                fscore.round(2),
+                contribution.round(1),
             )
         )
-    text = pl.concat_str(
+        if factor.missing == "exclude":
+            left_out.append(pl.when(fscore.is_null()).then(pl.lit(f"{name}: no data, left out")))
+    return pl.concat_str(
         pl.lit("Score "),
         pl.col("score").round(1).cast(pl.Utf8),
         pl.lit(", tier "),
@@ -52,8 +50,20 @@ def explanation_expr(pack: RulePack) -> pl.Expr:
         pl.lit("). "),
         _gap_expr(pack),
         pl.lit(". "),
-        pl.concat_str(parts, separator="; "),
+        pl.concat_str([*parts, *left_out], separator="; ", ignore_nulls=True),
     )
+
+
+def _escape(label: str) -> str:
+    """A label safe inside a ``pl.format`` template."""
+    return label.replace("{", "(").replace("}", ")")
+
+
+def truncated(pack: RulePack, text: pl.Expr) -> pl.Expr:
+    """``text`` cut to the configured length, ending in an ellipsis when cut.
+
+    Apply it to a materialised column: the text is read three times here.
+    """
     limit = pack.scoring.explanation.max_length
     return (
         pl.when(text.str.len_chars() > limit)
@@ -70,24 +80,37 @@ def _shown(raw: pl.Expr, scale_type: str) -> pl.Expr:
 
 
 def _gap_expr(pack: RulePack) -> pl.Expr:
-    chain: pl.Expr = pl.lit("Next tier: none above")
+    gaps = {t: above for t, above in next_tier_gaps(pack).items() if above is not None}
+    if not gaps:
+        return pl.lit("Next tier: none above")
+    tiers = list(gaps)
+    next_name = pl.col("tier").replace_strict(
+        tiers, [gaps[t][0] for t in tiers], default=None, return_dtype=pl.Utf8
+    )
+    threshold = pl.col("tier").replace_strict(
+        tiers, [gaps[t][1] for t in tiers], default=None, return_dtype=pl.Float64
+    )
     score = pl.col("score")
-    for tier, above in next_tier_gaps(pack).items():
-        if above is None:
-            continue
-        name, threshold = above
-        is_tier = pl.col("tier") == tier
-        chain = (
-            pl.when(is_tier & (score < threshold))
-            .then(
-                pl.concat_str(
-                    pl.lit(f"Next tier {name} needs {threshold:g}: "),
-                    (pl.lit(threshold) - score).round(1).cast(pl.Utf8),
-                    pl.lit(" points to go"),
-                )
+    return (
+        pl.when(next_name.is_null())
+        .then(pl.lit("Next tier: none above"))
+        .when(score < threshold)
+        .then(
+            pl.concat_str(
+                pl.lit("Next tier "),
+                next_name,
+                pl.lit(" needs "),
+                threshold.round(1).cast(pl.Utf8),
+                pl.lit(": "),
+                (threshold - score).round(1).cast(pl.Utf8),
+                pl.lit(" points to go"),
             )
-            .when(is_tier)
-            .then(pl.lit(f"Next tier {name}: score reached, held by conditions or governance"))
-            .otherwise(chain)
         )
-    return chain
+        .otherwise(
+            pl.concat_str(
+                pl.lit("Next tier "),
+                next_name,
+                pl.lit(": score reached, held by conditions or governance"),
+            )
+        )
+    )

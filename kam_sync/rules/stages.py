@@ -32,14 +32,31 @@ def plan_stage_expr(pack: RulePack, in_programme: pl.Expr) -> pl.Expr:
 
 
 def missing_roles_expr(pack: RulePack, in_programme: pl.Expr) -> pl.Expr:
-    """Required roles not on the account's team, in the order of the rule file."""
-    required = list(pack.stages.team.required_roles)
-    have = pl.col("team_roles").fill_null(pl.lit([], dtype=pl.List(pl.Utf8)))
-    missing = (
-        pl.concat_list(
-            [pl.when(~have.list.contains(pl.lit(r))).then(pl.lit(r)) for r in required]
-        ).list.drop_nulls()
-        if required
-        else pl.lit([], dtype=pl.List(pl.Utf8))
+    """Required roles not on the account's team, in the order of the rule file.
+
+    The team becomes a bit mask over the required roles; the mask indexes a table of every
+    possible "missing" list (at most 2^6 rows), so no per-row list search is needed.
+    """
+    required = list(dict.fromkeys(pack.stages.team.required_roles))
+    empty = pl.lit([], dtype=pl.List(pl.Utf8))
+    if not required:
+        return empty
+    bits = [1 << i for i in range(len(required))]
+    mask = (
+        pl.col("team_roles")
+        .list.eval(
+            pl.element()
+            .replace_strict(required, bits, default=0, return_dtype=pl.UInt32)
+            .bitwise_or()
+        )
+        .list.first()
+        .fill_null(0)
     )
-    return pl.when(in_programme).then(missing).otherwise(pl.lit([], dtype=pl.List(pl.Utf8)))
+    table = pl.Series(
+        [
+            [r for i, r in enumerate(required) if not m & (1 << i)]
+            for m in range(1 << len(required))
+        ],
+        dtype=pl.List(pl.Utf8),
+    )
+    return pl.when(in_programme).then(pl.lit(table).gather(mask)).otherwise(empty)
