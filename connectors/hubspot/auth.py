@@ -10,9 +10,8 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from kam_sync_connectors.hubspot.settings import SECRET_ENV_VARS, HubSpotSettings
-
 from kam_sync.errors import AuthError
+from kam_sync_connectors.hubspot.settings import SECRET_ENV_VARS, HubSpotSettings
 
 Clock = Callable[[], float]
 

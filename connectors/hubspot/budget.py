@@ -12,10 +12,9 @@ import threading
 from collections import Counter
 from collections.abc import Mapping
 
+from kam_sync.errors import QuotaExhaustedError
 from kam_sync_connectors.base import QuotaStatus
 from kam_sync_connectors.hubspot.api_errors import CONNECTOR, header
-
-from kam_sync.errors import QuotaExhaustedError
 
 
 class DailyBudget:

@@ -16,13 +16,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import urllib3.exceptions
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
+
+from kam_sync.errors import AuthError, RetriableApiError
 from kam_sync_connectors.hubspot.api_errors import from_exception
 from kam_sync_connectors.hubspot.auth import TokenSource
 from kam_sync_connectors.hubspot.budget import DailyBudget
 from kam_sync_connectors.hubspot.limiter import RateLimiter
-from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
-
-from kam_sync.errors import AuthError, RetriableApiError
 
 Sleep = Callable[[float], None]
 

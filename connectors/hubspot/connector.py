@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
+from kam_sync.errors import AuthError, FatalApiError
 from kam_sync_connectors.base import (
     CustomFieldSpec,
     ObjectDescription,
@@ -40,8 +41,6 @@ from kam_sync_connectors.hubspot.pull import Puller
 from kam_sync_connectors.hubspot.push import BatchWriter, check_update, sdk_batch_body
 from kam_sync_connectors.hubspot.sdk import HubSpotSdk
 from kam_sync_connectors.hubspot.settings import HubSpotSettings
-
-from kam_sync.errors import AuthError, FatalApiError
 
 PROPERTY_GROUP = "kam"
 PROPERTY_GROUP_LABEL = "Key account management (kam-sync)"

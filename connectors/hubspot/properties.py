@@ -17,6 +17,7 @@ from hubspot.crm.properties.models import (
     PropertyGroupCreate,
     PropertyUpdate,
 )
+
 from kam_sync_connectors.base import (
     CustomFieldSpec,
     CustomFieldType,

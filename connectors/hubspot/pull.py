@@ -33,6 +33,7 @@ from hubspot.crm.objects.models import (
     PublicObjectSearchRequest,
     SimplePublicObjectId,
 )
+
 from kam_sync_connectors.base import Page, PullRequest, RawRecord
 from kam_sync_connectors.hubspot.associations import (
     association_field,
@@ -43,7 +44,8 @@ from kam_sync_connectors.hubspot.calls import ApiCaller
 from kam_sync_connectors.hubspot.sdk import HubSpotSdk
 from kam_sync_connectors.hubspot.search_windows import (
     ChangeSetReader,
-    Filter,
+    FilterGroup,
+    SearchResult,
     record_stamp,
     stamp_millis,
     to_millis,
@@ -223,10 +225,10 @@ class Puller:
         wanted = properties
 
         def search(
-            filters: list[Filter], sort: str, after: str | None, limit: int
-        ) -> tuple[list[dict[str, Any]], str | None]:
+            groups: list[FilterGroup], sort: str, after: str | None, limit: int
+        ) -> SearchResult:
             search_request = PublicObjectSearchRequest(
-                filter_groups=[{"filters": filters}],
+                filter_groups=[{"filters": filters} for filters in groups],
                 # The SDK types `sorts` as list[str]; the API takes sort objects.
                 sorts=[{"propertyName": sort, "direction": "ASCENDING"}],
                 properties=wanted,
@@ -242,7 +244,11 @@ class Puller:
                 search=True,
             ).body
             after_next = ((body.get("paging") or {}).get("next") or {}).get("after")
-            return list(body.get("results") or []), (str(after_next) if after_next else None)
+            return SearchResult(
+                results=list(body.get("results") or []),
+                after=str(after_next) if after_next else None,
+                total=int(body.get("total") or 0),
+            )
 
         reader = ChangeSetReader(
             search,

@@ -21,10 +21,10 @@ from hubspot.crm.objects.models import (
     BatchInputSimplePublicObjectBatchInput,
     SimplePublicObjectBatchInput,
 )
-from kam_sync_connectors.base import FieldDescription, RecordUpdate, WriteResult
-from kam_sync_connectors.hubspot.search_windows import to_millis
 
 from kam_sync.errors import FatalApiError, QuotaExhaustedError, RetriableApiError
+from kam_sync_connectors.base import FieldDescription, RecordUpdate, WriteResult
+from kam_sync_connectors.hubspot.search_windows import to_millis
 
 # HubSpot error categories that may pass if the same record is sent again later.
 RETRIABLE_CATEGORIES = frozenset(

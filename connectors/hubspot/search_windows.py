@@ -2,26 +2,44 @@
 
 HubSpot's search pages through at most 10,000 results of one query (asking beyond that is a
 400; developers.hubspot.com/docs/api/crm/search, "Limitations") and takes one sort rule. So
-the change set is read in *windows*: ``modified >= lower AND modified <= until``, sorted by the
-modification stamp ascending. When a window reaches the cap, every record stamped before the
-last stamp seen (``M``) has been read, but records stamped exactly ``M`` may be only partly read,
-and there may be more than 10,000 of them (a bulk import stamps thousands alike). They are
-swept by id instead: ``modified == M AND hs_object_id > last id``, sorted by id, skipping the
-ids the window already gave, restarting after the last id whenever the sweep itself reaches
-the cap. The next window then starts strictly after ``M``. Nothing is read twice and nothing is
-skipped, whatever the order of equal stamps, as long as one query keeps its order while it is
-paged (which offset paging needs anyway); it need not be by id, nor the same between queries.
+the change set is read in *windows* sorted by the modification stamp, ascending:
+
+    first window       modified >= since AND modified <= until
+    restart (M, I)     (modified > M AND modified <= until) OR (modified == M AND id > I)
+
+When a window reaches the cap, ``M`` is the last stamp read and ``I`` the highest id read at
+``M``; the next window restarts from ``(M, I)``. That is exact when every record stamped ``M``
+with an id up to ``I`` has been read, i.e. when equal stamps come back in id order. HubSpot does
+not document the order of equal stamps, so before restarting the reader checks it with one
+search (``modified == M AND id <= I``, one result asked for) whose ``total`` must equal the
+number of ids read at ``M``. If it does not, the records stamped ``M`` are swept by id instead
+(``modified == M AND id > last``, sorted by id, skipping ids already read, restarting after
+the last id whenever the sweep itself reaches the cap) and the next window starts strictly
+after ``M``. Either way nothing is read twice and nothing is skipped, even with thousands of
+equal stamps, as long as one query keeps its order while it is paged (which offset paging
+needs anyway).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 Filter = dict[str, str]
-# (filters ANDed, sort property, paging cursor or None, page size) -> (results, next cursor)
-SearchPage = Callable[[list[Filter], str, str | None, int], tuple[list[dict[str, Any]], str | None]]
+FilterGroup = list[Filter]
+
+
+@dataclass(slots=True)
+class SearchResult:
+    results: list[dict[str, Any]]
+    after: str | None
+    total: int
+
+
+# (filter groups, ORed; filters in a group ANDed), sort property, cursor, page size -> result
+SearchPage = Callable[[list[FilterGroup], str, str | None, int], SearchResult]
 
 
 def to_millis(moment: datetime) -> int:
@@ -47,6 +65,10 @@ def record_stamp(obj: dict[str, Any], modified_property: str) -> int | None:
     return stamp_millis(props.get(modified_property) or obj.get("updatedAt"))
 
 
+def _id_number(record_id: str) -> int:
+    return int(record_id)
+
+
 class ChangeSetReader:
     """Yields pages of search results for ``since <= modified <= until``, each record once."""
 
@@ -65,63 +87,93 @@ class ChangeSetReader:
         self.page_size = page_size
         self.result_cap = result_cap
         self.windows = 0
+        self.checks = 0
         self.sweeps = 0
+        self._last_paged_capped = False
+
+    def _filter(self, name: str, operator: str, value: int | str) -> Filter:
+        return {"propertyName": name, "operator": operator, "value": str(value)}
 
     def pages(self, since_ms: int, until_ms: int) -> Iterator[list[dict[str, Any]]]:
-        lower_op, lower = "GTE", since_ms
+        modified = self.modified_property
+        until = self._filter(modified, "LTE", until_ms)
+        groups: list[FilterGroup] = [[self._filter(modified, "GTE", since_ms), until]]
+        stamp: int | None = None
+        ids_at_stamp: set[str] = set()  # every id read at `stamp`, across windows
         while True:
             self.windows += 1
-            filters = [
-                {"propertyName": self.modified_property, "operator": lower_op, "value": str(lower)},
-                {"propertyName": self.modified_property, "operator": "LTE", "value": str(until_ms)},
-            ]
-            last_stamp: int | None = None
-            ids_at_last_stamp: set[str] = set()
-            after: str | None = None
-            read = 0
-            while True:
-                limit = min(self.page_size, self.result_cap - read)
-                results, after = self._search(filters, self.modified_property, after, limit)
-                read += len(results)
+            for results in self._paged(groups, modified):
                 for obj in results:
-                    stamp = record_stamp(obj, self.modified_property)
-                    if stamp != last_stamp:
-                        last_stamp, ids_at_last_stamp = stamp, set()
-                    ids_at_last_stamp.add(str(obj["id"]))
+                    obj_stamp = record_stamp(obj, modified)
+                    if obj_stamp != stamp:
+                        stamp, ids_at_stamp = obj_stamp, set()
+                    ids_at_stamp.add(str(obj["id"]))
                 if results:
                     yield results
-                if after is None or not results:
-                    return
-                if read >= self.result_cap:
-                    break
-            if last_stamp is None:  # cannot happen with results read; guards the loop
+            if not self._last_paged_capped or stamp is None:
                 return
-            yield from self._sweep_stamp(last_stamp, ids_at_last_stamp)
-            lower_op, lower = "GT", last_stamp
+            highest = max(ids_at_stamp, key=_id_number)
+            if self._all_read_up_to(stamp, highest, len(ids_at_stamp)):
+                groups = [
+                    [self._filter(modified, "GT", stamp), until],
+                    [
+                        self._filter(modified, "EQ", stamp),
+                        self._filter(self.id_property, "GT", highest),
+                    ],
+                ]
+                continue
+            yield from self._sweep_stamp(stamp, ids_at_stamp)
+            groups = [[self._filter(modified, "GT", stamp), until]]
+            stamp, ids_at_stamp = None, set()
+
+    def _paged(self, groups: list[FilterGroup], sort: str) -> Iterator[list[dict[str, Any]]]:
+        """Pages of one query; sets ``_last_paged_capped`` when it stopped at the cap."""
+        self._last_paged_capped = False
+        after: str | None = None
+        read = 0
+        while True:
+            limit = min(self.page_size, self.result_cap - read)
+            found = self._search(groups, sort, after, limit)
+            read += len(found.results)
+            yield found.results
+            if found.after is None or not found.results:
+                return
+            if read >= self.result_cap:
+                self._last_paged_capped = True
+                return
+            after = found.after
+
+    def _all_read_up_to(self, stamp: int, highest: str, read_count: int) -> bool:
+        """Whether exactly ``read_count`` records are stamped ``stamp`` with id <= ``highest``."""
+        self.checks += 1
+        found = self._search(
+            [
+                [
+                    self._filter(self.modified_property, "EQ", stamp),
+                    self._filter(self.id_property, "LTE", highest),
+                ]
+            ],
+            self.id_property,
+            None,
+            1,
+        )
+        return found.total == read_count
 
     def _sweep_stamp(self, stamp: int, already_read: set[str]) -> Iterator[list[dict[str, Any]]]:
         """Every record stamped exactly ``stamp`` not in ``already_read``, by ascending id."""
         above_id: str | None = None
         while True:
             self.sweeps += 1
-            filters = [
-                {"propertyName": self.modified_property, "operator": "EQ", "value": str(stamp)}
-            ]
+            group = [self._filter(self.modified_property, "EQ", stamp)]
             if above_id is not None:
-                filters.append(
-                    {"propertyName": self.id_property, "operator": "GT", "value": above_id}
-                )
-            after: str | None = None
-            read = 0
-            while True:
-                limit = min(self.page_size, self.result_cap - read)
-                results, after = self._search(filters, self.id_property, after, limit)
-                read += len(results)
+                group.append(self._filter(self.id_property, "GT", above_id))
+            last_results: list[dict[str, Any]] = []
+            for results in self._paged([group], self.id_property):
                 fresh = [obj for obj in results if str(obj["id"]) not in already_read]
                 if fresh:
                     yield fresh
-                if after is None or not results:
-                    return
-                if read >= self.result_cap:
-                    above_id = str(results[-1]["id"])
-                    break
+                if results:
+                    last_results = results
+            if not self._last_paged_capped:
+                return
+            above_id = str(last_results[-1]["id"])

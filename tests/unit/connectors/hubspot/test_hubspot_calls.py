@@ -12,14 +12,14 @@ import hubspot.crm.properties.exceptions as properties_exceptions
 import hubspot.oauth.exceptions as oauth_exceptions
 import pytest
 import urllib3
+
+from kam_sync.errors import AuthError, FatalApiError, QuotaExhaustedError, RetriableApiError
 from kam_sync_connectors.hubspot.api_errors import sdk_exception_classes
 from kam_sync_connectors.hubspot.auth import OAuthTokens, TokenGrant
 from kam_sync_connectors.hubspot.budget import DailyBudget
 from kam_sync_connectors.hubspot.calls import ApiCaller, RetryPolicy
 from kam_sync_connectors.hubspot.limiter import RateLimiter
 from kam_sync_connectors.hubspot.sdk import HubSpotSdk
-
-from kam_sync.errors import AuthError, FatalApiError, QuotaExhaustedError, RetriableApiError
 
 
 class FakeTime:

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from kam_sync.errors import FatalApiError, QuotaExhaustedError, RetriableApiError
 from kam_sync_connectors.base import FieldDescription, RecordUpdate
 from kam_sync_connectors.hubspot.push import (
     BatchWriter,
@@ -14,8 +15,6 @@ from kam_sync_connectors.hubspot.push import (
     parse_batch_response,
     to_hubspot_value,
 )
-
-from kam_sync.errors import FatalApiError, QuotaExhaustedError, RetriableApiError
 
 PROPERTIES = {
     "kam_tier": FieldDescription(

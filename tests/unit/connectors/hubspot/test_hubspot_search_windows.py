@@ -6,7 +6,7 @@ import hashlib
 import random
 from typing import Any
 
-from kam_sync_connectors.hubspot.search_windows import ChangeSetReader, stamp_millis
+from kam_sync_connectors.hubspot.search_windows import ChangeSetReader, SearchResult, stamp_millis
 
 Filter = dict[str, str]
 
@@ -18,26 +18,30 @@ class FakeSearch:
     one query to the next (but stays put while one query is paged, as offset paging needs).
     """
 
-    def __init__(self, records: list[dict[str, Any]], cap: int) -> None:
+    def __init__(self, records: list[dict[str, Any]], cap: int, *, ties_by_id: bool) -> None:
         self.records = records
         self.cap = cap
-        self.calls: list[tuple[list[Filter], str, str | None, int]] = []
+        self.ties_by_id = ties_by_id
+        self.calls: list[tuple[list[list[Filter]], str, str | None, int]] = []
+        self.reader: ChangeSetReader | None = None
 
     def __call__(
-        self, filters: list[Filter], sort: str, after: str | None, limit: int
-    ) -> tuple[list[dict[str, Any]], str | None]:
-        self.calls.append((filters, sort, after, limit))
+        self, groups: list[list[Filter]], sort: str, after: str | None, limit: int
+    ) -> SearchResult:
+        self.calls.append((groups, sort, after, limit))
         offset = int(after or 0)
         assert offset + limit <= self.cap, "asked past the search cap"
-        hits = [r for r in self.records if all(_matches(r, f) for f in filters)]
-        query = repr(filters)
+        hits = [r for r in self.records if any(all(_matches(r, f) for f in g) for g in groups)]
+        query = "" if self.ties_by_id else repr(groups)
         hits.sort(key=lambda r: (_value(r, sort), _scramble(query, r["id"])))
         page = hits[offset : offset + limit]
         more = offset + limit < len(hits)
-        return page, (str(offset + limit) if more else None)
+        return SearchResult(page, str(offset + limit) if more else None, len(hits))
 
 
-def _scramble(query: str, record_id: str) -> bytes:
+def _scramble(query: str, record_id: str) -> bytes | int:
+    if not query:
+        return int(record_id)
     return hashlib.sha1((query + record_id).encode()).digest()
 
 
@@ -67,9 +71,15 @@ def _records(stamps: list[int]) -> list[dict[str, Any]]:
 
 
 def _read_all(
-    records: list[dict[str, Any]], *, cap: int, page: int, since: int = 0, until: int = 10**12
+    records: list[dict[str, Any]],
+    *,
+    cap: int,
+    page: int,
+    since: int = 0,
+    until: int = 10**12,
+    ties_by_id: bool = False,
 ) -> tuple[list[str], FakeSearch]:
-    search = FakeSearch(records, cap)
+    search = FakeSearch(records, cap, ties_by_id=ties_by_id)
     reader = ChangeSetReader(
         search,
         modified_property="hs_lastmodifieddate",
@@ -78,6 +88,7 @@ def _read_all(
         result_cap=cap,
     )
     seen = [str(obj["id"]) for batch in reader.pages(since, until) for obj in batch]
+    search.reader = reader
     return seen, search
 
 
@@ -93,11 +104,27 @@ def test_thousands_of_identical_stamps_beyond_the_cap_are_read_once() -> None:
     stamps = [10] * 30 + [20] * 700 + [30] * 40
     records = _records(stamps)
     random.Random(3).shuffle(records)
-    seen, search = _read_all(records, cap=50, page=20)
-    assert sorted(seen) == sorted(r["id"] for r in records)
-    assert len(seen) == len(set(seen))
-    id_sorted = [c for c in search.calls if c[1] == "hs_object_id"]
-    assert id_sorted, "the shared stamp was swept by id"
+    for ties_by_id in (True, False):
+        seen, _ = _read_all(records, cap=50, page=20, ties_by_id=ties_by_id)
+        assert sorted(seen) == sorted(r["id"] for r in records)
+        assert len(seen) == len(set(seen))
+
+
+def test_equal_stamps_in_id_order_restart_from_the_last_stamp_and_id_without_rereading() -> None:
+    records = _records([10] * 30 + [20] * 700 + [30] * 40)
+    seen, search = _read_all(records, cap=50, page=25, ties_by_id=True)
+    assert len(seen) == 770
+    assert search.reader is not None and search.reader.sweeps == 0
+    # 770 records in pages of 25 is 31 pages; each of the 15 caps costs one check.
+    assert len(search.calls) == 31 + search.reader.checks
+    assert search.reader.checks == 15
+
+
+def test_equal_stamps_out_of_id_order_are_swept_by_id() -> None:
+    records = _records([10] * 30 + [20] * 700 + [30] * 40)
+    _, search = _read_all(records, cap=50, page=20, ties_by_id=False)
+    assert search.reader is not None and search.reader.sweeps > 0
+    assert any(sort == "hs_object_id" and limit > 1 for _, sort, _, limit in search.calls)
 
 
 def test_the_window_honours_since_and_until() -> None:
