@@ -5,7 +5,7 @@
 
 pg_bin=""
 find_pg_bin() {
-  pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+  pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
 }
 find_pg_bin
 if [ -z "$pg_bin" ] && command -v apt-get >/dev/null 2>&1; then

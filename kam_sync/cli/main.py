@@ -42,7 +42,11 @@ def build_parser() -> argparse.ArgumentParser:
 class _ParentedSubparsers:
     """Gives every sub-command the common options (--project, -v, -q, --log-file)."""
 
-    def __init__(self, sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
+    def __init__(
+        self,
+        sub: argparse._SubParsersAction[argparse.ArgumentParser],
+        common: argparse.ArgumentParser,
+    ) -> None:
         self._sub = sub
         self._common = common
         original = sub.add_parser

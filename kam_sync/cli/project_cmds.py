@@ -13,8 +13,12 @@ from kam_sync.config.template import render_project_file
 from kam_sync.default_files import default_files
 from kam_sync.errors import ExitCode, KamSyncError
 
-RULE_SCHEMA_KINDS = {"scoring.yaml": "scoring", "governance.yaml": "governance",
-                     "checklist.yaml": "checklist", "stages.yaml": "stages"}
+RULE_SCHEMA_KINDS = {
+    "scoring.yaml": "scoring",
+    "governance.yaml": "governance",
+    "checklist.yaml": "checklist",
+    "stages.yaml": "stages",
+}
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -24,7 +28,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         description="Create a kam-sync project folder with a commented kam-sync.yaml, the "
         "default mapping for your CRM and the default rule pack.",
     )
-    init.add_argument("directory", nargs="?", default=None, help="project folder (default: --project)")
+    init.add_argument(
+        "directory", nargs="?", default=None, help="project folder (default: --project)"
+    )
     init.add_argument("--crm", choices=("salesforce", "hubspot"), default="salesforce")
     init.add_argument("--force", action="store_true", help="overwrite existing files")
     init.set_defaults(handler=cmd_init)
@@ -66,7 +72,9 @@ def cmd_init(args: argparse.Namespace) -> int:
     print(f"Created a kam-sync project for {crm} in {root}:")
     for path in [*plan, *schemas]:
         print(f"  {path.relative_to(root)}")
-    print(f"Next: set the KAM_SYNC_* credentials (see the README), then `kam-sync validate --project {root}`.")
+    print(
+        f"Next: set the KAM_SYNC_* credentials (see the README), then `kam-sync validate --project {root}`."
+    )
     return ExitCode.OK
 
 

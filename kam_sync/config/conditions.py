@@ -51,5 +51,7 @@ def compile_condition(text: str, schema: Mapping[str, pl.DataType] | None = None
         detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ConditionError(f"condition cannot be evaluated on these columns: {detail}") from None
     if dtype not in (pl.Boolean, pl.Null):
-        raise ConditionError(f"condition must be true or false, but it gives a value of type {dtype}")
+        raise ConditionError(
+            f"condition must be true or false, but it gives a value of type {dtype}"
+        )
     return expr

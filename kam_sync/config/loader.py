@@ -127,7 +127,9 @@ def _load_rules(files: dict[str, Path], crm: str | None) -> tuple[Any, list[Conf
     return (pack if not issues else None), _unique(issues)
 
 
-def _without_secret_places(found: list[ConfigIssue], secrets: list[ConfigIssue]) -> list[ConfigIssue]:
+def _without_secret_places(
+    found: list[ConfigIssue], secrets: list[ConfigIssue]
+) -> list[ConfigIssue]:
     """Report a secret key once, as a secret, not also as an unknown key at the same place."""
     places = {(i.file, i.line, i.col) for i in secrets}
     return secrets + [i for i in found if (i.file, i.line, i.col) not in places]

@@ -81,7 +81,9 @@ def _looks_like_tag(part: str) -> bool:
     return "[" in part or part[:1].isupper()
 
 
-def load_located(path: Path, text: str | None = None) -> tuple[LocatedDocument | None, list[ConfigIssue]]:
+def load_located(
+    path: Path, text: str | None = None
+) -> tuple[LocatedDocument | None, list[ConfigIssue]]:
     """Parse ``path`` (or ``text``, reported as ``path``) keeping positions.
 
     Returns the document (None when the YAML does not parse) and the problems found.

@@ -13,7 +13,15 @@ from kam_sync.config.located import Loc
 from kam_sync.config.suggest import did_you_mean
 
 WriteBackType = Literal[
-    "picklist", "multipicklist", "number", "percent", "text", "longtext", "date", "datetime", "checkbox"
+    "picklist",
+    "multipicklist",
+    "number",
+    "percent",
+    "text",
+    "longtext",
+    "date",
+    "datetime",
+    "checkbox",
 ]
 ENUMERATED_TYPES = ("picklist", "multipicklist")
 
@@ -56,7 +64,10 @@ class FieldMapping(BaseModel):
     def _stringify_keys(cls, value: Any) -> Any:
         # YAML reads `Yes: true` or `1: low` with non-string keys/values; CRM values are text.
         if isinstance(value, dict):
-            return {str(k): v if not isinstance(v, bool | int | float) else str(v) for k, v in value.items()}
+            return {
+                str(k): v if not isinstance(v, bool | int | float) else str(v)
+                for k, v in value.items()
+            }
         return value
 
 
@@ -132,9 +143,7 @@ class MappingFile(BaseModel):
     def _write_back_issues(self) -> list[tuple[Loc, str]]:
         found: list[tuple[Loc, str]] = []
         allowed = canonical.KAM_OUTPUT_FIELDS
-        input_crm = {
-            m.crm: name for name, m in self.objects.account.field_mappings().items()
-        }
+        input_crm = {m.crm: name for name, m in self.objects.account.field_mappings().items()}
         seen_crm: dict[str, str] = {}
         for name, target in self.write_back.items():
             loc: Loc = ("write_back", name)
@@ -204,7 +213,12 @@ def _object_issues(obj_name: str, obj: ObjectMapping) -> list[tuple[Loc, str]]:
             canonical.FieldKind.MONEY,
             canonical.FieldKind.INTEGER,
         ):
-            found.append(((*loc, "scale"), f"scale only applies to numeric fields; '{name}' is {known[name].value}"))
+            found.append(
+                (
+                    (*loc, "scale"),
+                    f"scale only applies to numeric fields; '{name}' is {known[name].value}",
+                )
+            )
         allowed = canonical.ENUMERATIONS.get(name)
         if spec.value_map and allowed is not None:
             for crm_value, canon_value in spec.value_map.items():
@@ -219,7 +233,9 @@ def _object_issues(obj_name: str, obj: ObjectMapping) -> list[tuple[Loc, str]]:
                     )
     for required in canonical.REQUIRED_FIELDS[obj_name]:
         if required not in mappings:
-            found.append(((*base, "fields"), f"{obj_name} mapping lacks required field '{required}'"))
+            found.append(
+                ((*base, "fields"), f"{obj_name} mapping lacks required field '{required}'")
+            )
     if obj.filter is not None:
         if obj_name != "account":
             found.append(((*base, "filter"), "a record filter is only allowed on account"))
@@ -260,5 +276,7 @@ def _target_values_issues(name: str, target: WriteBackTarget, loc: Loc) -> list[
                     )
                 )
     elif target.values:
-        found.append(((*loc, "values"), f"'values' only applies to picklist types, not {target.type}"))
+        found.append(
+            ((*loc, "values"), f"'values' only applies to picklist types, not {target.type}")
+        )
     return found

@@ -16,7 +16,7 @@ from kam_sync_connectors.hubspot.settings import HubSpotSettings
 from kam_sync_connectors.salesforce.settings import SalesforceSettings
 
 PROJECT_FILE = "kam-sync.yaml"
-STORE_PASSWORD_ENV = "KAM_SYNC_STORE_PASSWORD"
+STORE_PASSWORD_ENV = "KAM_SYNC_STORE_PASSWORD"  # noqa: S105 (a variable name, not a password)
 SUPPORTED_STORE_DRIVERS = ("sqlite", "postgresql", "postgresql+psycopg")
 
 
@@ -74,7 +74,9 @@ class StoreSection(BaseModel):
                 f"{STORE_PASSWORD_ENV} instead"
             )
         if url.drivername == "sqlite" and not url.database:
-            raise ValueError("url names no SQLite file (in-memory stores lose the state between runs)")
+            raise ValueError(
+                "url names no SQLite file (in-memory stores lose the state between runs)"
+            )
         return value
 
 
@@ -88,7 +90,9 @@ class ScheduleSection(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    cron: str = Field(default="0 2 * * *", description="five-field crontab: minute hour day month weekday")
+    cron: str = Field(
+        default="0 2 * * *", description="five-field crontab: minute hour day month weekday"
+    )
     timezone: str = Field(default="UTC", description="IANA time zone, e.g. Europe/Berlin")
     misfire_grace_minutes: int = Field(default=120, ge=1, le=24 * 60)
 
@@ -126,7 +130,10 @@ class SyncSection(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     retry_limit: int = Field(
-        default=5, ge=1, le=100, description="runs a failed write is retried before it is a dead letter"
+        default=5,
+        ge=1,
+        le=100,
+        description="runs a failed write is retried before it is a dead letter",
     )
     snapshot_batch_size: int = Field(default=5_000, ge=100, le=100_000)
     overwrite_manual_edits: bool = Field(

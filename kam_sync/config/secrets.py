@@ -19,7 +19,7 @@ _SECRET_KEY = re.compile(
 def env_var_for(key: str, crm: str | None) -> str:
     """The environment variable that should hold the secret a YAML key tried to give."""
     lowered = key.lower()
-    tables = []
+    tables: list[dict[str, str]] = []
     if crm in (None, "salesforce"):
         tables.append(SALESFORCE_SECRET_ENV)
     if crm in (None, "hubspot"):
@@ -32,7 +32,11 @@ def env_var_for(key: str, crm: str | None) -> str:
             if lowered.endswith(name):
                 return env
     if "store" in lowered or lowered in ("password", "passwd"):
-        return "KAM_SYNC_STORE_PASSWORD" if crm is None else _first(tables, "password", "KAM_SYNC_STORE_PASSWORD")
+        return (
+            "KAM_SYNC_STORE_PASSWORD"
+            if crm is None
+            else _first(tables, "password", "KAM_SYNC_STORE_PASSWORD")
+        )
     return "the matching KAM_SYNC_* environment variable (see the README)"
 
 

@@ -19,7 +19,9 @@ from typing import Any
 from kam_sync.canonical import FieldKind
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_SF_OFFSET = re.compile(r"([+-])(\d{2})(\d{2})$")  # Salesforce writes +0000, fromisoformat wants +00:00
+_SF_OFFSET = re.compile(
+    r"([+-])(\d{2})(\d{2})$"
+)  # Salesforce writes +0000, fromisoformat wants +00:00
 _DIGITS = re.compile(r"^-?\d{9,}$")  # epoch milliseconds as text
 
 
@@ -78,7 +80,11 @@ def to_decimal(value: Any) -> Decimal | None:
         raise ValueError(f"expected an amount, got boolean {value}")
     try:
         # str() first: Decimal(0.1) would carry the float's binary error into money.
-        result = Decimal(str(value).strip().replace(",", "")) if not isinstance(value, Decimal) else value
+        result = (
+            Decimal(str(value).strip().replace(",", ""))
+            if not isinstance(value, Decimal)
+            else value
+        )
     except (InvalidOperation, ValueError):
         raise ValueError(f"expected an amount, got {value!r}") from None
     if not result.is_finite():

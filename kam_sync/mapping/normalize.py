@@ -83,7 +83,9 @@ class Normalizer:
                 value = plan.coerce(raw.get(plan.crm))
                 value = self._apply_value_map(plan, value)
                 if plan.scale is not None and value is not None:
-                    value = value * (Decimal(str(plan.scale)) if isinstance(value, Decimal) else plan.scale)
+                    value = value * (
+                        Decimal(str(plan.scale)) if isinstance(value, Decimal) else plan.scale
+                    )
             except ValueError as exc:
                 return RecordError(record_id, f"{plan.crm}: {exc}", field=plan.name)
             if plan.required and value is None:
@@ -110,12 +112,11 @@ class Normalizer:
 def _map_one(plan: _FieldPlan, value: str, allowed: tuple[str, ...] | None) -> str | None:
     if plan.value_map is not None and value in plan.value_map:
         return plan.value_map[value]
-    if allowed is None or value in allowed:
-        if plan.value_map is None or plan.unmapped == "keep" or value in (allowed or ()):
-            return value
-    if plan.unmapped == "empty":
-        return None
+    if allowed is not None and value in allowed:
+        return value  # already a canonical value
     if plan.unmapped == "keep":
         return value
+    if plan.unmapped == "empty":
+        return None
     known = ", ".join(sorted(plan.value_map)) if plan.value_map else ", ".join(allowed or ())
     raise ValueError(f"value {value!r} is not in the value map (known: {known})")

@@ -30,7 +30,9 @@ def current_version(conn: Connection) -> int:
     """The store's schema version; 0 for an empty database."""
     if not conn.dialect.has_table(conn, schema_version.name):
         return 0
-    value = conn.execute(select(schema_version.c.version).order_by(schema_version.c.version.desc())).first()
+    value = conn.execute(
+        select(schema_version.c.version).order_by(schema_version.c.version.desc())
+    ).first()
     return int(value[0]) if value else 0
 
 

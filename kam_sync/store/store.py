@@ -97,7 +97,9 @@ class StateStore:
             with self.engine.begin() as conn:
                 return migrate(conn)
         except OperationalError as exc:
-            raise StoreError(f"cannot open the state store {self.description}: {exc.orig}") from None
+            raise StoreError(
+                f"cannot open the state store {self.description}: {exc.orig}"
+            ) from None
 
     def schema_version(self) -> int:
         with self.engine.connect() as conn:
@@ -122,7 +124,9 @@ class StateStore:
         table = _snapshot_table(object_name)
         now = datetime.now(UTC)
         columns = {c.name for c in table.columns}
-        rows = [{k: v for k, v in r.items() if k in columns} | {"snapshot_at": now} for r in records]
+        rows = [
+            {k: v for k, v in r.items() if k in columns} | {"snapshot_at": now} for r in records
+        ]
         stmt = self._upsert(table, rows, ("id",))
         if conn is not None:
             conn.execute(stmt, rows)
@@ -145,12 +149,16 @@ class StateStore:
         with self.engine.connect() as conn:
             return int(conn.execute(query).scalar_one())
 
-    def iter_snapshot(self, object_name: str, *, batch_size: int = 10_000) -> Iterator[list[dict[str, Any]]]:
+    def iter_snapshot(
+        self, object_name: str, *, batch_size: int = 10_000
+    ) -> Iterator[list[dict[str, Any]]]:
         """The live (not deleted) records in batches, ordered by id."""
         table = _snapshot_table(object_name)
         query = select(table).where(table.c.is_deleted.is_(False)).order_by(table.c.id)
         with self.engine.connect() as conn:
-            result = conn.execution_options(stream_results=True, yield_per=batch_size).execute(query)
+            result = conn.execution_options(stream_results=True, yield_per=batch_size).execute(
+                query
+            )
             for part in result.mappings().partitions(batch_size):
                 yield [dict(row) for row in part]
 
@@ -159,11 +167,15 @@ class StateStore:
     def watermark(self, object_name: str) -> datetime | None:
         with self.engine.connect() as conn:
             value = conn.execute(
-                select(schema.watermark.c.value).where(schema.watermark.c.object_name == object_name)
+                select(schema.watermark.c.value).where(
+                    schema.watermark.c.object_name == object_name
+                )
             ).scalar_one_or_none()
         return value
 
-    def set_watermark(self, object_name: str, value: datetime, *, conn: Connection | None = None) -> None:
+    def set_watermark(
+        self, object_name: str, value: datetime, *, conn: Connection | None = None
+    ) -> None:
         """Advance (never move back) the watermark of one object."""
         current = self.watermark(object_name) if conn is None else None
         if current is not None and value <= current:
@@ -244,7 +256,9 @@ class StateStore:
             return
         q = schema.quarantine
         with self.engine.begin() as conn:
-            conn.execute(q.delete().where(q.c.object_name == object_name, q.c.record_id.in_(record_ids)))
+            conn.execute(
+                q.delete().where(q.c.object_name == object_name, q.c.record_id.in_(record_ids))
+            )
 
     def quarantined(self) -> list[QuarantinedRecord]:
         with self.engine.connect() as conn:

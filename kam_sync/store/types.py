@@ -23,7 +23,9 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         if value.tzinfo is None:
-            raise ValueError("naive datetime given to the store; kam-sync keeps UTC-aware datetimes")
+            raise ValueError(
+                "naive datetime given to the store; kam-sync keeps UTC-aware datetimes"
+            )
         value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 

@@ -66,10 +66,12 @@ def test_broken_config_is_reported_at_its_place(tmp_path: Path, case_path: Path)
         assert candidates, f"no error containing {expected['contains']!r} in {path}; got:\n{output}"
         issue = candidates[0]
         if "at" in expected:
-            line, col = _line_col_of(path, expected["at"])
+            line, _col = _line_col_of(path, expected["at"])
             assert issue.line == line, f"expected line {line}, got {issue}"
             if "col" in expected:
-                assert issue.col == expected["col"], f"expected column {expected['col']}, got {issue}"
+                assert issue.col == expected["col"], (
+                    f"expected column {expected['col']}, got {issue}"
+                )
         if "also" in expected:
             assert expected["also"] in issue.message
         if "absent" in expected:

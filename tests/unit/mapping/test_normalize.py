@@ -136,8 +136,12 @@ def test_hubspot_probability_share_becomes_percent(hs_deals: Normalizer) -> None
 
 def test_opportunity_type_value_map_and_unmapped_becomes_null(sf_opportunities: Normalizer) -> None:
     base = {"Id": "006A", "AccountId": "001A", "SystemModstamp": "2024-01-01T00:00:00.000+0000"}
-    assert _ok(sf_opportunities.normalize(base | {"Type": "Renewal"}))["opportunity_type"] == "renewal"
-    assert _ok(sf_opportunities.normalize(base | {"Type": "Partner Deal"}))["opportunity_type"] is None
+    assert (
+        _ok(sf_opportunities.normalize(base | {"Type": "Renewal"}))["opportunity_type"] == "renewal"
+    )
+    assert (
+        _ok(sf_opportunities.normalize(base | {"Type": "Partner Deal"}))["opportunity_type"] is None
+    )
 
 
 @pytest.mark.parametrize(
@@ -149,7 +153,11 @@ def test_opportunity_type_value_map_and_unmapped_becomes_null(sf_opportunities: 
         ({"SystemModstamp": "yesterday"}, "modified_at", "expected a date-time"),
         ({"SystemModstamp": None}, "modified_at", "required"),
         ({"KAM_Public_Company__c": "maybe"}, "public_company", "expected true or false"),
-        ({"KAM_Relationship_Strength__c": "Frenemies"}, "relationship_strength", "not in the value map"),
+        (
+            {"KAM_Relationship_Strength__c": "Frenemies"},
+            "relationship_strength",
+            "not in the value map",
+        ),
     ],
 )
 def test_a_bad_value_is_a_record_error_naming_id_field_and_reason(

@@ -38,7 +38,9 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         with engine.connect() as conn:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
     except Exception as exc:  # the server is down or refuses us: say why, do not fail
-        pytest.skip(f"PostgreSQL at {admin_url.render_as_string(hide_password=True)} unusable: {exc}")
+        pytest.skip(
+            f"PostgreSQL at {admin_url.render_as_string(hide_password=True)} unusable: {exc}"
+        )
     try:
         yield admin_url.set(database=name).render_as_string(hide_password=False)
     finally:

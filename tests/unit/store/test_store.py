@@ -18,8 +18,13 @@ T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def _account(i: int, **extra: object) -> dict[str, object]:
-    return {"id": f"A{i:04d}", "name": f"Account {i}", "modified_at": T0 + timedelta(minutes=i),
-            "is_deleted": False, **extra}
+    return {
+        "id": f"A{i:04d}",
+        "name": f"Account {i}",
+        "modified_at": T0 + timedelta(minutes=i),
+        "is_deleted": False,
+        **extra,
+    }
 
 
 def test_an_empty_store_is_migrated_to_the_latest_version(store_url: str, tmp_path: Path) -> None:
@@ -43,7 +48,9 @@ def test_a_store_at_an_earlier_version_is_migrated_keeping_its_data(
     with engine.begin() as conn:
         assert migrate(conn, target=start_version) == list(range(1, start_version + 1))
         conn.execute(
-            metadata.tables["watermark"].insert().values(object_name="account", value=T0, updated_at=T0)
+            metadata.tables["watermark"]
+            .insert()
+            .values(object_name="account", value=T0, updated_at=T0)
         )
     engine.dispose()
 
@@ -58,16 +65,31 @@ def test_a_store_newer_than_the_code_is_refused(store_url: str, tmp_path: Path) 
     from kam_sync.store.migrations import schema_version
 
     with store.engine.begin() as conn:
-        conn.execute(schema_version.insert().values(version=LATEST_VERSION + 1, description="future", applied_at=T0))
+        conn.execute(
+            schema_version.insert().values(
+                version=LATEST_VERSION + 1, description="future", applied_at=T0
+            )
+        )
     store.close()
     with pytest.raises(StoreError, match="newer than this kam-sync understands"):
         open_store(store_url, tmp_path)
 
 
-def test_snapshot_upsert_keeps_money_exact_and_datetimes_aware(store_url: str, tmp_path: Path) -> None:
+def test_snapshot_upsert_keeps_money_exact_and_datetimes_aware(
+    store_url: str, tmp_path: Path
+) -> None:
     store = open_store(store_url, tmp_path)
-    store.upsert_snapshot("account", [_account(1, annual_revenue=Decimal("1234567.89"),
-                                              team_roles=["innovator"], last_review_date=date(2026, 1, 2))])
+    store.upsert_snapshot(
+        "account",
+        [
+            _account(
+                1,
+                annual_revenue=Decimal("1234567.89"),
+                team_roles=["innovator"],
+                last_review_date=date(2026, 1, 2),
+            )
+        ],
+    )
     store.upsert_snapshot("account", [_account(1, annual_revenue=Decimal("10.10"), name="Renamed")])
     [batch] = list(store.iter_snapshot("account"))
     [row] = batch
@@ -112,10 +134,14 @@ def test_the_run_ledger_records_status_counts_and_api_calls(store_url: str, tmp_
     store.close()
 
 
-def test_quarantine_keeps_one_entry_per_record_and_releases_it(store_url: str, tmp_path: Path) -> None:
+def test_quarantine_keeps_one_entry_per_record_and_releases_it(
+    store_url: str, tmp_path: Path
+) -> None:
     store = open_store(store_url, tmp_path)
     store.quarantine([("account", "A1", "employees", "expected a whole number")], run_id=1)
-    store.quarantine([("account", "A1", "modified_at", "required"), ("opportunity", "O1", None, "x")], run_id=2)
+    store.quarantine(
+        [("account", "A1", "modified_at", "required"), ("opportunity", "O1", None, "x")], run_id=2
+    )
     entries = {(q.object_name, q.record_id): q for q in store.quarantined()}
     assert entries[("account", "A1")].reason == "required"
     assert entries[("account", "A1")].run_id == 2
@@ -127,7 +153,7 @@ def test_quarantine_keeps_one_entry_per_record_and_releases_it(store_url: str, t
 def test_a_naive_datetime_is_refused_by_the_store(tmp_path: Path) -> None:
     store = open_store("sqlite:///state.sqlite", tmp_path)
     with pytest.raises(Exception, match="naive datetime"):
-        store.set_watermark("account", datetime(2026, 1, 1))  # noqa: DTZ001
+        store.set_watermark("account", datetime(2026, 1, 1))
     store.close()
 
 

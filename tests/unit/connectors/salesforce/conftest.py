@@ -10,6 +10,7 @@ import pytest
 import responses
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+
 from kam_sync_connectors.salesforce.client import SalesforceClient
 from kam_sync_connectors.salesforce.credentials import Credentials
 from kam_sync_connectors.salesforce.settings import SalesforceSettings

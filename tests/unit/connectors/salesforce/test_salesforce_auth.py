@@ -9,10 +9,10 @@ from urllib.parse import parse_qs
 import jwt
 import pytest
 import responses
-from kam_sync_connectors.salesforce.client import SalesforceClient
 from sf_fakes import API, INSTANCE, LOGIN, TOKEN_URL, token_ok
 
 from kam_sync.errors import AuthError, ConfigError
+from kam_sync_connectors.salesforce.client import SalesforceClient
 
 LIMITS = {"DailyApiRequests": {"Max": 100000, "Remaining": 99000}}
 

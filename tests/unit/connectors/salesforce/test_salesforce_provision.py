@@ -7,10 +7,11 @@ from typing import Any
 
 import responses
 from conftest import SleepRecorder
+from sf_fakes import API, describes, token_ok
+
 from kam_sync_connectors.base import CustomFieldSpec
 from kam_sync_connectors.salesforce.connector import connect
 from kam_sync_connectors.salesforce.settings import SalesforceSettings
-from sf_fakes import API, describes, token_ok
 
 TIER = CustomFieldSpec(
     "Account",

@@ -10,10 +10,11 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import responses
+from sf_fakes import API, INSTANCE, describes, token_ok
+
 from kam_sync_connectors.base import PullRequest
 from kam_sync_connectors.salesforce.connector import SalesforceConnector, connect
 from kam_sync_connectors.salesforce.settings import SalesforceSettings
-from sf_fakes import API, INSTANCE, describes, token_ok
 
 UNTIL = datetime(2026, 11, 2, tzinfo=UTC)
 SINCE = datetime(2026, 10, 1, tzinfo=UTC)

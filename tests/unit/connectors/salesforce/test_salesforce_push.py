@@ -13,12 +13,12 @@ from typing import Any
 import pytest
 import responses
 from conftest import SleepRecorder
-from kam_sync_connectors.base import RecordUpdate
-from kam_sync_connectors.salesforce.connector import SalesforceConnector, connect
-from kam_sync_connectors.salesforce.settings import SalesforceSettings
 from sf_fakes import API, describes, token_ok
 
 from kam_sync.errors import FatalApiError
+from kam_sync_connectors.base import RecordUpdate
+from kam_sync_connectors.salesforce.connector import SalesforceConnector, connect
+from kam_sync_connectors.salesforce.settings import SalesforceSettings
 
 TARGETS = ("KAM_Tier__c", "KAM_Score__c", "KAM_Flags__c", "KAM_Last_Assessed__c", "KAM_Formula__c")
 COLLECTIONS = f"{API}/composite/sobjects"

@@ -6,11 +6,11 @@ from collections.abc import Callable
 
 import pytest
 import responses
-from kam_sync_connectors.salesforce.client import SalesforceClient
-from kam_sync_connectors.salesforce.quota import parse_limit_info
 from sf_fakes import API, token_ok
 
 from kam_sync.errors import QuotaExhaustedError
+from kam_sync_connectors.salesforce.client import SalesforceClient
+from kam_sync_connectors.salesforce.quota import parse_limit_info
 
 URL = f"{API}/limits/"
 

@@ -8,10 +8,10 @@ import pytest
 import requests
 import responses
 from conftest import SleepRecorder
-from kam_sync_connectors.salesforce.client import SalesforceClient
-from sf_fakes import API, token_ok
+from sf_fakes import API, TOKEN_URL, token_ok
 
 from kam_sync.errors import FatalApiError, QuotaExhaustedError, RetriableApiError
+from kam_sync_connectors.salesforce.client import SalesforceClient
 
 LIMITS = {"DailyApiRequests": {"Max": 100000, "Remaining": 99000}}
 URL = f"{API}/limits/"
@@ -128,3 +128,19 @@ def test_an_exhausted_org_allocation_stops_the_run_with_a_quota_error(
     with pytest.raises(QuotaExhaustedError):
         make_client().json_call("limits", "GET", "limits/")
     assert sleeps.waits == []
+
+
+def test_a_token_endpoint_that_is_briefly_down_is_retried_not_reported_as_bad_credentials(
+    mocked: responses.RequestsMock,
+    make_client: Callable[..., SalesforceClient],
+    sleeps: SleepRecorder,
+) -> None:
+    mocked.post(TOKEN_URL, status=503, body="maintenance")
+    token_ok(mocked)
+    mocked.get(URL, json=LIMITS)
+    client = make_client(auth="password")
+
+    assert client.json_call("limits", "GET", "limits/") == LIMITS
+
+    assert sleeps.waits == [1.0]
+    assert client.ledger.by_kind["auth"] == 2

@@ -6,11 +6,11 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
-from kam_sync_connectors.salesforce import soql
-from kam_sync_connectors.salesforce.describe import SObjectSchema, parse_describe
 from sf_fakes import ACCOUNT_DESCRIBE, TEAM_DESCRIBE, USER_DESCRIBE
 
 from kam_sync.errors import ConfigError
+from kam_sync_connectors.salesforce import soql
+from kam_sync_connectors.salesforce.describe import SObjectSchema, parse_describe
 
 SCHEMAS = {b["name"]: parse_describe(b) for b in (ACCOUNT_DESCRIBE, USER_DESCRIBE, TEAM_DESCRIBE)}
 
