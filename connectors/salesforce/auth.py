@@ -18,11 +18,11 @@ from urllib.parse import urlsplit
 
 import jwt
 import requests
+
+from kam_sync.errors import AuthError
 from kam_sync_connectors.salesforce.credentials import Credentials, check_credentials
 from kam_sync_connectors.salesforce.error_map import CONNECTOR, error_body, for_status
 from kam_sync_connectors.salesforce.settings import SalesforceSettings
-
-from kam_sync.errors import AuthError
 
 TOKEN_PATH = "/services/oauth2/token"  # noqa: S105 (a URL path, not a secret)
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"

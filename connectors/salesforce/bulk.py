@@ -20,10 +20,9 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, Literal
 
+from kam_sync.errors import FatalApiError, RetriableApiError
 from kam_sync_connectors.salesforce.client import SalesforceClient
 from kam_sync_connectors.salesforce.error_map import CONNECTOR
-
-from kam_sync.errors import FatalApiError, RetriableApiError
 
 JobKind = Literal["query", "ingest"]
 FINAL_STATES = frozenset({"JobComplete", "Failed", "Aborted"})

@@ -15,17 +15,17 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 import requests
+from simple_salesforce.api import Salesforce
+from simple_salesforce.util import exception_handler
+from tenacity import RetryCallState, Retrying, retry_if_exception_type
+
+from kam_sync.errors import AuthError, RetriableApiError
 from kam_sync_connectors.salesforce.auth import AccessGrant, obtain_grant
 from kam_sync_connectors.salesforce.credentials import Credentials
 from kam_sync_connectors.salesforce.error_map import CONNECTOR, SessionExpired, translate
 from kam_sync_connectors.salesforce.quota import QuotaGuard
 from kam_sync_connectors.salesforce.settings import SalesforceSettings
 from kam_sync_connectors.salesforce.transport import CallLedger, build_session
-from simple_salesforce.api import Salesforce
-from simple_salesforce.util import exception_handler
-from tenacity import RetryCallState, Retrying, retry_if_exception_type
-
-from kam_sync.errors import AuthError, RetriableApiError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -64,8 +64,9 @@ class SalesforceClient:
 
     @property
     def grant(self) -> AccessGrant:
+        """The current access grant, logging in (under the retry policy) when needed."""
         if self._grant is None:
-            self._login()
+            self.call("login", lambda sf: None)
         assert self._grant is not None
         return self._grant
 
@@ -78,9 +79,8 @@ class SalesforceClient:
         return self._sf
 
     def _login(self) -> None:
-        grant = self._with_retries(
-            "login", lambda: obtain_grant(self.settings, self._credentials, self.http)
-        )
+        # Always reached from inside ``call`` (lazily, or to renew), whose policy retries it.
+        grant = obtain_grant(self.settings, self._credentials, self.http)
         self._grant = grant
         self._sf = Salesforce(
             instance_url=grant.instance_url,

@@ -9,9 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from kam_sync_connectors.salesforce.settings import SECRET_ENV_VARS, SalesforceSettings
-
 from kam_sync.errors import AuthError
+from kam_sync_connectors.salesforce.settings import SECRET_ENV_VARS, SalesforceSettings
 
 
 class Secret:

@@ -5,10 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from kam_sync.errors import FatalApiError
 from kam_sync_connectors.base import FieldDescription, ObjectDescription
 from kam_sync_connectors.salesforce.client import SalesforceClient
-
-from kam_sync.errors import FatalApiError
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,12 +14,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from kam_sync.errors import ApiError
 from kam_sync_connectors.base import CustomFieldSpec, FieldDescription, ProvisionReport
 from kam_sync_connectors.salesforce import soql
 from kam_sync_connectors.salesforce.client import SalesforceClient
 from kam_sync_connectors.salesforce.describe import DescribeCache
-
-from kam_sync.errors import ApiError
 
 # kam-sync type -> (Metadata API type, describe types that count as the same field type)
 FIELD_TYPES: dict[str, tuple[str, frozenset[str]]] = {

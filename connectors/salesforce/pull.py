@@ -20,14 +20,14 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
+from simple_salesforce.api import Salesforce
+
+from kam_sync.errors import FatalApiError
 from kam_sync_connectors.base import Page, PullRequest, RawRecord
 from kam_sync_connectors.salesforce import bulk, soql
 from kam_sync_connectors.salesforce.client import SalesforceClient
 from kam_sync_connectors.salesforce.describe import DescribeCache
 from kam_sync_connectors.salesforce.records import csv_records, flatten, parse_datetime
-from simple_salesforce.api import Salesforce
-
-from kam_sync.errors import FatalApiError
 
 EXPIRED_LOCATOR_CODES = frozenset({"INVALID_QUERY_LOCATOR", "QUERY_TIMEOUT"})
 

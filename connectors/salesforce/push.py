@@ -26,14 +26,14 @@ from decimal import Decimal
 from functools import partial
 from typing import Any
 
+from simple_salesforce.api import Salesforce
+
+from kam_sync.errors import FatalApiError, RetriableApiError
 from kam_sync_connectors.base import RecordUpdate, WriteResult
 from kam_sync_connectors.salesforce import bulk, soql
 from kam_sync_connectors.salesforce.client import SalesforceClient
 from kam_sync_connectors.salesforce.describe import DescribeCache
 from kam_sync_connectors.salesforce.error_map import CONNECTOR
-from simple_salesforce.api import Salesforce
-
-from kam_sync.errors import FatalApiError, RetriableApiError
 
 log = logging.getLogger(__name__)
 

@@ -22,11 +22,10 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
-from kam_sync_connectors.salesforce.describe import SObjectSchema
-
 from kam_sync.config.issues import ConfigIssue
 from kam_sync.config.suggest import did_you_mean
 from kam_sync.errors import ConfigError
+from kam_sync_connectors.salesforce.describe import SObjectSchema
 
 RELATED_PREFIX = "@"
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,79}$")
