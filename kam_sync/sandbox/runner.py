@@ -1,0 +1,254 @@
+"""Start a sandbox CRM: in-process for tests (`running_sandbox`) or as `kam-sync sandbox serve`.
+
+    with running_sandbox("salesforce", accounts=500) as sandbox:
+        sandbox.base_url, sandbox.credentials, sandbox.ca_cert_path
+        sandbox.app.store.human_edit("Account", account_id, Name="Renamed")
+        sandbox.stats()["requests"]
+
+Clients of the Salesforce side must trust `ca_cert_path`. Note that `requests` lets the
+`REQUESTS_CA_BUNDLE`/`CURL_CA_BUNDLE` environment variables override `session.verify`
+unless `session.trust_env` is off or `verify=` is passed per request; `requests_session()`
+returns a session set up correctly.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import requests
+
+from kam_sync.sandbox.faults import FaultInjector, FaultSpec
+from kam_sync.sandbox.server import CrmApp, SandboxServer
+from kam_sync.sandbox.stats import SandboxStats
+
+Crm = Literal["salesforce", "hubspot"]
+
+
+@dataclass
+class SandboxHandle:
+    """A running sandbox: where it is, how to log in, and its state and counters."""
+
+    crm: Crm
+    base_url: str
+    credentials: dict[str, str]
+    ca_cert_path: Path | None
+    app: Any  # SalesforceApp or HubSpotApp: tests mutate data through it
+    server: SandboxServer
+    _faults: FaultInjector = field(repr=False)
+    _stats: SandboxStats = field(repr=False)
+
+    def stats(self) -> dict[str, Any]:
+        """The counters `GET /__sandbox/stats` returns."""
+        return self._stats.snapshot()
+
+    def reset_stats(self) -> None:
+        """Zero the counters."""
+        self._stats.reset()
+
+    def set_faults(self, faults: FaultSpec | str | Mapping[str, object] | None) -> None:
+        """Replace the fault spec (and restart its deterministic sequence)."""
+        spec = FaultSpec.coerce(faults)
+        self._faults.set_spec(spec)
+        if spec.daily_quota_remaining is not None and hasattr(self.app, "set_remaining_quota"):
+            self.app.set_remaining_quota(spec.daily_quota_remaining)
+
+    def requests_session(self) -> requests.Session:
+        """A `requests` session that trusts the sandbox's certificate whatever the env says."""
+        session = requests.Session()
+        if self.ca_cert_path is not None:
+            session.trust_env = False
+            session.verify = str(self.ca_cert_path)
+        return session
+
+    def connection_info(self) -> dict[str, Any]:
+        """The JSON line `kam-sync sandbox serve` prints."""
+        return {
+            "crm": self.crm,
+            "base_url": self.base_url,
+            "credentials": self.credentials,
+            "ca_cert_path": None if self.ca_cert_path is None else str(self.ca_cert_path),
+        }
+
+
+def _salesforce_app(
+    workdir: Path,
+    *,
+    accounts: int,
+    seed: int,
+    data_file: Path | None,
+    faults: FaultInjector,
+    stats: SandboxStats,
+    daily_api_limit: int | None,
+) -> CrmApp:
+    from kam_sync.sandbox.portfolio import generate_portfolio
+    from kam_sync.sandbox.salesforce.app import DEFAULT_DAILY_API_LIMIT, SalesforceApp
+    from kam_sync.sandbox.salesforce.auth import make_credentials
+    from kam_sync.sandbox.salesforce.seed import seed_store
+    from kam_sync.sandbox.salesforce.store import SalesforceStore
+
+    if data_file is not None and data_file.exists():
+        store = SalesforceStore.load(data_file)
+    else:
+        store = SalesforceStore()
+        seed_store(store, generate_portfolio(accounts, seed))
+    credentials, public_pem = make_credentials(workdir, seed)
+    return SalesforceApp(
+        store,
+        credentials=credentials,
+        public_key_pem=public_pem,
+        faults=faults,
+        stats=stats,
+        daily_api_limit=daily_api_limit or DEFAULT_DAILY_API_LIMIT,
+    )
+
+
+def _hubspot_app(
+    *,
+    accounts: int,
+    seed: int,
+    data_file: Path | None,
+    faults: FaultInjector,
+    stats: SandboxStats,
+    rate_limit_tier: int,
+    daily_api_limit: int | None,
+) -> CrmApp:
+    from kam_sync.sandbox.hubspot.app import HubSpotApp
+    from kam_sync.sandbox.portfolio import generate_portfolio
+
+    app = HubSpotApp(
+        generate_portfolio(accounts, seed),
+        rate_limit_tier=rate_limit_tier,
+        faults=faults,
+        stats=stats,
+        seed=seed,
+        daily_limit=daily_api_limit,
+    )
+    if data_file is not None and data_file.exists():
+        app.load_state(json.loads(data_file.read_text()))
+    return app
+
+
+def _save(crm: Crm, app: Any, data_file: Path) -> None:
+    data_file.parent.mkdir(parents=True, exist_ok=True)
+    if crm == "salesforce":
+        app.store.save(data_file)
+        return
+    temporary = data_file.with_name(data_file.name + ".tmp")
+    temporary.write_text(json.dumps(app.dump_state(), separators=(",", ":")))
+    temporary.replace(data_file)
+
+
+@contextmanager
+def running_sandbox(
+    crm: Crm,
+    *,
+    accounts: int = 200,
+    seed: int = 1,
+    faults: FaultSpec | str | Mapping[str, object] | None = None,
+    data_file: Path | None = None,
+    port: int = 0,
+    host: str = "127.0.0.1",
+    rate_limit_tier: int = 190,
+    daily_api_limit: int | None = None,
+) -> Iterator[SandboxHandle]:
+    """Seed and serve a sandbox CRM in a background thread for the `with` block.
+
+    `port=0` picks a free port. With `data_file`, state is loaded from it when it exists
+    and written back when the block ends.
+    """
+    if crm not in ("salesforce", "hubspot"):
+        raise ValueError(f"crm must be 'salesforce' or 'hubspot', got {crm!r}")
+    spec = FaultSpec.coerce(faults)
+    injector = FaultInjector(spec, seed=seed)
+    stats = SandboxStats()
+    workdir = Path(tempfile.mkdtemp(prefix=f"kam-sync-sandbox-{crm}-"))
+    server: SandboxServer | None = None
+    try:
+        ssl_context = None
+        ca_cert_path: Path | None = None
+        if crm == "salesforce":
+            from kam_sync.sandbox.tls import generate_tls_material
+
+            material = generate_tls_material(workdir / "tls")
+            ssl_context = material.server_context()
+            ca_cert_path = material.ca_cert_path
+            app: Any = _salesforce_app(
+                workdir, accounts=accounts, seed=seed, data_file=data_file, faults=injector,
+                stats=stats, daily_api_limit=daily_api_limit,
+            )  # fmt: skip
+        else:
+            app = _hubspot_app(
+                accounts=accounts, seed=seed, data_file=data_file, faults=injector, stats=stats,
+                rate_limit_tier=rate_limit_tier, daily_api_limit=daily_api_limit,
+            )  # fmt: skip
+        # Seeded records live as long as the sandbox; keeping them out of the collector's
+        # generations stops full collections from stalling requests on large portfolios.
+        gc.collect()
+        gc.freeze()
+        server = SandboxServer(
+            app, host=host, port=port, ssl_context=ssl_context, stats=stats, faults=injector
+        )
+        if crm == "salesforce":
+            app.base_url = server.base_url
+        credentials = (
+            app.sessions.credentials.as_dict() if crm == "salesforce" else app.credentials()
+        )
+        server.start()
+        yield SandboxHandle(
+            crm=crm,
+            base_url=server.base_url,
+            credentials=credentials,
+            ca_cert_path=ca_cert_path,
+            app=app,
+            server=server,
+            _faults=injector,
+            _stats=stats,
+        )
+    finally:
+        if server is not None:
+            server.stop()
+            if data_file is not None:
+                _save(crm, server.app, data_file)
+        gc.unfreeze()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def serve(
+    crm: Crm,
+    *,
+    port: int,
+    accounts: int,
+    seed: int,
+    data_file: Path | None,
+    faults: str | None,
+    rate_limit_tier: int,
+    host: str = "127.0.0.1",
+    print_line: Any = print,
+    stop: threading.Event | None = None,
+) -> int:
+    """Run a sandbox until `stop` is set (the CLI sets it on SIGINT/SIGTERM)."""
+    stop_event = stop or threading.Event()
+    with running_sandbox(
+        crm,
+        accounts=accounts,
+        seed=seed,
+        faults=faults,
+        data_file=data_file,
+        port=port,
+        host=host,
+        rate_limit_tier=rate_limit_tier,
+    ) as handle:
+        print_line(json.dumps(handle.connection_info()))
+        while not stop_event.wait(0.5):
+            time.sleep(0)
+    return 0

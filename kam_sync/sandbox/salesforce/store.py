@@ -1,0 +1,352 @@
+"""The Salesforce sandbox's records: tables per object, validated writes, modstamps, files.
+
+Every write bumps `SystemModstamp` and `LastModifiedDate` (and `LastModifiedById`).
+Salesforce stamps whole seconds (the API always shows `.000`); the sandbox does the same,
+so an incremental client must use a look-back window, as it must against Salesforce.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from kam_sync.sandbox.salesforce.ids import make_id, normalize_id
+from kam_sync.sandbox.salesforce.schema import CLOSED_STAGES, FieldDef, ObjectSchema, SchemaRegistry
+from kam_sync.sandbox.salesforce.values import (
+    RecordError,
+    coerce_for_write,
+    formatter,
+    parse_date,
+    parse_datetime,
+)
+
+Record = dict[str, Any]
+Clock = Callable[[], dt.datetime]
+
+API_USER_NUMBER = 0  # the integration user the sandbox's credentials log in as
+_SYSTEM_FIELDS = frozenset({"id", "isdeleted", "createddate", "createdbyid", "systemmodstamp"})
+_SYSTEM_FIELDS |= {"lastmodifieddate", "lastmodifiedbyid"}
+
+
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(microsecond=0)
+
+
+class SalesforceStore:
+    """Tables of records keyed by 18-character id, with the org's schema."""
+
+    def __init__(self, schema: SchemaRegistry | None = None, clock: Clock = _utc_now) -> None:
+        self.schema = schema or SchemaRegistry()
+        self.clock = clock
+        self.lock = threading.RLock()
+        self.tables: dict[str, dict[str, Record]] = {
+            name.lower(): {} for name in self.schema.names()
+        }
+        self.tooling_tables: dict[str, dict[str, Record]] = {
+            name: {} for name in self.schema.tooling
+        }
+        self._next_number: dict[str, int] = {}
+        # Bumped on every write to a table; the query engine's sort caches key on it.
+        self.table_versions: dict[str, int] = {}
+        self.api_user_id = make_id("User", API_USER_NUMBER)
+
+    # -- reading --------------------------------------------------------------------------
+
+    def table(self, sobject: str, *, tooling: bool = False) -> dict[str, Record]:
+        """All records of an object (deleted ones included), keyed by id."""
+        return (self.tooling_tables if tooling else self.tables)[sobject.lower()]
+
+    def get(self, sobject: str, record_id: str) -> Record | None:
+        """One record by id (15 or 18 characters), deleted or not."""
+        normalized = normalize_id(record_id)
+        if normalized is None:
+            return None
+        return self.tables.get(sobject.lower(), {}).get(normalized)
+
+    def find(self, record_id: str) -> tuple[str, Record] | None:
+        """The object name and record of an id, whatever its object."""
+        normalized = normalize_id(record_id)
+        if normalized is None:
+            return None
+        for schema in self.schema.objects.values():
+            record = self.tables[schema.name.lower()].get(normalized)
+            if record is not None:
+                return schema.name, record
+        return None
+
+    def records(self, sobject: str) -> Iterator[Record]:
+        """Live records of an object (not deleted)."""
+        return (r for r in self.tables[sobject.lower()].values() if not r["IsDeleted"])
+
+    # -- writing --------------------------------------------------------------------------
+
+    def new_id(self, sobject: str) -> str:
+        """Allocate the next id for an object."""
+        with self.lock:
+            number = self._next_number.get(sobject, 1_000_000)
+            self._next_number[sobject] = number + 1
+        return make_id(sobject, number)
+
+    def put_seed(self, sobject: str, record: Record) -> None:
+        """Load one seeded record as is (the seeder sets ids and stamps)."""
+        self.tables[sobject.lower()][record["Id"]] = record
+        self.table_versions[sobject.lower()] = self.table_versions.get(sobject.lower(), 0) + 1
+
+    def validate_changes(
+        self, schema: ObjectSchema, raw: Mapping[str, Any], *, creating: bool = False
+    ) -> dict[str, Any]:
+        """Check the fields a client sends and return their stored values.
+
+        Raises `RecordError` on the first invalid field, as a SaveResult reports it.
+        """
+        changes: dict[str, Any] = {}
+        for name, value in raw.items():
+            if name == "attributes":
+                continue
+            field_def = schema.get(name)
+            if field_def is None:
+                raise RecordError(
+                    "INVALID_FIELD",
+                    f"No such column '{name}' on sobject of type {schema.name}",
+                    [name],
+                )
+            if name.lower() == "id":
+                continue
+            if not (field_def.createable if creating else field_def.updateable):
+                raise RecordError(
+                    "INVALID_FIELD_FOR_INSERT_UPDATE",
+                    f"Unable to create/update fields: {field_def.name}. Please check the "
+                    "security settings of this field and verify that it is read/write for "
+                    "your profile or permission set.",
+                    [field_def.name],
+                )
+            changes[field_def.name] = coerce_for_write(field_def, value)
+        return changes
+
+    def check_updatable(self, schema: ObjectSchema, record_id: Any) -> Record:
+        """The record an update targets; raises `RecordError` for a bad or deleted id."""
+        normalized = normalize_id(record_id) if isinstance(record_id, str) else None
+        if normalized is None:
+            raise RecordError("MALFORMED_ID", f"{schema.label} ID: id value of incorrect type: "
+                              f"{record_id}", ["Id"])  # fmt: skip
+        record = self.tables[schema.name.lower()].get(normalized)
+        if record is None:
+            found = self.find(normalized)
+            if found is not None:
+                raise RecordError(
+                    "MALFORMED_ID",
+                    f"{schema.label} ID: id value of incorrect type: {record_id}",
+                    ["Id"],
+                )
+            raise RecordError("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id")
+        if record["IsDeleted"]:
+            raise RecordError("ENTITY_IS_DELETED", "entity is deleted")
+        return record
+
+    def apply_update(
+        self, schema: ObjectSchema, record: Record, changes: Mapping[str, Any]
+    ) -> None:
+        """Apply validated changes to a record and stamp it."""
+        with self.lock:
+            record.update(changes)
+            self._derive(schema, record)
+            self._stamp(record, schema.name.lower())
+
+    def create(self, schema: ObjectSchema, raw: Mapping[str, Any]) -> Record:
+        """Validate and insert a new record; raises `RecordError`."""
+        changes = self.validate_changes(schema, raw, creating=True)
+        missing = [
+            f.name
+            for f in schema.fields.values()
+            if not f.nillable
+            and f.createable
+            and f.type != "boolean"
+            and f.name not in changes
+            and f.name not in {"OwnerId", "AccountAccessLevel"}
+        ]
+        if missing:
+            raise RecordError("REQUIRED_FIELD_MISSING",
+                              f"Required fields are missing: [{', '.join(missing)}]", missing)  # fmt: skip
+        now = self.clock()
+        record: Record = {f.name: f.default_value for f in schema.fields.values()}
+        record.update(changes)
+        record.update(
+            Id=self.new_id(schema.name),
+            IsDeleted=False,
+            CreatedDate=now,
+            CreatedById=self.api_user_id,
+        )
+        if "OwnerId" in record and record["OwnerId"] is None:
+            record["OwnerId"] = self.api_user_id
+        if "AccountAccessLevel" in record and record["AccountAccessLevel"] is None:
+            record["AccountAccessLevel"] = "Read"
+        with self.lock:
+            self._derive(schema, record)
+            self._stamp(record, schema.name.lower())
+            self.tables[schema.name.lower()][record["Id"]] = record
+        return record
+
+    def create_tooling(self, sobject: str, values: Mapping[str, Any]) -> Record:
+        """Insert a Tooling API record (already validated by the caller)."""
+        schema = self.schema.get(sobject, tooling=True)
+        assert schema is not None
+        now = self.clock()
+        record: Record = {f.name: None for f in schema.fields.values()}
+        record.update(values)
+        record.update(
+            Id=self.new_id(schema.name),
+            IsDeleted=False,
+            CreatedDate=now,
+            CreatedById=self.api_user_id,
+        )
+        with self.lock:
+            self._stamp(record, "tooling:" + schema.name.lower())
+            self.tooling_tables[schema.name.lower()][record["Id"]] = record
+        return record
+
+    def delete(self, sobject: str, record_id: str) -> None:
+        """Move a record to the recycle bin (`IsDeleted`), as a person deleting it would."""
+        record = self.get(sobject, record_id)
+        if record is None:
+            raise KeyError(record_id)
+        with self.lock:
+            record["IsDeleted"] = True
+            self._stamp(record, sobject.lower())
+
+    def human_edit(self, sobject: str, record_id: str, **fields: Any) -> None:
+        """Change fields as a person in the CRM would (tests use it); values are validated."""
+        schema = self.schema.get(sobject)
+        assert schema is not None
+        record = self.check_updatable(schema, record_id)
+        raw = {k: (_wire(v)) for k, v in fields.items()}
+        self.apply_update(schema, record, self.validate_changes(schema, raw))
+
+    def _derive(self, schema: ObjectSchema, record: Record) -> None:
+        if schema.name == "Opportunity":
+            stage = str(record.get("StageName") or "")
+            record["IsClosed"] = stage in CLOSED_STAGES
+            record["IsWon"] = CLOSED_STAGES.get(stage, False)
+        elif schema.name in ("User", "Contact"):
+            first, last = record.get("FirstName"), record.get("LastName")
+            record["Name"] = " ".join(p for p in (first, last) if p)
+
+    def _stamp(self, record: Record, table_key: str) -> None:
+        now = self.clock()
+        record["LastModifiedDate"] = now
+        record["SystemModstamp"] = now
+        record["LastModifiedById"] = self.api_user_id
+        self.table_versions[table_key] = self.table_versions.get(table_key, 0) + 1
+
+    def table_version(self, sobject: str, *, tooling: bool = False) -> int:
+        """A number that changes whenever a record of the object changes."""
+        key = ("tooling:" if tooling else "") + sobject.lower()
+        return self.table_versions.get(key, 0)
+
+    # -- files (`--data FILE`) ----------------------------------------------------------
+
+    def save(self, path: Path) -> None:
+        """Write the org (custom fields and all records) to a JSON file, atomically."""
+        with self.lock:
+            payload = {
+                "format": "kam-sync-sandbox-salesforce/1",
+                "custom_fields": {
+                    schema.name: [_field_json(f) for f in schema.fields.values() if f.custom]
+                    for schema in self.schema.objects.values()
+                },
+                "tables": {
+                    schema.name: [_record_json(schema, r) for r in self.tables[key].values()]
+                    for key, schema in self.schema.objects.items()
+                },
+                "tooling_tables": {
+                    schema.name: [
+                        _record_json(schema, r) for r in self.tooling_tables[key].values()
+                    ]
+                    for key, schema in self.schema.tooling.items()
+                },
+                "next_number": self._next_number,
+            }
+        temporary = path.with_name(path.name + ".tmp")
+        temporary.write_text(json.dumps(payload, separators=(",", ":")))
+        temporary.replace(path)
+
+    @classmethod
+    def load(cls, path: Path, clock: Clock = _utc_now) -> SalesforceStore:
+        """Read an org written by `save`."""
+        payload = json.loads(path.read_text())
+        if payload.get("format") != "kam-sync-sandbox-salesforce/1":
+            raise ValueError(f"{path}: not a Salesforce sandbox data file")
+        store = cls(clock=clock)
+        for sobject, fields in payload["custom_fields"].items():
+            for values in fields:
+                values["picklist"] = tuple(values["picklist"])
+                values["reference_to"] = tuple(values["reference_to"])
+                store.schema.add_field(sobject, FieldDef(**values))
+        for sobject, records in payload["tables"].items():
+            schema = store.schema.get(sobject)
+            assert schema is not None
+            table = store.tables[schema.name.lower()]
+            for raw in records:
+                table[raw["Id"]] = _record_from_json(schema, raw)
+        for sobject, records in payload.get("tooling_tables", {}).items():
+            schema = store.schema.get(sobject, tooling=True)
+            assert schema is not None
+            table = store.tooling_tables[schema.name.lower()]
+            for raw in records:
+                table[raw["Id"]] = _record_from_json(schema, raw)
+        store._next_number = {k: int(v) for k, v in payload["next_number"].items()}
+        return store
+
+
+def _wire(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value
+
+
+def _field_json(field_def: FieldDef) -> dict[str, Any]:
+    values = asdict(field_def)
+    values["picklist"] = list(field_def.picklist)
+    values["reference_to"] = list(field_def.reference_to)
+    return values
+
+
+def _record_json(schema: ObjectSchema, record: Record) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, value in record.items():
+        field_def = schema.get(name)
+        if field_def is None or value is None:
+            out[name] = value
+        elif field_def.type in ("currency", "double", "percent"):
+            out[name] = str(value)
+        else:
+            out[name] = formatter(field_def)(value)
+    return out
+
+
+def _record_from_json(schema: ObjectSchema, raw: Mapping[str, Any]) -> Record:
+    from decimal import Decimal
+
+    record: Record = {}
+    for name, value in raw.items():
+        field_def = schema.get(name)
+        if field_def is None or value is None:
+            record[name] = value
+        elif field_def.type in ("currency", "double", "percent"):
+            record[name] = Decimal(value)
+        elif field_def.type == "date":
+            record[name] = parse_date(value)
+        elif field_def.type == "datetime":
+            record[name] = parse_datetime(value)
+        else:
+            record[name] = value
+    return record
+
+
+__all__ = ["API_USER_NUMBER", "Record", "RecordError", "SalesforceStore", "normalize_id"]

@@ -1,0 +1,171 @@
+"""Tooling API `CustomField` creation: the new field appears in describe at once.
+
+The request body follows the Tooling API: `{"FullName": "Account.KAM_Tier__c",
+"Metadata": {"label", "type", "length" | "precision"/"scale" | "valueSet", ...}}`, with the
+Metadata API's field types (Text, LongTextArea, TextArea, Picklist, MultiselectPicklist,
+Number, Percent, Currency, Checkbox, Date, DateTime). The sandbox grants field access on
+creation (real orgs need FieldPermissions, which can be created too; guess: not enforced).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from kam_sync.sandbox.salesforce.errors import sf_fail
+from kam_sync.sandbox.salesforce.schema import FieldDef
+from kam_sync.sandbox.salesforce.store import SalesforceStore
+from kam_sync.sandbox.server import Request, Response, json_response
+
+_NAME = re.compile(r"^(?P<object>[A-Za-z][A-Za-z0-9_]*)\.(?P<field>[A-Za-z][A-Za-z0-9_]*__c)$")
+_TYPES = {
+    "Text": "string",
+    "TextArea": "textarea",
+    "LongTextArea": "textarea",
+    "Picklist": "picklist",
+    "MultiselectPicklist": "multipicklist",
+    "Number": "double",
+    "Percent": "percent",
+    "Currency": "currency",
+    "Checkbox": "boolean",
+    "Date": "date",
+    "DateTime": "datetime",
+    "Email": "email",
+    "Url": "url",
+    "Phone": "phone",
+}
+
+
+def _integrity(message: str, field_name: str) -> Exception:
+    return sf_fail(400, "FIELD_INTEGRITY_EXCEPTION", message, [field_name])
+
+
+def field_from_metadata(api_name: str, metadata: dict[str, Any]) -> FieldDef:
+    """Build the describe-level field for a Tooling API CustomField's Metadata."""
+    kind = metadata.get("type")
+    if kind not in _TYPES:
+        allowed = ", ".join(_TYPES)
+        raise _integrity(f"Type: bad value {kind!r}; the sandbox supports {allowed}", "Type")
+    label = metadata.get("label")
+    if not label:
+        raise _integrity("Field Label: You must enter a value", "Label")
+    ftype = _TYPES[str(kind)]
+    common: dict[str, Any] = {"custom": True, "label": str(label)}
+    if kind == "Text":
+        length = _int(metadata, "length", 1, 255)
+        return FieldDef(api_name, type=ftype, length=length, **common)
+    if kind == "TextArea":
+        return FieldDef(api_name, type=ftype, length=255, **common)
+    if kind == "LongTextArea":
+        length = _int(metadata, "length", 256, 131072)
+        return FieldDef(api_name, type=ftype, length=length, **common)
+    if kind in ("Number", "Percent", "Currency"):
+        precision = _int(metadata, "precision", 1, 18)
+        scale = _int(metadata, "scale", 0, precision, default=0)
+        return FieldDef(api_name, type=ftype, precision=precision, scale=scale, **common)
+    if kind in ("Picklist", "MultiselectPicklist"):
+        value_set = metadata.get("valueSet") or {}
+        definition = value_set.get("valueSetDefinition") or {}
+        values = [
+            str(v.get("fullName") or v.get("label")) for v in definition.get("value", []) or []
+        ]
+        if not values:
+            raise _integrity("Values: You must enter at least one value", "ValueSet")
+        return FieldDef(
+            api_name,
+            type=ftype,
+            length=255 if kind == "Picklist" else 4099,
+            picklist=tuple(values),
+            restricted=bool(value_set.get("restricted", False)),
+            **common,
+        )
+    if kind == "Checkbox":
+        default = str(metadata.get("defaultValue", "false")).lower() == "true"
+        return FieldDef(api_name, type=ftype, nillable=False, default_value=default, **common)
+    if kind in ("Email", "Url", "Phone"):
+        return FieldDef(api_name, type=ftype, length=80 if kind == "Email" else 255, **common)
+    return FieldDef(api_name, type=ftype, **common)
+
+
+def _int(
+    metadata: dict[str, Any], key: str, low: int, high: int, default: int | None = None
+) -> int:
+    raw = metadata.get(key, default)
+    if raw is None:
+        raise _integrity(f"{key.title()}: You must enter a value", key.title())
+    try:
+        value = int(raw)
+    except (TypeError, ValueError):
+        raise _integrity(f"{key.title()}: must be a whole number", key.title()) from None
+    if not low <= value <= high:
+        raise _integrity(f"{key.title()}: must be between {low} and {high}", key.title())
+    return value
+
+
+class ToolingService:
+    """`POST tooling/sobjects/CustomField` and `GET tooling/sobjects/CustomField/{id}`."""
+
+    def __init__(self, store: SalesforceStore) -> None:
+        self.store = store
+
+    def create_custom_field(self, request: Request) -> Response:
+        body = request.json()
+        if not isinstance(body, dict):
+            raise sf_fail(400, "JSON_PARSER_ERROR", "a JSON object is required")
+        match = _NAME.match(str(body.get("FullName", "")))
+        if match is None:
+            raise sf_fail(400, "INVALID_FIELD", "FullName must look like Object.Field__c",
+                          ["FullName"])  # fmt: skip
+        schema = self.store.schema.get(match["object"])
+        if schema is None:
+            raise sf_fail(400, "INVALID_TYPE", f"sObject type '{match['object']}' is not "
+                          "supported.")  # fmt: skip
+        api_name = match["field"]
+        metadata = body.get("Metadata")
+        if not isinstance(metadata, dict):
+            raise sf_fail(400, "REQUIRED_FIELD_MISSING", "Metadata is required", ["Metadata"])
+        field_def = field_from_metadata(api_name, metadata)
+        developer_name = api_name[: -len("__c")]
+        with self.store.lock:
+            if schema.get(api_name) is not None:
+                raise sf_fail(
+                    400,
+                    "DUPLICATE_DEVELOPER_NAME",
+                    f"There is already a field named {developer_name} on {schema.name}.",
+                )
+            self.store.schema.add_field(schema.name, field_def)
+            record = self.store.create_tooling(
+                "CustomField",
+                {
+                    "DeveloperName": developer_name,
+                    "TableEnumOrId": schema.name,
+                    "FullName": f"{schema.name}.{api_name}",
+                    "NamespacePrefix": None,
+                    "Description": metadata.get("description"),
+                },
+            )
+        return json_response(
+            201, {"id": record["Id"], "success": True, "errors": [], "warnings": [], "infos": []}
+        )
+
+    def get_custom_field(self, request: Request) -> Response:
+        record = self.store.tooling_tables["customfield"].get(request.params["record_id"])
+        if record is None:
+            raise sf_fail(404, "NOT_FOUND", "The requested resource does not exist")
+        sobject, _, api_name = str(record["FullName"]).partition(".")
+        schema = self.store.schema.get(sobject)
+        field_def = schema.get(api_name) if schema is not None else None
+        metadata: dict[str, Any] = {}
+        if field_def is not None:
+            metadata = {"label": field_def.label, "type": field_def.type}
+        return json_response(
+            200,
+            {
+                "attributes": {"type": "CustomField", "url": request.path},
+                "Id": record["Id"],
+                "DeveloperName": record["DeveloperName"],
+                "TableEnumOrId": record["TableEnumOrId"],
+                "FullName": record["FullName"],
+                "Metadata": metadata,
+            },
+        )
