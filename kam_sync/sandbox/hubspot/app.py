@@ -139,6 +139,10 @@ class HubSpotApp(CrmApp):
         self.faults = faults
         self._apply_quota()
 
+    def set_remaining_quota(self, remaining: int) -> None:
+        """Pretend the day's API allocation is used up but `remaining` requests."""
+        self.limiter.set_daily_remaining(remaining)
+
     def credentials(self) -> dict[str, str]:
         """What a client needs: the private-app token, and an OAuth app's refresh grant."""
         return {
