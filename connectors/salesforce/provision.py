@@ -215,47 +215,31 @@ class Provisioner:
                 f"WHERE ParentId = {soql.id_literal(permission_set_id)}",
             )
         }
-        to_create: list[dict[str, Any]] = []
-        to_update: list[dict[str, Any]] = []
+        # One request per field permission: provisioning runs rarely and touches a handful of
+        # fields, and single-record calls work the same on every org and API version.
         for spec in specs:
             full_name = f"{spec.object_name}.{spec.name}"
             row = existing.get(full_name)
             if row is None:
-                to_create.append(
+                self._client.json_call(
+                    f"grant {full_name}",
+                    "POST",
+                    "sobjects/FieldPermissions",
                     {
-                        "attributes": {"type": "FieldPermissions"},
                         "ParentId": permission_set_id,
                         "SobjectType": spec.object_name,
                         "Field": full_name,
                         "PermissionsRead": True,
                         "PermissionsEdit": True,
-                    }
+                    },
                 )
             elif not (row.get("PermissionsRead") and row.get("PermissionsEdit")):
-                to_update.append(
-                    {
-                        "attributes": {"type": "FieldPermissions"},
-                        "id": row["Id"],
-                        "PermissionsRead": True,
-                        "PermissionsEdit": True,
-                    }
+                self._client.json_call(
+                    f"grant {full_name}",
+                    "PATCH",
+                    f"sobjects/FieldPermissions/{row['Id']}",
+                    {"PermissionsRead": True, "PermissionsEdit": True},
                 )
-        for method, records in (("POST", to_create), ("PATCH", to_update)):
-            for start in range(0, len(records), 200):
-                saved = self._client.json_call(
-                    "write field permissions",
-                    method,
-                    "composite/sobjects",
-                    {"allOrNone": False, "records": records[start : start + 200]},
-                )
-                failed = [s for s in saved or () if not s.get("success")]
-                if failed:
-                    errors = failed[0].get("errors") or [{}]
-                    raise ApiError(
-                        f"{len(failed)} field permissions not saved: "
-                        f"{errors[0].get('statusCode')}: {errors[0].get('message')}",
-                        connector="salesforce",
-                    )
         self._assign(permission_set_id)
 
     def _assign(self, permission_set_id: str) -> None:

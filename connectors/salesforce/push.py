@@ -38,7 +38,10 @@ from kam_sync_connectors.salesforce.error_map import CONNECTOR
 log = logging.getLogger(__name__)
 
 LOCK_ERROR = "UNABLE_TO_LOCK_ROW"
-RETRIABLE_RECORD_CODES = frozenset({LOCK_ERROR, "UNPROCESSED", "NO_RESULT", "SERVER_UNAVAILABLE"})
+# UNKNOWN_EXCEPTION is Salesforce's "internal error, try again"; it goes to the retry queue.
+RETRIABLE_RECORD_CODES = frozenset(
+    {LOCK_ERROR, "UNPROCESSED", "NO_RESULT", "SERVER_UNAVAILABLE", "UNKNOWN_EXCEPTION"}
+)
 ID_QUERY_CHUNK = 200
 
 

@@ -48,20 +48,7 @@ def permission_set(mocked: responses.RequestsMock, *, exists: bool, granted: lis
     mocked.add_callback(responses.GET, f"{API}/query/", callback=query)
     mocked.post(f"{API}/sobjects/PermissionSet", json={"id": PS_ID, "success": True})
     mocked.post(f"{API}/sobjects/PermissionSetAssignment", json={"id": "0Pa1", "success": True})
-    mocked.add_callback(
-        responses.POST,
-        f"{API}/composite/sobjects",
-        callback=lambda r: (
-            200,
-            {},
-            json.dumps(
-                [
-                    {"id": "01k", "success": True, "errors": []}
-                    for _ in json.loads(r.body)["records"]
-                ]
-            ),
-        ),
-    )
+    mocked.post(f"{API}/sobjects/FieldPermissions", json={"id": "01k1", "success": True})
 
 
 def sent(mocked: responses.RequestsMock, method: str, url: str) -> list[Any]:
@@ -97,9 +84,10 @@ def test_missing_fields_are_created_and_the_integration_user_gets_edit_access(
     assert sent(mocked, "POST", f"{API}/sobjects/PermissionSet") == [
         {"Name": "KAM_Sync_Integration", "Label": "KAM Sync Integration"}
     ]
-    (grants,) = sent(mocked, "POST", f"{API}/composite/sobjects")
-    assert grants["records"][0]["Field"] == "Account.KAM_Checklist_Gaps__c"
-    assert grants["records"][0]["PermissionsEdit"] is True
+    (grant,) = sent(mocked, "POST", f"{API}/sobjects/FieldPermissions")
+    assert grant["Field"] == "Account.KAM_Checklist_Gaps__c"
+    assert grant["ParentId"] == PS_ID
+    assert grant["PermissionsRead"] is True and grant["PermissionsEdit"] is True
     assert sent(mocked, "POST", f"{API}/sobjects/PermissionSetAssignment") == [
         {"PermissionSetId": PS_ID, "AssigneeId": USER}
     ]

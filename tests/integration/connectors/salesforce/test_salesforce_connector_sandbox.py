@@ -1,0 +1,345 @@
+"""The Salesforce connector against the sandbox CRM over HTTPS, with exact API call counts."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from kam_sync.errors import QuotaExhaustedError
+from kam_sync_connectors.base import CustomFieldSpec, PullRequest, RecordUpdate
+from kam_sync_connectors.salesforce import SalesforceSettings, connect
+from kam_sync_connectors.salesforce.connector import SalesforceConnector
+
+runner = pytest.importorskip("kam_sync.sandbox.runner")
+
+TIERS = ("Strategic", "Key", "Emerging", "Watchlist", "None")
+OUTPUT_FIELDS = (
+    CustomFieldSpec("Account", "KAM_Tier__c", "KAM Tier", "picklist", values=TIERS),
+    CustomFieldSpec(
+        "Account",
+        "KAM_Classification__c",
+        "KAM Classification",
+        "picklist",
+        values=("Existing Key", "Emerging Key", "Not Key"),
+    ),
+    CustomFieldSpec("Account", "KAM_Score__c", "KAM Score", "number", precision=5, scale=2),
+    CustomFieldSpec(
+        "Account", "KAM_Score_Explanation__c", "KAM Score Explanation", "longtext", length=32768
+    ),
+    CustomFieldSpec(
+        "Account",
+        "KAM_Plan_Stage__c",
+        "KAM Plan Stage",
+        "picklist",
+        values=("Strategy", "Research", "Action Plan", "Execution", "Review"),
+    ),
+    CustomFieldSpec(
+        "Account",
+        "KAM_Checklist_Completion__c",
+        "KAM Checklist Completion",
+        "percent",
+        precision=5,
+        scale=2,
+    ),
+    CustomFieldSpec(
+        "Account", "KAM_Checklist_Gaps__c", "KAM Checklist Gaps", "longtext", length=32768
+    ),
+    CustomFieldSpec(
+        "Account",
+        "KAM_Flags__c",
+        "KAM Flags",
+        "multipicklist",
+        values=(
+            "Over Cap",
+            "Growth Alert",
+            "Review Due",
+            "Missing Roles",
+            "Manual Override",
+            "Tier Override",
+            "Waitlisted",
+        ),
+    ),
+    CustomFieldSpec("Account", "KAM_Last_Assessed__c", "KAM Last Assessed", "datetime"),
+)
+TARGETS = tuple(f.name for f in OUTPUT_FIELDS)
+
+
+class Sleeps:
+    """Records every wait; sleeps for real only briefly (bulk jobs need wall time to finish)."""
+
+    def __init__(self) -> None:
+        self.waits: list[float] = []
+
+    def __call__(self, seconds: float) -> None:
+        self.waits.append(seconds)
+        time.sleep(min(seconds, 0.02))
+
+
+@pytest.fixture
+def sandbox_factory() -> Iterator[Callable[..., Any]]:
+    stack: list[Any] = []
+
+    def start(**kwargs: Any) -> Any:
+        context = runner.running_sandbox("salesforce", **kwargs)
+        handle = context.__enter__()
+        stack.append(context)
+        return handle
+
+    yield start
+    for context in reversed(stack):
+        context.__exit__(None, None, None)
+
+
+def connector_for(
+    sandbox: Any, sleeps: Sleeps | None = None, **overrides: Any
+) -> SalesforceConnector:
+    creds = sandbox.credentials
+    environ = {
+        "KAM_SYNC_SF_CLIENT_ID": creds["client_id"],
+        "KAM_SYNC_SF_CLIENT_SECRET": creds["client_secret"],
+        "KAM_SYNC_SF_USERNAME": creds["username"],
+        "KAM_SYNC_SF_PASSWORD": creds["password"],
+        "KAM_SYNC_SF_SECURITY_TOKEN": creds["security_token"],
+        "KAM_SYNC_SF_PRIVATE_KEY_FILE": creds["private_key_path"],
+    }
+    settings: dict[str, Any] = {
+        "login_url": sandbox.base_url,
+        "ca_bundle": sandbox.ca_cert_path,
+        "bulk_poll_interval_seconds": 0.05,
+        **overrides,
+    }
+    sf = connect(SalesforceSettings(**settings), environ, sleep=sleeps or Sleeps())
+    sf.set_write_back_targets("Account", TARGETS)
+    return sf
+
+
+def accounts_request(since: datetime | None, until: datetime, *fields: str) -> PullRequest:
+    return PullRequest(
+        object_name="Account",
+        fields=fields or ("Name", "ParentId"),
+        since=since,
+        until=until,
+        id_field="Id",
+        modified_field="SystemModstamp",
+        deleted_field="IsDeleted",
+    )
+
+
+def requests_of(sandbox: Any, kind: str, method: str | None = None) -> int:
+    by_method = sandbox.stats()["requests"].get(kind, {})
+    return sum(n for m, n in by_method.items() if method is None or m == method)
+
+
+def account_ids(sandbox: Any) -> list[str]:
+    return sorted(r["Id"] for r in sandbox.app.store.records("Account") if not r.get("IsDeleted"))
+
+
+def test_a_full_pull_pages_through_every_account_with_one_query_call_per_page(
+    sandbox_factory: Callable[..., Any],
+) -> None:
+    sandbox = sandbox_factory(accounts=1000, seed=11)
+    sf = connector_for(sandbox, query_batch_size=200, auth="password")
+
+    pages = list(sf.pull(accounts_request(None, datetime.now(UTC))))
+
+    ids = [r["Id"] for p in pages for r in p.records]
+    assert len(ids) == len(set(ids)) == 1000
+    stamps = [r["SystemModstamp"] for p in pages for r in p.records]
+    assert stamps == sorted(stamps)
+    assert len(pages) == 5
+    # one COUNT() to choose REST over Bulk, then one call per page of 200
+    assert requests_of(sandbox, "query") == 6
+    assert sf.quota().calls_by_kind["query"] == 6
+    assert requests_of(sandbox, "auth") == 1
+
+
+def test_incremental_pulls_keep_every_record_that_ties_on_the_watermark(
+    sandbox_factory: Callable[..., Any],
+) -> None:
+    sandbox = sandbox_factory(accounts=200, seed=12)
+    store = sandbox.app.store
+    tick = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=5)
+    store.clock = lambda: tick
+    ids = account_ids(sandbox)
+    for record_id in ids[:5]:
+        store.human_edit("Account", record_id, Name=f"Edited {record_id}")
+    sf = connector_for(sandbox, look_back_minutes=0)
+    until = tick + timedelta(seconds=1)
+
+    first = [
+        r for p in sf.pull(accounts_request(tick - timedelta(seconds=1), until)) for r in p.records
+    ]
+    pages = list(sf.pull(accounts_request(tick - timedelta(seconds=1), until)))
+    watermark = pages[-1].high_watermark
+    for record_id in ids[5:8]:  # more edits land on the very same stamp
+        store.human_edit("Account", record_id, Name=f"Edited {record_id}")
+    second = [r for p in sf.pull(accounts_request(watermark, until)) for r in p.records]
+
+    assert sorted(r["Id"] for r in first) == ids[:5]
+    assert watermark == tick
+    assert sorted(r["Id"] for r in second) == ids[:8]
+
+
+def test_deleted_accounts_arrive_flagged_as_deleted(
+    sandbox_factory: Callable[..., Any],
+) -> None:
+    sandbox = sandbox_factory(accounts=100, seed=13)
+    since = datetime.now(UTC) - timedelta(seconds=1)
+    gone = account_ids(sandbox)[3]
+    sandbox.app.store.delete("Account", gone)
+    sf = connector_for(sandbox)
+
+    records = [
+        r
+        for p in sf.pull(accounts_request(since, datetime.now(UTC) + timedelta(seconds=1)))
+        for r in p.records
+    ]
+
+    assert [(r["Id"], r["IsDeleted"]) for r in records] == [(gone, True)]
+
+
+def test_a_session_expiring_mid_pull_is_renewed_and_nothing_is_lost(
+    sandbox_factory: Callable[..., Any],
+) -> None:
+    sandbox = sandbox_factory(accounts=1000, seed=14, faults="session_expiry=4")
+    sf = connector_for(sandbox, query_batch_size=200)
+
+    ids = [r["Id"] for p in sf.pull(accounts_request(None, datetime.now(UTC))) for r in p.records]
+
+    assert len(set(ids)) == len(ids) == 1000
+    assert requests_of(sandbox, "auth") >= 2
+    assert sf.quota().calls_by_kind["auth"] == requests_of(sandbox, "auth")
+
+
+def test_provisioning_twice_creates_the_fields_once(
+    sandbox_factory: Callable[..., Any],
+) -> None:
+    sandbox = sandbox_factory(accounts=20, seed=15)
+    sf = connector_for(sandbox)
+
+    first = sf.provision(OUTPUT_FIELDS)
+    tooling_after_first = requests_of(sandbox, "tooling")
+    second = connector_for(sandbox).provision(OUTPUT_FIELDS)
+
+    assert not first.problems, first.problems
+    assert sorted(first.created) == sorted(f"Account.{n}" for n in TARGETS)
+    assert not second.problems and not second.created and not second.updated
+    assert sorted(second.unchanged) == sorted(first.created)
+    assert tooling_after_first == len(OUTPUT_FIELDS)
+    assert requests_of(sandbox, "tooling") == tooling_after_first  # nothing created again
+    described = sf.describe("Account").fields["KAM_Tier__c"]
+    assert described.updateable and described.picklist_values == TIERS
+
+
+def provisioned(sandbox: Any) -> SalesforceConnector:
+    report = connector_for(sandbox).provision(OUTPUT_FIELDS)
+    assert not report.problems, report.problems
+    sandbox.reset_stats()
+    return connector_for(sandbox)
+
+
+def test_2000_updates_take_10_collection_calls_with_a_result_per_record(
+    sandbox_factory: Callable[..., Any],
+) -> None:
+    sandbox = sandbox_factory(accounts=2000, seed=16)
+    sf = provisioned(sandbox)
+    ids = account_ids(sandbox)
+    bad = set(ids[::250])
+    updates = [
+        RecordUpdate(i, {"KAM_Tier__c": "Bogus" if i in bad else "Key", "KAM_Score__c": 71.5})
+        for i in ids
+    ]
+
+    results = sf.push("Account", updates)
+
+    assert requests_of(sandbox, "write") == 10
+    assert sf.quota().calls_by_kind["write"] == 10
+    assert [r.record_id for r in results] == ids
+    failed = {r.record_id: r for r in results if not r.ok}
+    assert set(failed) == bad
+    assert all(not r.retriable and r.error_code for r in failed.values())
+    assert sandbox.app.store.get("Account", ids[1])["KAM_Tier__c"] == "Key"
+
+
+@pytest.mark.slow
+def test_10000_updates_through_collections_are_exactly_50_write_calls(
+    sandbox_factory: Callable[..., Any],
+) -> None:
+    sandbox = sandbox_factory(accounts=10_000, seed=17)
+    sf = provisioned(sandbox)
+    sf = connector_for(sandbox, bulk_write_threshold=20_000)
+    updates = [RecordUpdate(i, {"KAM_Tier__c": "Emerging"}) for i in account_ids(sandbox)]
+
+    results = sf.push("Account", updates)
+
+    assert len(updates) == 10_000 and all(r.ok for r in results)
+    assert requests_of(sandbox, "write") == 50
+
+
+def test_a_bulk_ingest_job_reports_its_failed_rows(
+    sandbox_factory: Callable[..., Any],
+) -> None:
+    sandbox = sandbox_factory(accounts=2500, seed=18)
+    sf = provisioned(sandbox)
+    ids = account_ids(sandbox)
+    bad = set(ids[::500])
+    updates = [
+        RecordUpdate(i, {"KAM_Plan_Stage__c": "Nonsense" if i in bad else "Research"}) for i in ids
+    ]
+
+    results = sf.push("Account", updates)
+
+    assert [r.record_id for r in results] == ids
+    assert {r.record_id for r in results if not r.ok} == bad
+    assert requests_of(sandbox, "write") == 0
+    # create, upload, close, >=1 status poll, successful and failed results
+    assert requests_of(sandbox, "bulk", "POST") == 1
+    assert requests_of(sandbox, "bulk", "PUT") == 1
+    assert requests_of(sandbox, "bulk", "PATCH") == 1
+    assert sandbox.app.store.get("Account", ids[1])["KAM_Plan_Stage__c"] == "Research"
+
+
+def test_locked_records_are_retried_until_written(
+    sandbox_factory: Callable[..., Any],
+) -> None:
+    sandbox = sandbox_factory(accounts=400, seed=19)
+    sf = provisioned(sandbox)
+    sandbox.set_faults("write:lock=0.1")
+    sleeps = Sleeps()
+    sf = connector_for(sandbox, sleeps, lock_retry_attempts=5, lock_retry_wait_seconds=0.5)
+    ids = account_ids(sandbox)
+
+    results = sf.push("Account", [RecordUpdate(i, {"KAM_Tier__c": "Strategic"}) for i in ids])
+
+    assert all(r.ok for r in results)
+    rounds = len(sleeps.waits)
+    assert rounds >= 1  # some records were locked at first
+    assert sleeps.waits == [0.5 * 2**n for n in range(rounds)]
+    # two collections of 200, then one request per retry round (fewer than 200 locked)
+    assert requests_of(sandbox, "write") == 2 + rounds
+    # each round first reads the locked records' parent accounts, to group them
+    assert requests_of(sandbox, "query") == rounds
+
+
+def test_the_run_stops_cleanly_when_the_daily_budget_is_reached(
+    sandbox_factory: Callable[..., Any],
+) -> None:
+    sandbox = sandbox_factory(accounts=1000, seed=20, daily_api_limit=1000, faults="quota=205")
+    sf = connector_for(sandbox, query_batch_size=200)
+    sf.check_quota()  # 796 of 1000 used after this call
+
+    pages = []
+    with pytest.raises(QuotaExhaustedError) as caught:
+        for page in sf.pull(accounts_request(None, datetime.now(UTC))):
+            pages.append(page)
+
+    assert caught.value.exit_code == 4
+    # describe + COUNT() + 2 pages bring usage to the 800 stop line; nothing more is sent
+    assert sum(len(p.records) for p in pages) == 400
+    assert pages[-1].high_watermark is not None
+    assert sf.quota().used == 800
+    assert requests_of(sandbox, "query") == 3
