@@ -1,0 +1,224 @@
+"""Salesforce sandbox: provisioning through the Tooling API, faults, accounting, `--data`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+from simple_salesforce import Salesforce
+from simple_salesforce.exceptions import SalesforceMalformedRequest
+from simple_salesforce.login import token_login
+
+from kam_sync.sandbox.runner import SandboxHandle, running_sandbox
+
+TIER_FIELD = {
+    "FullName": "Account.KAM_Tier__c",
+    "Metadata": {
+        "label": "KAM Tier",
+        "type": "Picklist",
+        "valueSet": {
+            "restricted": True,
+            "valueSetDefinition": {
+                "sorted": False,
+                "value": [
+                    {"fullName": v, "label": v, "default": False}
+                    for v in ("Strategic", "Key", "Emerging", "Watchlist", "None")
+                ],
+            },
+        },
+    },
+}
+
+
+def login(sandbox: SandboxHandle) -> Salesforce:
+    creds = sandbox.credentials
+    session = sandbox.requests_session()
+    session_id, instance = token_login(
+        f"{sandbox.base_url}/services/oauth2/token",
+        {
+            "grant_type": "password",
+            "client_id": creds["client_id"],
+            "client_secret": creds["client_secret"],
+            "username": creds["username"],
+            "password": creds["password"] + creds["security_token"],
+        },
+        "login",
+        creds["client_id"],
+        None,
+        None,
+        session,
+    )
+    return Salesforce(instance_url=f"https://{instance}", session_id=session_id, session=session)
+
+
+@pytest.fixture
+def sandbox() -> Iterator[SandboxHandle]:
+    with running_sandbox("salesforce", accounts=80, seed=5) as handle:
+        yield handle
+
+
+def test_a_custom_field_created_with_the_tooling_api_appears_in_describe_and_takes_writes(
+    sandbox: SandboxHandle,
+) -> None:
+    sf = login(sandbox)
+    created = sf.toolingexecute("sobjects/CustomField", method="POST", data=TIER_FIELD)
+    assert created["success"] is True
+    assert created["id"].startswith("00N")
+    fields = {f["name"]: f for f in sf.Account.describe()["fields"]}
+    tier = fields["KAM_Tier__c"]
+    assert (tier["type"], tier["custom"], tier["restrictedPicklist"]) == ("picklist", True, True)
+    assert [v["value"] for v in tier["picklistValues"]][:2] == ["Strategic", "Key"]
+    record_id = sf.query("SELECT Id FROM Account LIMIT 1")["records"][0]["Id"]
+    sf.Account.update(record_id, {"KAM_Tier__c": "Key"})
+    assert sf.Account.get(record_id)["KAM_Tier__c"] == "Key"
+    existing = sf.toolingexecute(
+        "query/?q=SELECT+Id,DeveloperName,TableEnumOrId+FROM+CustomField"
+        "+WHERE+TableEnumOrId='Account'"
+    )
+    assert [r["DeveloperName"] for r in existing["records"]] == ["KAM_Tier"]
+
+
+def test_creating_the_same_custom_field_twice_is_a_duplicate(sandbox: SandboxHandle) -> None:
+    sf = login(sandbox)
+    sf.toolingexecute("sobjects/CustomField", method="POST", data=TIER_FIELD)
+    with pytest.raises(SalesforceMalformedRequest) as caught:
+        sf.toolingexecute("sobjects/CustomField", method="POST", data=TIER_FIELD)
+    assert caught.value.content[0]["errorCode"] == "DUPLICATE_DEVELOPER_NAME"
+
+
+def test_a_number_field_needs_a_precision_within_salesforces_range(
+    sandbox: SandboxHandle,
+) -> None:
+    sf = login(sandbox)
+    body = {
+        "FullName": "Account.KAM_Score__c",
+        "Metadata": {"label": "KAM Score", "type": "Number", "precision": 40, "scale": 2},
+    }
+    with pytest.raises(SalesforceMalformedRequest) as caught:
+        sf.toolingexecute("sobjects/CustomField", method="POST", data=body)
+    assert caught.value.content[0]["errorCode"] == "FIELD_INTEGRITY_EXCEPTION"
+    body["Metadata"]["precision"] = 5
+    sf.toolingexecute("sobjects/CustomField", method="POST", data=body)
+    fields = {f["name"]: f for f in sf.Account.describe()["fields"]}
+    assert (fields["KAM_Score__c"]["precision"], fields["KAM_Score__c"]["scale"]) == (5, 2)
+    record_id = sf.query("SELECT Id FROM Account LIMIT 1")["records"][0]["Id"]
+    results = sf.restful(
+        "composite/sobjects",
+        method="PATCH",
+        json={
+            "allOrNone": False,
+            "records": [{"attributes": {"type": "Account"}, "id": record_id, "KAM_Score__c": 1000}],
+        },
+    )
+    assert results[0]["errors"][0]["statusCode"] == "NUMBER_OUTSIDE_VALID_RANGE"
+
+
+def test_permission_sets_and_field_permissions_can_be_created_once(
+    sandbox: SandboxHandle,
+) -> None:
+    sf = login(sandbox)
+    sf.toolingexecute("sobjects/CustomField", method="POST", data=TIER_FIELD)
+    permission_set = sf.PermissionSet.create({"Name": "KAM_Sync", "Label": "KAM Sync"})
+    assert permission_set["success"] is True
+    grant = {
+        "ParentId": permission_set["id"],
+        "SobjectType": "Account",
+        "Field": "Account.KAM_Tier__c",
+        "PermissionsRead": True,
+        "PermissionsEdit": True,
+    }
+    assert sf.FieldPermissions.create(grant)["success"] is True
+    with pytest.raises(SalesforceMalformedRequest) as duplicate:
+        sf.FieldPermissions.create(grant)
+    assert duplicate.value.content[0]["errorCode"] == "DUPLICATE_VALUE"
+    with pytest.raises(SalesforceMalformedRequest) as unknown:
+        sf.FieldPermissions.create({**grant, "Field": "Account.Nope__c"})
+    assert unknown.value.content[0]["errorCode"] == "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST"
+    rows = sf.query(
+        f"SELECT Field, PermissionsEdit FROM FieldPermissions WHERE ParentId = "
+        f"'{permission_set['id']}'"
+    )["records"]
+    assert [(r["Field"], r["PermissionsEdit"]) for r in rows] == [("Account.KAM_Tier__c", True)]
+
+
+def test_injected_429s_carry_retry_after_and_a_salesforce_error_body(
+    sandbox: SandboxHandle,
+) -> None:
+    sf = login(sandbox)
+    sandbox.set_faults("query:429=1,retry_after=2")
+    response = sf.session.get(
+        f"{sandbox.base_url}/services/data/v59.0/query",
+        params={"q": "SELECT Id FROM Account"},
+        headers=sf.headers,
+    )
+    assert response.status_code == 429
+    assert response.headers["Retry-After"] == "2"
+    assert response.json()[0]["errorCode"] == "REQUEST_LIMIT_EXCEEDED"
+    assert sf.limits()["DailyApiRequests"]["Remaining"] > 0  # other kinds are untouched
+    sandbox.set_faults("503=1")
+    unavailable = sf.session.get(f"{sandbox.base_url}/services/data/v59.0/limits",
+                                 headers=sf.headers)  # fmt: skip
+    assert unavailable.status_code == 503
+    assert "Retry-After" not in unavailable.headers
+    assert sandbox.stats()["faults"] == {"429": 1, "503": 1}
+
+
+def test_a_dropped_connection_gives_the_client_no_response(sandbox: SandboxHandle) -> None:
+    sf = login(sandbox)
+    sandbox.set_faults("describe:drop=1")
+    with pytest.raises(requests.ConnectionError):
+        sf.Account.describe()
+    sandbox.set_faults(None)
+    assert sf.Account.describe()["name"] == "Account"
+
+
+def test_latency_is_added_to_every_request_of_the_kind(sandbox: SandboxHandle) -> None:
+    import time
+
+    sf = login(sandbox)
+    sandbox.set_faults("limits:latency=150ms")
+    started = time.perf_counter()
+    sf.limits()
+    assert time.perf_counter() - started >= 0.15
+
+
+def test_stats_count_requests_by_kind_and_method_and_reset_zeroes_them(
+    sandbox: SandboxHandle,
+) -> None:
+    sf = login(sandbox)
+    client = sandbox.requests_session()
+    client.post(f"{sandbox.base_url}/__sandbox/reset").raise_for_status()
+    sf.query("SELECT Id FROM Account LIMIT 5")
+    sf.Account.describe()
+    record_id = sf.query("SELECT Id FROM Account LIMIT 1")["records"][0]["Id"]
+    sf.Account.update(record_id, {"BillingCity": "Graz"})
+    stats = client.get(f"{sandbox.base_url}/__sandbox/stats").json()
+    assert stats["requests"] == {
+        "describe": {"GET": 1},
+        "query": {"GET": 2},
+        "write": {"PATCH": 1},
+    }
+    assert (stats["records_read"], stats["records_written"]) == (6, 1)
+    client.post(f"{sandbox.base_url}/__sandbox/reset").raise_for_status()
+    zeroed = client.get(f"{sandbox.base_url}/__sandbox/stats").json()
+    assert zeroed["requests_total"] == 0
+    assert zeroed["records_read"] == 0
+
+
+def test_the_data_file_keeps_provisioned_fields_and_edits_across_restarts(tmp_path: Path) -> None:
+    data_file = tmp_path / "org.json"
+    with running_sandbox("salesforce", accounts=30, seed=9, data_file=data_file) as first:
+        sf = login(first)
+        sf.toolingexecute("sobjects/CustomField", method="POST", data=TIER_FIELD)
+        record_id = sf.query("SELECT Id FROM Account ORDER BY Id LIMIT 1")["records"][0]["Id"]
+        sf.Account.update(record_id, {"KAM_Tier__c": "Emerging", "Name": "Kept Name"})
+        stamp = sf.Account.get(record_id)["SystemModstamp"]
+    assert data_file.exists()
+    with running_sandbox("salesforce", accounts=30, seed=9, data_file=data_file) as second:
+        sf = login(second)
+        again = sf.Account.get(record_id)
+        assert (again["KAM_Tier__c"], again["Name"]) == ("Emerging", "Kept Name")
+        assert again["SystemModstamp"] == stamp
+        assert sf.query("SELECT COUNT() FROM Account")["totalSize"] == 30
