@@ -129,8 +129,8 @@ def bench_salesforce(accounts: int, seed: int, repeats: int) -> None:
             f"{time.perf_counter() - started:6.2f} s"
         )
         creds = handle.credentials
-        session = requests.Session()
-        session.verify = str(handle.ca_cert_path) if handle.ca_cert_path else True
+        # Trusts the sandbox's CA even when REQUESTS_CA_BUNDLE points elsewhere.
+        session = handle.requests_session()
         token = check(
             session.post(
                 f"{handle.base_url}/services/oauth2/token",
