@@ -66,6 +66,7 @@ class HubSpotConnector:
             per_window=settings.rate_limit_tier,
             window_seconds=settings.rate_limit_window_seconds,
             search_per_second=settings.search_requests_per_second,
+            margin_seconds=settings.rate_limit_margin_seconds,
             clock=clock,
             sleep=sleep,
         )

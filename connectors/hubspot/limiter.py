@@ -45,6 +45,16 @@ class SlidingWindow:
         """Take no event before ``moment`` (the server said the window is full)."""
         self._blocked_until = max(self._blocked_until, moment)
 
+    def first_free_slot(self, now: float) -> float | None:
+        """When the oldest of our own events in the window leaves it (None: we have none).
+
+        The server's window holds our events and other apps'; its oldest is no younger than
+        ours, so a slot frees by then at the latest.
+        """
+        while self._events and self._events[0] <= now - self.seconds:
+            self._events.popleft()
+        return self._events[0] + self.seconds if self._events else None
+
 
 class RateLimiter:
     """Paces calls for the ten-second window and search's per-second limit."""
@@ -55,11 +65,14 @@ class RateLimiter:
         per_window: int,
         window_seconds: float,
         search_per_second: int,
+        margin_seconds: float = 0.0,
         clock: Clock = time.monotonic,
         sleep: Sleep = time.sleep,
     ) -> None:
-        self.window = SlidingWindow(per_window, window_seconds)
-        self.search_window = SlidingWindow(search_per_second, 1.0)
+        # The server stamps a request when it arrives, later than we send it: each window is
+        # kept ``margin_seconds`` longer than the server's so a slot is never reused early.
+        self.window = SlidingWindow(per_window, window_seconds + margin_seconds)
+        self.search_window = SlidingWindow(search_per_second, 1.0 + margin_seconds)
         self._clock = clock
         self._sleep = sleep
         self._lock = threading.Lock()
@@ -118,8 +131,11 @@ class RateLimiter:
             # The account's tier is lower than configured: trust the server.
             window.capacity = max_value
         if _int(remaining) == 0:
-            seconds = (_int(interval_ms) or window.seconds * 1000) / 1000.0
-            window.block_until(now + seconds)
+            # The window is full (with other apps' calls too, perhaps): wait until one of ours
+            # leaves it, or a whole interval when none of ours is in it.
+            free = window.first_free_slot(now)
+            interval = (_int(interval_ms) or window.seconds * 1000) / 1000.0
+            window.block_until(free if free is not None else now + interval)
 
 
 def _int(value: str | None) -> int | None:
