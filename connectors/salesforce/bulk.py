@@ -80,6 +80,7 @@ def query_pages(client: SalesforceClient, soql: str) -> Iterator[list[dict[str, 
         },
     )
     job_id = str(job["id"])
+    client.ledger.job_created()
     _wait(client, "query", job_id)
     locator: str | None = None
     while True:
@@ -169,6 +170,7 @@ def run_update_job(
         },
     )
     job_id = str(job["id"])
+    client.ledger.job_created()
     client.raw(
         "bulk ingest upload",
         "PUT",

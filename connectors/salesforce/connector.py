@@ -8,7 +8,8 @@ Use ``connect(settings, os.environ)``; nothing is sent until the first call. Bey
   the first big call (``Sforce-Limit-Info`` keeps it current afterwards).
 * ``quota().calls_by_kind``: HTTP calls made so far, by kind: ``auth``, ``limits``,
   ``describe``, ``query`` (query pages), ``write`` (collection writes), ``bulk`` (Bulk API 2.0
-  job requests), ``tooling``, ``other``.
+  job requests), ``tooling``, ``other``; and ``bulk_jobs``, the number of Bulk API 2.0 jobs
+  created (not a call count). Logins do not count against the daily allocation.
 
 Related pseudo-fields (see ``soql``): ``@AccountTeamMember.TeamMemberRole`` in
 ``PullRequest.fields`` of an Account pull yields, per Account, the list of its team members'
@@ -87,7 +88,7 @@ class SalesforceConnector:
         return QuotaStatus(
             used=self.client.quota.used,
             limit=self.client.quota.limit,
-            calls_by_kind=dict(sorted(self.client.ledger.by_kind.items())),
+            calls_by_kind=self.client.ledger.report(),
         )
 
     def close(self) -> None:

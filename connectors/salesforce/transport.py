@@ -65,12 +65,26 @@ class CallLedger:
         self._lock = threading.Lock()
         self.by_kind: Counter[str] = Counter()
         self.last_response: requests.Response | None = None
+        # Bulk API 2.0 jobs created (they also count against the org's daily bulk allocations).
+        self.bulk_jobs = 0
 
     def record(self, response: requests.Response) -> None:
         kind = classify(response.request.method or "GET", response.url)
         with self._lock:
             self.by_kind[kind] += 1
             self.last_response = response
+
+    def job_created(self) -> None:
+        with self._lock:
+            self.bulk_jobs += 1
+
+    def report(self) -> dict[str, int]:
+        """Calls by kind, plus ``bulk_jobs`` when any job was created."""
+        with self._lock:
+            counts = dict(sorted(self.by_kind.items()))
+            if self.bulk_jobs:
+                counts["bulk_jobs"] = self.bulk_jobs
+            return counts
 
     def api_calls(self) -> int:
         """Calls that count against the org's daily API allocation (logins do not)."""

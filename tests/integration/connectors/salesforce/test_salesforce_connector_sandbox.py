@@ -343,3 +343,50 @@ def test_the_run_stops_cleanly_when_the_daily_budget_is_reached(
     assert pages[-1].high_watermark is not None
     assert sf.quota().used == 800
     assert requests_of(sandbox, "query") == 3
+
+
+@pytest.mark.parametrize("flow", ["jwt", "client_credentials", "password"])
+def test_every_oauth_flow_logs_in_to_the_sandbox_over_https(
+    sandbox_factory: Callable[..., Any], flow: str
+) -> None:
+    sandbox = sandbox_factory(accounts=10, seed=21)
+    sf = connector_for(sandbox, auth=flow)
+
+    status = sf.check_quota()
+
+    assert status.limit is not None and status.used is not None
+    assert status.calls_by_kind == {"auth": 1, "limits": 1}
+
+
+def test_the_sandbox_ca_is_trusted_even_when_requests_ca_bundle_points_elsewhere(
+    sandbox_factory: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import certifi
+
+    sandbox = sandbox_factory(accounts=10, seed=22)
+    # The public CA bundle does not know the sandbox's CA: requests alone would fail here.
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", certifi.where())
+    sf = connector_for(sandbox)
+
+    assert sf.describe("Account").fields["Name"].type == "string"
+
+
+def test_throttling_and_dropped_connections_are_retried_without_losing_a_page(
+    sandbox_factory: Callable[..., Any],
+) -> None:
+    sandbox = sandbox_factory(
+        accounts=1000, seed=23, faults="query:429=0.2,503=0.1,drop=0.05,retry_after=2"
+    )
+    sleeps = Sleeps()
+    sf = connector_for(sandbox, sleeps, query_batch_size=200, retry_max_attempts=8)
+
+    ids = [r["Id"] for p in sf.pull(accounts_request(None, datetime.now(UTC))) for r in p.records]
+
+    assert len(set(ids)) == len(ids) == 1000
+    faults = sandbox.stats()["faults"]
+    injected = faults.get("429", 0) + faults.get("503", 0) + faults.get("drop", 0)
+    assert injected >= 1
+    assert requests_of(sandbox, "query") == 6 + injected
+    assert len(sleeps.waits) == injected
+    # throttled answers carry Retry-After: 2 and are waited out exactly
+    assert sleeps.waits.count(2.0) >= faults.get("429", 0) + faults.get("503", 0)

@@ -73,6 +73,7 @@ def test_pages_follow_next_records_url_and_flatten_relationships_and_team_roles(
                     1,
                     "2026-11-01T10:00:00.000+0000",
                     Owner={"attributes": {"type": "User"}, "Name": "Ada"},
+                    AnnualRevenue=1250000.35,
                     AccountTeamMembers={
                         "totalSize": 2,
                         "done": True,
@@ -98,11 +99,14 @@ def test_pages_follow_next_records_url_and_flatten_relationships_and_team_roles(
     )
     sf = connector(query_batch_size=500)
 
-    pages = list(sf.pull(request("Name", "Owner.Name", "@AccountTeamMember.TeamMemberRole")))
+    pages = list(
+        sf.pull(request("Name", "AnnualRevenue", "Owner.Name", "@AccountTeamMember.TeamMemberRole"))
+    )
 
     assert [len(p.records) for p in pages] == [2, 1]
     first = pages[0].records[0]
     assert first["Owner.Name"] == "Ada"
+    assert first["AnnualRevenue"] == Decimal("1250000.35")  # exact, never a float
     assert first["@AccountTeamMember.TeamMemberRole"] == ["Technical Expert", "Innovator"]
     assert pages[0].records[1]["Owner.Name"] is None
     assert pages[0].records[1]["@AccountTeamMember.TeamMemberRole"] == []
@@ -110,6 +114,7 @@ def test_pages_follow_next_records_url_and_flatten_relationships_and_team_roles(
     assert pages[1].high_watermark == datetime(2026, 11, 1, 12, 30, tzinfo=UTC)
     queries = [c for c in mocked.calls if "/query" in c.request.url]
     assert all(c.request.headers["Sforce-Query-Options"] == "batchSize=500" for c in queries)
+    assert all("X-PrettyPrint" not in c.request.headers for c in queries)
     assert "SystemModstamp >=" not in soql_of(queries[0])  # a full pull
     assert sf.quota().calls_by_kind == {"auth": 1, "describe": 3, "query": 2}
 
@@ -244,3 +249,4 @@ def test_a_big_first_pull_runs_as_one_bulk_query_job_with_typed_values(
     results = [c for c in mocked.calls if c.request.url.split("?")[0].endswith("/results")]
     assert "locator=MTAwMDA" in results[1].request.url
     assert sf.quota().calls_by_kind["bulk"] == 5
+    assert sf.quota().calls_by_kind["bulk_jobs"] == 1

@@ -276,4 +276,5 @@ def test_above_the_threshold_updates_go_through_one_bulk_ingest_job(
     assert not unprocessed.ok and unprocessed.retriable
     assert sleeps.waits == [3]
     assert sf.quota().calls_by_kind["bulk"] == 8
+    assert sf.quota().calls_by_kind["bulk_jobs"] == 1
     assert sf.quota().calls_by_kind.get("write", 0) == 0
