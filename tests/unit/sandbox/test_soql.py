@@ -214,3 +214,36 @@ def test_projection_nests_parent_fields_with_attributes_and_formats_values() -> 
     assert second["SystemModstamp"] == "2026-01-01T02:00:00.000+0000"
     first = project(compiled.projection, rows[0], store, "/services/data/v59.0/", False)
     assert first["Parent"] is None
+
+
+def test_range_conditions_on_the_leading_sort_field_match_a_full_scan() -> None:
+    store = _store()
+    cases = [
+        "SystemModstamp > 2026-01-01T01:00:00Z",
+        "SystemModstamp >= 2026-01-01T02:00:00Z AND SystemModstamp < 2026-01-01T04:00:00Z",
+        "SystemModstamp > 2026-01-01T01:00:00Z AND Industry = 'retail'",
+        "SystemModstamp <= 2025-01-01T00:00:00Z",
+    ]
+    for where in cases:
+        sorted_names = _run(store, f"SELECT Id FROM Account WHERE {where} ORDER BY SystemModstamp")
+        scanned = _run(store, f"SELECT Id FROM Account WHERE {where} ORDER BY Name")
+        assert sorted(sorted_names) == sorted(scanned), where
+        assert sorted_names == sorted(sorted_names, key=["Acme", "beta", "Gamma", "delta"].index)
+
+
+def test_a_range_on_a_nullable_leading_sort_field_never_matches_nulls() -> None:
+    store = _store()
+    text = "SELECT Id FROM Account WHERE AnnualRevenue < 600 ORDER BY AnnualRevenue"
+    assert _run(store, text) == ["beta", "Acme"]
+    text = "SELECT Id FROM Account WHERE AnnualRevenue > 50 ORDER BY AnnualRevenue NULLS LAST"
+    assert _run(store, text) == ["beta", "Acme", "delta"]
+
+
+def test_a_write_invalidates_the_cached_sort_order() -> None:
+    store = _store()
+    views = SortedViews(store)
+    compiler = QueryCompiler(store, today=lambda: TODAY)
+    compiled = compiler.compile(parse_soql("SELECT Id FROM Account ORDER BY Name"))
+    assert next(r["Name"] for r in run_query(compiled, views, include_deleted=False)) == "Acme"
+    store.human_edit("Account", make_id("Account", 1), Name="Zulu")
+    assert [r["Name"] for r in run_query(compiled, views, include_deleted=False)][-1] == "Zulu"
