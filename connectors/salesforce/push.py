@@ -28,7 +28,7 @@ from typing import Any
 
 from simple_salesforce.api import Salesforce
 
-from kam_sync.errors import FatalApiError, RetriableApiError
+from kam_sync.errors import FatalApiError, QuotaExhaustedError, RetriableApiError
 from kam_sync_connectors.base import RecordUpdate, WriteResult
 from kam_sync_connectors.salesforce import bulk, soql
 from kam_sync_connectors.salesforce.client import SalesforceClient
@@ -43,6 +43,20 @@ RETRIABLE_RECORD_CODES = frozenset(
     {LOCK_ERROR, "UNPROCESSED", "NO_RESULT", "SERVER_UNAVAILABLE", "UNKNOWN_EXCEPTION"}
 )
 ID_QUERY_CHUNK = 200
+
+
+QUOTA_STOP_CODE = "KAM_QUOTA_STOP"
+
+
+class PushStoppedByQuota(QuotaExhaustedError):
+    """The API budget ran out during a push. ``results`` has one result per update, in order:
+    what was written, what failed, and (error code ``KAM_QUOTA_STOP``, retriable) what was not
+    sent, so the engine can record the partial push before it stops the run."""
+
+    def __init__(self, cause: QuotaExhaustedError, results: list[WriteResult]) -> None:
+        super().__init__(str(cause), status=cause.status, error_code=cause.error_code)
+        self.connector = cause.connector
+        self.results = results
 
 
 def json_value(value: Any) -> Any:
@@ -96,11 +110,13 @@ class Pusher:
         self._client = client
         self._describe = describe
         self.write_back_targets: dict[str, frozenset[str]] = {}
+        self._quota_stop: QuotaExhaustedError | None = None
 
     def push(self, object_name: str, updates: Sequence[RecordUpdate]) -> list[WriteResult]:
         if not updates:
             return []
         self._refuse_non_targets(object_name, updates)
+        self._quota_stop = None
         settings = self._client.settings
         if len(updates) > settings.bulk_write_threshold:
             results = self._bulk(object_name, updates)
@@ -109,15 +125,27 @@ class Pusher:
         by_id = {u.record_id: u for u in updates}
         for attempt in range(settings.lock_retry_attempts):
             locked = [by_id[r.record_id] for r in results.values() if r.error_code == LOCK_ERROR]
-            if not locked:
+            if not locked or self._quota_stop is not None:
                 break
             wait = settings.lock_retry_wait_seconds * 2**attempt
             log.info("salesforce: %d records locked; retrying in %.1fs", len(locked), wait)
             self._client.sleep(wait)
-            results.update(
-                self._collections(object_name, self._grouped_by_parent(object_name, locked))
-            )
-        return [results[u.record_id] for u in updates]
+            try:
+                grouped = self._grouped_by_parent(object_name, locked)
+            except QuotaExhaustedError as exc:
+                self._quota_stop = exc
+                break
+            results.update(self._collections(object_name, grouped))
+        ordered = [results[u.record_id] for u in updates]
+        if self._quota_stop is not None:
+            raise PushStoppedByQuota(self._quota_stop, ordered)
+        return ordered
+
+    def _stop_for_quota(
+        self, exc: QuotaExhaustedError, unsent: Iterable[RecordUpdate]
+    ) -> dict[str, WriteResult]:
+        self._quota_stop = exc
+        return {u.record_id: _failure(u, QUOTA_STOP_CODE, str(exc), retriable=True) for u in unsent}
 
     # -- guard ---------------------------------------------------------------------------------
 
@@ -162,6 +190,9 @@ class Pusher:
                 saved = self._client.call(
                     f"write {object_name}", partial(_patch_collection, json.dumps(payload))
                 )
+            except QuotaExhaustedError as exc:
+                results.update(self._stop_for_quota(exc, updates[start:]))
+                return results
             except RetriableApiError as exc:
                 # The org is not answering; leave the rest for the retry queue.
                 for u in updates[start:]:
@@ -225,8 +256,14 @@ class Pusher:
         results: dict[str, WriteResult] = {}
         chunks = bulk.update_csv_chunks(rows, columns, self._client.settings.bulk_max_upload_bytes)
         for ids, csv_text in chunks:
+            if self._quota_stop is not None:
+                results.update(self._stop_for_quota(self._quota_stop, (by_id[i] for i in ids)))
+                continue
             try:
                 outcomes = bulk.run_update_job(self._client, object_name, ids, csv_text)
+            except QuotaExhaustedError as exc:
+                results.update(self._stop_for_quota(exc, (by_id[i] for i in ids)))
+                continue
             except (RetriableApiError, FatalApiError) as exc:
                 retriable = isinstance(exc, RetriableApiError)
                 for record_id in ids:

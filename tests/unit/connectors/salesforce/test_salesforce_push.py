@@ -15,9 +15,10 @@ import responses
 from conftest import SleepRecorder
 from sf_fakes import API, describes, token_ok
 
-from kam_sync.errors import FatalApiError
+from kam_sync.errors import FatalApiError, QuotaExhaustedError
 from kam_sync_connectors.base import RecordUpdate
 from kam_sync_connectors.salesforce.connector import SalesforceConnector, connect
+from kam_sync_connectors.salesforce.push import PushStoppedByQuota
 from kam_sync_connectors.salesforce.settings import SalesforceSettings
 
 TARGETS = ("KAM_Tier__c", "KAM_Score__c", "KAM_Flags__c", "KAM_Last_Assessed__c", "KAM_Formula__c")
@@ -278,3 +279,27 @@ def test_above_the_threshold_updates_go_through_one_bulk_ingest_job(
     assert sf.quota().calls_by_kind["bulk"] == 8
     assert sf.quota().calls_by_kind["bulk_jobs"] == 1
     assert sf.quota().calls_by_kind.get("write", 0) == 0
+
+
+def test_a_quota_stop_mid_push_still_reports_what_was_written_and_what_was_not(
+    mocked: responses.RequestsMock, connector: Callable[..., SalesforceConnector]
+) -> None:
+    token_ok(mocked)
+    describes(mocked)
+
+    def near_the_line(request: Any) -> tuple[int, dict[str, str], str]:
+        body = echo_success(request)[2]
+        return 200, {"Sforce-Limit-Info": "api-usage=800/1000"}, body
+
+    mocked.add_callback(responses.PATCH, COLLECTIONS, callback=near_the_line)
+    updates = [RecordUpdate(rid(n), {"KAM_Tier__c": "Key"}) for n in range(500)]
+
+    with pytest.raises(QuotaExhaustedError) as caught:
+        connector(quota_stop_at_percent=80).push("Account", updates)
+
+    assert isinstance(caught.value, PushStoppedByQuota)
+    results = caught.value.results
+    assert [r.record_id for r in results] == [u.record_id for u in updates]
+    assert all(r.ok for r in results[:200])
+    assert all(not r.ok and r.retriable and r.error_code == "KAM_QUOTA_STOP" for r in results[200:])
+    assert len(bodies(mocked, COLLECTIONS)) == 1
