@@ -191,10 +191,14 @@ def _inherit(
         *factor_cols,
         *_GOVERNANCE_FLAGS,
         pl.col("runs_below"),
-        pl.col("previous_tier").alias("_head_previous"),
     )
-    own_previous = governed.select("id", "previous_tier", "_tier_override")
-    merged = portfolio.join(head, on="group_id", how="left").join(own_previous, on="id", how="left")
+    own = governed.select("id", "previous_tier", "_tier_override")
+    state = history.accounts.select(pl.col("account_id").alias("id"), pl.col("tier").alias("_st"))
+    merged = (
+        portfolio.join(head, on="group_id", how="left")
+        .join(own, on="id", how="left")
+        .join(state, on="id", how="left")
+    )
     is_head = pl.col("id") == pl.col("group_id")
     override = pl.col("tier_override").is_in(pack.tier_names).fill_null(False)
     return merged.with_columns(

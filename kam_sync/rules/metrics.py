@@ -74,7 +74,11 @@ def compute_metrics(
         pl.col("probability").filter(renewal_open).mean().alias("renewal_probability"),
         cycle.filter(won & last_24).mean().cast(pl.Float64).alias("avg_sales_cycle_days"),
         is_open.sum().cast(pl.Int64).alias("open_opportunity_count"),
-        pl.col("age").filter(won & (pl.col("age") >= 0)).min().cast(pl.Int64).alias("days_since_last_win"),
+        pl.col("age")
+        .filter(won & (pl.col("age") >= 0))
+        .min()
+        .cast(pl.Int64)
+        .alias("days_since_last_win"),
         pl.col("account_id").filter(won & last_24).n_unique().alias("_won_accounts"),
     )
     size = members.group_by("group_id").agg(pl.len().cast(pl.Int64).alias("group_size"))
