@@ -26,6 +26,9 @@ from kam_sync.errors import FatalApiError, QuotaExhaustedError, RetriableApiErro
 from kam_sync_connectors.base import FieldDescription, RecordUpdate, WriteResult
 from kam_sync_connectors.hubspot.search_windows import to_millis
 
+# HubSpot's limit on a string property value (properties guide: 65,536 characters).
+MAX_STRING_LENGTH = 65_536
+
 # HubSpot error categories that may pass if the same record is sent again later.
 RETRIABLE_CATEGORIES = frozenset(
     {"RATE_LIMITS", "LOCKED", "CONFLICT", "TIMEOUT", "SERVICE_UNAVAILABLE", "INTERNAL_ERROR"}
@@ -67,8 +70,8 @@ def check_update(
             return _refused(update, "UNKNOWN_PROPERTY", f"{name} does not exist", name)
         if not prop.updateable:
             return _refused(update, "READ_ONLY_PROPERTY", f"{name} is read-only", name)
+        text = to_hubspot_value(value)
         if prop.type == "enumeration" and prop.picklist_values:
-            text = to_hubspot_value(value)
             chosen = [v for v in text.split(";") if v] if text else []
             bad = [v for v in chosen if v not in prop.picklist_values]
             if bad:
@@ -78,7 +81,33 @@ def check_update(
                     f"{name} has no option {', '.join(repr(b) for b in bad)}",
                     name,
                 )
+        elif text and not _fits_type(prop.type, text):
+            return _refused(
+                update, "INVALID_VALUE", f"{name} ({prop.type}) cannot hold {text[:40]!r}", name
+            )
     return None
+
+
+def _fits_type(hubspot_type: str, text: str) -> bool:
+    """Whether a non-empty value has the form HubSpot takes for the property type."""
+    if hubspot_type == "number":
+        try:
+            return Decimal(text).is_finite()
+        except ArithmeticError:
+            return False
+    if hubspot_type == "bool":
+        return text in ("true", "false")
+    if hubspot_type == "string":
+        return len(text) <= MAX_STRING_LENGTH
+    if hubspot_type in ("date", "datetime"):
+        if text.isdigit():
+            return True
+        try:
+            datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            return False
+        return hubspot_type == "datetime" or len(text) == 10
+    return True
 
 
 def _refused(update: RecordUpdate, code: str, message: str, field: str) -> WriteResult:

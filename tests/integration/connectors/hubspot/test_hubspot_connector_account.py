@@ -10,7 +10,7 @@ from hubspot_sandbox_support import oauth_app, private_app, pull_request, record
 
 from kam_sync.errors import AuthError, QuotaExhaustedError
 from kam_sync.sandbox.runner import SandboxHandle, running_sandbox
-from kam_sync_connectors.base import CustomFieldSpec
+from kam_sync_connectors.base import CustomFieldSpec, RecordUpdate
 from kam_sync_connectors.hubspot import connect
 from kam_sync_connectors.hubspot.settings import HubSpotSettings
 
@@ -153,3 +153,25 @@ def test_the_client_keeps_within_the_ten_second_window_without_a_single_429() ->
     assert stats["requests_total"] == 110
     assert not any(kind.startswith("rate_limit") for kind in stats["faults"])
     assert elapsed >= 9.0  # the 101st call waited for the window to roll
+
+
+def test_a_batch_refused_whole_is_split_until_only_the_bad_record_fails(
+    sandbox: SandboxHandle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # HubSpot may refuse a whole batch with one 400 for one bad value; suppose a value slipped
+    # past the checks (an option removed in HubSpot since the describe, say).
+    import kam_sync_connectors.hubspot.connector as connector_module
+
+    monkeypatch.setattr(connector_module, "check_update", lambda *_args: None)
+    sandbox.app.invalid_values = "whole_batch"
+    connector = private_app(sandbox)
+    deals = [str(i) for i in sandbox.app.store.deals.ids[:100]]
+    updates = [RecordUpdate(d, {"dealname": f"kam {d}"}) for d in deals]
+    updates[37] = RecordUpdate(deals[37], {"dealtype": "no_such_type"})
+    sandbox.reset_stats()
+    results = connector.push("deals", updates)
+    assert [r.record_id for r in results if not r.ok] == [deals[37]]
+    assert results[37].error_code == "VALIDATION_ERROR" and not results[37].retriable
+    # The refused batch of 100, then two halves per level: 50, 25, 13, 6, 3, then the record.
+    assert requests_of(sandbox, "write") == 1 + 2 * 6
+    assert sandbox.stats()["records_written"] == 99

@@ -64,6 +64,26 @@ def test_unknown_read_only_and_non_target_properties_are_refused() -> None:
     assert not_target is not None and not_target.error_code == "NOT_A_WRITE_BACK_TARGET"
 
 
+def test_a_value_that_does_not_fit_the_property_type_is_refused_before_sending() -> None:
+    props = {
+        **PROPERTIES,
+        "kam_last_assessed": FieldDescription(
+            name="kam_last_assessed", label="x", type="datetime", updateable=True
+        ),
+    }
+    bad_number = check_update(RecordUpdate("1", {"kam_score": "high"}), props, None)
+    bad_date = check_update(RecordUpdate("1", {"kam_last_assessed": "yesterday"}), props, None)
+    fine = check_update(
+        RecordUpdate("1", {"kam_score": Decimal("12.5"), "kam_last_assessed": datetime.now(UTC)}),
+        props,
+        None,
+    )
+    cleared = check_update(RecordUpdate("1", {"kam_score": None}), props, None)
+    assert bad_number is not None and bad_number.error_code == "INVALID_VALUE"
+    assert bad_date is not None and bad_date.error_code == "INVALID_VALUE"
+    assert fine is None and cleared is None
+
+
 def test_values_are_sent_as_hubspot_strings() -> None:
     assert to_hubspot_value(Decimal("55.50")) == "55.50"
     assert to_hubspot_value(None) == ""
