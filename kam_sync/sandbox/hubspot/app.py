@@ -51,7 +51,7 @@ from kam_sync.sandbox.hubspot.properties import (
     iso_millis,
 )
 from kam_sync.sandbox.hubspot.ratelimit import RateLimiter
-from kam_sync.sandbox.hubspot.search import page_properties, plan_search, run_search
+from kam_sync.sandbox.hubspot.search import SearchCache, page_properties, plan_search, run_search
 from kam_sync.sandbox.hubspot.store import CrmRecord, HubSpotStore, ObjectTable, RecordNotFound
 from kam_sync.sandbox.portfolio import Portfolio
 from kam_sync.sandbox.server import (
@@ -121,6 +121,7 @@ class HubSpotApp(CrmApp):
         self._quota_spec: object = None
         self._apply_quota()
         self.associations = AssociationReader(self.store)
+        self.search_cache = SearchCache()
         token_seed = f"{seed:04d}"
         self.access_token = f"pat-na1-sandbox-{token_seed}-{secrets.token_hex(8)}"
         self.client_id = f"sandbox-client-{token_seed}"
@@ -529,7 +530,9 @@ class HubSpotApp(CrmApp):
         table = self._table(request)
         plan = plan_search(table, request.json())
         with self.store.lock:
-            total, page, next_after = run_search(table, plan)
+            total, page, next_after = run_search(
+                table, plan, cache=self.search_cache, version=self.store.version
+            )
             names = page_properties(plan.properties, DEFAULT_PROPERTIES[table.object_type])
             results = [self._record_json(table, r, names, None) for r in page]
         body: dict[str, Any] = {"total": total, "results": results}

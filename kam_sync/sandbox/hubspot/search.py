@@ -13,10 +13,17 @@ a filter on an unknown property is a 400.
 from __future__ import annotations
 
 import fnmatch
+import json
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from operator import ge as operator_ge
+from operator import gt as operator_gt
+from operator import le as operator_le
+from operator import lt as operator_lt
 from typing import Any
 
 from kam_sync.sandbox.hubspot.errors import validation_error
@@ -52,6 +59,12 @@ SEARCHABLE_TEXT = {"companies": ("name", "domain"), "deals": ("dealname",)}
 _TOKEN_SPLIT = re.compile(r"[^\w@.*-]+")
 
 Predicate = Callable[[CrmRecord], bool]
+_ORDERINGS: dict[str, Callable[[Any, Any], bool]] = {
+    "LT": operator_lt,
+    "LTE": operator_le,
+    "GT": operator_gt,
+    "GTE": operator_ge,
+}
 SortKey = Any
 
 
@@ -66,6 +79,7 @@ class SearchPlan:
     limit: int
     after: int
     properties: list[str] | None
+    matching_key: str  # what decides the matches and their order (not paging)
 
 
 def plan_search(table: ObjectTable, body: object) -> SearchPlan:
@@ -115,6 +129,7 @@ def plan_search(table: ObjectTable, body: object) -> SearchPlan:
     ):
         raise validation_error("properties must be an array of property names.")
     query = body.get("query")
+    matching = {k: body.get(k) for k in ("filterGroups", "sorts", "query")}
     return SearchPlan(
         groups=groups,
         sort_property=sort_property,
@@ -123,14 +138,59 @@ def plan_search(table: ObjectTable, body: object) -> SearchPlan:
         limit=limit,
         after=after,
         properties=properties,
+        matching_key=f"{table.object_type}:{json.dumps(matching, sort_keys=True, default=str)}",
     )
 
 
-def run_search(table: ObjectTable, plan: SearchPlan) -> tuple[int, list[CrmRecord], int | None]:
+class SearchCache:
+    """The last few searches' ordered matches, valid while the store's version holds.
+
+    Paging re-sends the same filters with another `after`; evaluating them once per query
+    instead of once per page keeps a 10,000-result read fast on a 500,000-deal portal.
+    """
+
+    def __init__(self, size: int = 16) -> None:
+        self._size = size
+        self._lock = threading.Lock()
+        self._entries: OrderedDict[str, tuple[int, list[CrmRecord]]] = OrderedDict()
+
+    def get(self, key: str, version: int) -> list[CrmRecord] | None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None or entry[0] != version:
+                return None
+            self._entries.move_to_end(key)
+            return entry[1]
+
+    def put(self, key: str, version: int, matches: list[CrmRecord]) -> None:
+        with self._lock:
+            self._entries[key] = (version, matches)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self._size:
+                self._entries.popitem(last=False)
+
+
+def run_search(
+    table: ObjectTable,
+    plan: SearchPlan,
+    *,
+    cache: SearchCache | None = None,
+    version: int = 0,
+) -> tuple[int, list[CrmRecord], int | None]:
     """The total match count, this page's records and the next `after` (or None)."""
-    matches = [r for r in table.iter_from(None, archived=False) if _matches(table, plan, r)]
-    if plan.sort_property is not None:
-        matches = _sorted(table, matches, plan.sort_property, plan.descending)
+    matches = None if cache is None else cache.get(plan.matching_key, version)
+    if matches is None:
+        match = _combined(table, plan)
+        records = table.records
+        matches = [
+            record
+            for record in (records[i] for i in table.ids)
+            if record.archived_at is None and match(record)
+        ]
+        if plan.sort_property is not None:
+            matches = _sorted(table, matches, plan.sort_property, plan.descending)
+        if cache is not None:
+            cache.put(plan.matching_key, version, matches)
     total = len(matches)
     end = min(plan.after + plan.limit, total, MAX_SEARCH_RESULTS)
     page = matches[plan.after : end]
@@ -140,12 +200,22 @@ def run_search(table: ObjectTable, plan: SearchPlan) -> tuple[int, list[CrmRecor
     return total, page, next_after
 
 
-def _matches(table: ObjectTable, plan: SearchPlan, record: CrmRecord) -> bool:
-    if plan.query is not None and not _query_matches(table, plan.query, record):
-        return False
-    if not plan.groups:
-        return True
-    return any(all(predicate(record) for predicate in group) for group in plan.groups)
+def _combined(table: ObjectTable, plan: SearchPlan) -> Predicate:
+    """One predicate for the whole request: groups ORed, filters ANDed, `query` ANDed."""
+    groups = [g for g in plan.groups if g]  # a group without filters restricts nothing
+    if not groups:
+        grouped: Predicate = lambda r: True  # noqa: E731
+    elif len(groups) == 1 and len(groups[0]) == 1:
+        grouped = groups[0][0]
+    elif len(groups) == 1:
+        only = groups[0]
+        grouped = lambda r: all(p(r) for p in only)  # noqa: E731
+    else:
+        grouped = lambda r: any(all(p(r) for p in g) for g in groups)  # noqa: E731
+    query = plan.query
+    if query is None:
+        return grouped
+    return lambda r: grouped(r) and _query_matches(table, query, r)
 
 
 def _query_matches(table: ObjectTable, query: str, record: CrmRecord) -> bool:
@@ -160,11 +230,13 @@ def _sorted(
     table: ObjectTable, records: list[CrmRecord], name: str, descending: bool
 ) -> list[CrmRecord]:
     definition = table.registry.get(name)
+    if definition is None:
+        return records
+    key_of = key_getter(table, definition)
     present: list[tuple[Any, int, CrmRecord]] = []
     missing: list[CrmRecord] = []
     for record in records:
-        raw = table.value(record, name)
-        key = None if raw is None or definition is None else _comparable(definition, raw)
+        key = key_of(record)
         if key is None:
             missing.append(record)
         else:
@@ -219,6 +291,7 @@ def _compile_filter(table: ObjectTable, raw: object) -> Predicate:
         raise validation_error(f"Cannot filter on unknown property {name!r}.")
     prop = definition.name
     value_of = table.value
+    key_of = key_getter(table, definition)
     if operator == "HAS_PROPERTY":
         return lambda r: value_of(r, prop) is not None
     if operator == "NOT_HAS_PROPERTY":
@@ -227,47 +300,53 @@ def _compile_filter(table: ObjectTable, raw: object) -> Predicate:
         token = str(raw.get("value") or "").lower()
         wanted = operator == "CONTAINS_TOKEN"
         return lambda r: _has_token(value_of(r, prop), token) == wanted
+    multi = definition.type == "enumeration" and definition.field_type == "checkbox"
     if operator in ("IN", "NOT_IN"):
         values = raw.get("values")
         if not isinstance(values, list) or not values:
             raise validation_error(f"The {operator} operator needs a non-empty values array.")
         keys = {_required_key(definition, v) for v in values}
         inside = operator == "IN"
-        return lambda r: _in(definition, value_of(r, prop), keys) == inside
+        if multi:
+            return lambda r: _any_option(value_of(r, prop), keys) == inside
+        return lambda r: (key_of(r) in keys) == inside
     target = _required_key(definition, raw.get("value"))
+    if operator in ("EQ", "NEQ"):
+        equal = operator == "EQ"
+        if multi:
+            return lambda r: _any_option(value_of(r, prop), {target}) == equal
+        return lambda r: (key_of(r) == target) == equal
     if operator == "BETWEEN":
         high = _required_key(definition, raw.get("highValue"))
-        return lambda r: _compare(definition, value_of(r, prop), lambda k: target <= k <= high)
-    if operator == "EQ":
-        return lambda r: _in(definition, value_of(r, prop), {target})
-    if operator == "NEQ":
-        return lambda r: not _in(definition, value_of(r, prop), {target})
-    tests: dict[str, Callable[[Any], bool]] = {
-        "LT": lambda k: k < target,
-        "LTE": lambda k: k <= target,
-        "GT": lambda k: k > target,
-        "GTE": lambda k: k >= target,
-    }
-    test = tests[operator]
-    return lambda r: _compare(definition, value_of(r, prop), test)
+        return lambda r: (k := key_of(r)) is not None and target <= k <= high
+    compare = _ORDERINGS[operator]
+    return lambda r: (k := key_of(r)) is not None and compare(k, target)
 
 
-def _compare(definition: PropertyDefinition, raw: str | None, test: Callable[[Any], bool]) -> bool:
-    if raw is None:
-        return False
-    key = _comparable(definition, raw)
-    try:
-        return key is not None and test(key)
-    except TypeError:
-        return False
+def key_getter(table: ObjectTable, definition: PropertyDefinition) -> Callable[[CrmRecord], Any]:
+    """A record's value of this property in comparable form (None when it has none).
+
+    The record stamps and the id are read straight from the record: filtering 500,000
+    deals on `hs_lastmodifieddate` must not format and re-parse 500,000 timestamps.
+    """
+    name = definition.name
+    if name == "hs_lastmodifieddate":
+        return lambda r: int(r.updated_at.timestamp() * 1000)
+    if name == "createdate":
+        return lambda r: int(r.created_at.timestamp() * 1000)
+    if name == "hs_object_id":
+        return lambda r: r.id
+    value_of = table.value
+
+    def key_of(record: CrmRecord) -> Any:
+        raw = value_of(record, name)
+        return None if raw is None else _comparable(definition, raw)
+
+    return key_of
 
 
-def _in(definition: PropertyDefinition, raw: str | None, keys: set[Any]) -> bool:
-    if raw is None:
-        return False
-    if definition.type == "enumeration" and definition.field_type == "checkbox":
-        return any(part.lower() in keys for part in raw.split(";"))
-    return _comparable(definition, raw) in keys
+def _any_option(raw: str | None, keys: set[Any]) -> bool:
+    return raw is not None and any(part.lower() in keys for part in raw.split(";"))
 
 
 def _has_token(raw: str | None, token: str) -> bool:

@@ -163,6 +163,8 @@ class HubSpotStore:
         clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.lock = threading.RLock()
+        # Bumped by every change, so cached search results know when they are stale.
+        self.version = 0
         self.clock = clock or (lambda: datetime.now(UTC))
         self.as_of = portfolio.as_of
         self.owners = [
@@ -253,6 +255,7 @@ class HubSpotStore:
     ) -> None:
         """Store already-checked values and bump `hs_lastmodifieddate`."""
         with self.lock:
+            self.version += 1
             if record.values is None:
                 record.values = {}
             record.values.update(values)
@@ -281,6 +284,7 @@ class HubSpotStore:
         table = self.table(object_type)
         with self.lock:
             record = table.live(int(record_id))
+            self.version += 1
             record.archived_at = self.clock()
             record.updated_at = record.archived_at
 
@@ -289,6 +293,7 @@ class HubSpotStore:
         table = self.table(object_type)
         base = COMPANY_ID_BASE if object_type == "companies" else DEAL_ID_BASE
         with self.lock:
+            self.version += 1
             now = self.clock()
             record = CrmRecord(table.next_id(base), None, now, now)
             table.add(record)
@@ -299,6 +304,7 @@ class HubSpotStore:
     def associate_deal(self, deal_id: int | str, company_id: int | str | None) -> None:
         """Point a deal at a company (None removes the association)."""
         with self.lock:
+            self.version += 1
             deal = int(deal_id)
             self.deals.live(deal)
             old = self.deal_company.pop(deal, None)
@@ -313,6 +319,7 @@ class HubSpotStore:
     def set_parent(self, company_id: int | str, parent_id: int | str | None) -> None:
         """Set or remove a company's parent company."""
         with self.lock:
+            self.version += 1
             child = int(company_id)
             self.companies.live(child)
             old = self.company_parent.pop(child, None)
@@ -357,6 +364,7 @@ class HubSpotStore:
     def apply_changes(self, changes: Mapping[str, Any]) -> None:
         """Replay `changes()` output on a freshly seeded store."""
         with self.lock:
+            self.version += 1
             for object_type, rows in changes.get("records", {}).items():
                 table = self.table(object_type)
                 for row in rows:

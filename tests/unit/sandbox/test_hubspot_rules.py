@@ -13,7 +13,7 @@ from kam_sync.sandbox.hubspot.properties import (
     normalize_value,
 )
 from kam_sync.sandbox.hubspot.ratelimit import RateLimiter
-from kam_sync.sandbox.hubspot.search import plan_search, run_search
+from kam_sync.sandbox.hubspot.search import SearchCache, plan_search, run_search
 from kam_sync.sandbox.hubspot.store import HubSpotStore
 from kam_sync.sandbox.portfolio import generate_portfolio
 from kam_sync.sandbox.server import HttpError
@@ -194,3 +194,23 @@ def test_changes_replay_onto_a_fresh_store_for_data_files() -> None:
         second.deals.live(int(first.deal_id(2)))
     assert second.companies.value(second.companies.live(int(new_id)), "name") == "Brand New Ltd"
     assert second.deal_company[int(first.deal_id(1))] == int(new_id)
+
+
+def test_cached_search_results_are_dropped_once_the_store_changes() -> None:
+    store = HubSpotStore(generate_portfolio(50, seed=4))
+    cache = SearchCache()
+    body = {
+        "filterGroups": [
+            {"filters": [{"propertyName": "kam_strategic_fit", "operator": "EQ", "value": "high"}]}
+        ]
+    }
+    plan = plan_search(store.companies, body)
+    before, _, _ = run_search(store.companies, plan, cache=cache, version=store.version)
+    target = next(
+        r
+        for r in store.companies.iter_from(None, archived=False)
+        if store.companies.value(r, "kam_strategic_fit") != "high"
+    )
+    store.set_values("companies", target.id, {"kam_strategic_fit": "high"})
+    after, _, _ = run_search(store.companies, plan, cache=cache, version=store.version)
+    assert after == before + 1
