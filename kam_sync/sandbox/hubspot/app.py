@@ -380,7 +380,7 @@ class HubSpotApp(CrmApp):
 
     def patch_object(self, request: Request) -> Response:
         table = self._table(request)
-        payload = request.json()
+        payload = _json_body(request)
         properties = payload.get("properties") if isinstance(payload, Mapping) else None
         if not isinstance(properties, Mapping):
             raise validation_error("The request body needs a properties object.")
@@ -407,7 +407,7 @@ class HubSpotApp(CrmApp):
 
     def batch_read(self, request: Request) -> Response:
         table = self._table(request)
-        payload = request.json()
+        payload = _json_body(request)
         inputs = _inputs(payload)
         archived = (request.query_one("archived") or "false").lower() == "true"
         names = page_properties(
@@ -458,7 +458,7 @@ class HubSpotApp(CrmApp):
         properties plus `hs_lastmodifieddate`, `hs_object_id` and `createdate`.
         """
         table = self._table(request)
-        inputs = _inputs(request.json())
+        inputs = _inputs(_json_body(request))
         ids = [str(item.get("id", "")) for item in inputs]
         duplicates = sorted({i for i in ids if ids.count(i) > 1})
         if duplicates:
@@ -528,7 +528,7 @@ class HubSpotApp(CrmApp):
 
     def search(self, request: Request) -> Response:
         table = self._table(request)
-        plan = plan_search(table, request.json())
+        plan = plan_search(table, _json_body(request))
         with self.store.lock:
             total, page, next_after = run_search(
                 table, plan, cache=self.search_cache, version=self.store.version
@@ -582,7 +582,7 @@ class HubSpotApp(CrmApp):
     def create_property(self, request: Request) -> Response:
         """Create a custom property after HubSpot's type, field type, group and option checks."""
         registry = self._table(request).registry
-        payload = request.json()
+        payload = _json_body(request)
         if not isinstance(payload, Mapping):
             raise validation_error("The request body must be a property object.")
         for required in ("name", "label", "type", "fieldType", "groupName"):
@@ -631,7 +631,7 @@ class HubSpotApp(CrmApp):
     def update_property(self, request: Request) -> Response:
         registry = self._table(request).registry
         name = request.params["name"]
-        payload = request.json()
+        payload = _json_body(request)
         if not isinstance(payload, Mapping):
             raise validation_error("The request body must be a property object.")
         with self.store.lock:
@@ -674,7 +674,7 @@ class HubSpotApp(CrmApp):
 
     def create_group(self, request: Request) -> Response:
         registry = self._table(request).registry
-        payload = request.json()
+        payload = _json_body(request)
         if not isinstance(payload, Mapping) or not payload.get("name") or not payload.get("label"):
             raise validation_error("A property group needs a name and a label.")
         name = str(payload["name"])
@@ -698,7 +698,7 @@ class HubSpotApp(CrmApp):
 
     def update_group(self, request: Request) -> Response:
         registry = self._table(request).registry
-        payload = request.json()
+        payload = _json_body(request)
         with self.store.lock:
             group = registry.group(request.params["name"])
             if group is None or group.archived:
@@ -717,7 +717,7 @@ class HubSpotApp(CrmApp):
     def associations_batch_read(self, request: Request) -> Response:
         from_table = self._table(request, "from")
         to_table = self._table(request, "to")
-        inputs = _inputs(request.json(), MAX_ASSOCIATION_BATCH_INPUTS)
+        inputs = _inputs(_json_body(request), MAX_ASSOCIATION_BATCH_INPUTS)
         started = iso_millis(self.store.clock())
         with self.store.lock:
             results, errors = self.associations.batch_read(
@@ -956,6 +956,14 @@ def _inputs(payload: object, limit: int = MAX_BATCH_INPUTS) -> list[Mapping[str,
             context={"limit": [str(limit)]},
         )
     return inputs
+
+
+def _json_body(request: Request) -> Any:
+    """The request's JSON body; a body that is not JSON gets HubSpot's 400."""
+    try:
+        return json.loads(request.body or b"null")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise validation_error(f"Invalid input JSON on line 1: {exc}") from exc
 
 
 def _parse_id(raw: str) -> int | None:

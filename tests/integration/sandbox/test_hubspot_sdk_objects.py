@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
+import requests
 from hubspot import HubSpot
 from hubspot.crm.companies import ApiException as CompanyApiException
 from hubspot.crm.companies import (
@@ -401,3 +402,18 @@ def test_oauth_refresh_grant_issues_a_token_that_works_until_sessions_expire(
 def test_owners_list_the_portfolio_users(client: HubSpot, portfolio: Portfolio) -> None:
     owners = client.crm.owners.owners_api.get_page(limit=500)
     assert [o.email for o in owners.results] == [u.email for u in portfolio.users]
+
+
+def test_a_body_that_is_not_json_gets_a_hubspot_validation_error(
+    sandbox: tuple[HubSpotApp, SandboxServer],
+) -> None:
+    app, server = sandbox
+    response = requests.post(
+        f"{server.base_url}/crm/v3/objects/companies/search",
+        data=b"{not json",
+        headers={"Authorization": f"Bearer {app.access_token}", "Content-Type": "application/json"},
+        timeout=10,
+    )
+    assert response.status_code == 400
+    assert response.json()["category"] == "VALIDATION_ERROR"
+    assert response.json()["status"] == "error"
