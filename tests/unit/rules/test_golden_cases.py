@@ -27,7 +27,14 @@ from .portfolio import (
 )
 
 CASES = Path(__file__).resolve().parents[2] / "fixtures" / "rules_cases"
-_RUN_KEYS = ("as_of", "expect", "expect_alerts", "expect_metrics", "expect_key_list", "expect_absent")
+_RUN_KEYS = (
+    "as_of",
+    "expect",
+    "expect_alerts",
+    "expect_metrics",
+    "expect_key_list",
+    "expect_absent",
+)
 CASE_FILES = sorted(p for p in CASES.glob("*.yaml") if not p.name.startswith("_"))
 
 
