@@ -572,28 +572,3 @@ def _sort_key(
         return (null_rank,) if v is None else (1, v)
 
     return key
-
-
-def project(
-    node: ProjectionNode, record: Record, store: SalesforceStore, base_path: str, tooling: bool
-) -> dict[str, Any]:
-    """One record as the query resource returns it, `attributes` first."""
-    out: dict[str, Any] = {
-        "attributes": {
-            "type": node.sobject,
-            "url": f"{base_path}{'tooling/' if tooling else ''}sobjects/{node.sobject}/"
-            f"{record['Id']}",
-        }
-    }
-    for key, name, fmt in node.columns:
-        value = record.get(name)
-        out[key] = None if value is None else fmt(value)
-    if node.children:
-        tables = store.tooling_tables if tooling else store.tables
-        for rel_name, (ref_field, child) in node.children.items():
-            parent_id = record.get(ref_field)
-            parent = tables[child.sobject.lower()].get(parent_id) if parent_id else None
-            out[rel_name] = (
-                None if parent is None else project(child, parent, store, base_path, tooling)
-            )
-    return out

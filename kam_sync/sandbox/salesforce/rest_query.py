@@ -19,13 +19,8 @@ from typing import Any
 
 from kam_sync.sandbox.salesforce.errors import sf_fail
 from kam_sync.sandbox.salesforce.ids import KEY_PREFIXES
-from kam_sync.sandbox.salesforce.query import (
-    CompiledQuery,
-    QueryCompiler,
-    SortedViews,
-    project,
-    run_query,
-)
+from kam_sync.sandbox.salesforce.projection import Renderer, compile_renderer
+from kam_sync.sandbox.salesforce.query import CompiledQuery, QueryCompiler, SortedViews, run_query
 from kam_sync.sandbox.salesforce.soql import SoqlError, parse_soql
 from kam_sync.sandbox.salesforce.store import Record, SalesforceStore
 from kam_sync.sandbox.server import Request, Response, encode_json
@@ -44,6 +39,7 @@ class Cursor:
     position: int
     batch_size: int
     resource: str  # query | queryAll
+    renderer: Renderer
 
 
 class QueryService:
@@ -79,12 +75,16 @@ class QueryService:
         if compiled.count_only:
             return Response(200, encode_json({"totalSize": len(records), "done": True,
                                               "records": []}))  # fmt: skip
+        version = request.params.get("version", "59.0")
         cursor = Cursor(
             compiled,
             records,
             0,
             _batch_size(request.header("Sforce-Query-Options")),
             "queryAll" if include_deleted else "query",
+            compile_renderer(
+                compiled.projection, self.store, f"/services/data/v{version}/", tooling
+            ),
         )
         return self._page(request, cursor, tooling=tooling)
 
@@ -106,9 +106,8 @@ class QueryService:
             position = request.params.get("position")
             start = int(position) if position is not None else cursor.position
         end = min(start + cursor.batch_size, len(cursor.records))
-        node = cursor.compiled.projection
-        store = self.store
-        page = [project(node, r, store, base_path, tooling) for r in cursor.records[start:end]]
+        render = cursor.renderer
+        page = [render(r) for r in cursor.records[start:end]]
         done = end >= len(cursor.records)
         body: dict[str, Any] = {"totalSize": len(cursor.records), "done": done}
         if not done:

@@ -59,10 +59,6 @@ def _format_dt(value: Any) -> Any:
     return None if value is None else format_datetime(value)
 
 
-def _format_multi(value: Any) -> Any:
-    return value
-
-
 FORMATTERS: dict[str, Callable[[Any], Any]] = {
     "date": _format_date,
     "datetime": _format_dt,

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from kam_sync.sandbox.salesforce.ids import make_id
-from kam_sync.sandbox.salesforce.query import QueryCompiler, SortedViews, project, run_query
+from kam_sync.sandbox.salesforce.projection import compile_renderer
+from kam_sync.sandbox.salesforce.query import QueryCompiler, SortedViews, run_query
 from kam_sync.sandbox.salesforce.soql import Comparison, SoqlError, parse_soql
 from kam_sync.sandbox.salesforce.store import SalesforceStore
 
@@ -205,14 +206,15 @@ def test_projection_nests_parent_fields_with_attributes_and_formats_values() -> 
         parse_soql("SELECT Name, Owner.Name, Parent.Name, SystemModstamp FROM Account ORDER BY Id")
     )
     rows = run_query(compiled, SortedViews(store), include_deleted=False)
-    second = project(compiled.projection, rows[1], store, "/services/data/v59.0/", False)
+    render = compile_renderer(compiled.projection, store, "/services/data/v59.0/", False)
+    second = render(rows[1])
     assert second["attributes"]["type"] == "Account"
     assert second["attributes"]["url"].endswith(f"/sobjects/Account/{make_id('Account', 2)}")
     assert second["Owner"]["Name"] == "Ada Owner"
     assert second["Owner"]["attributes"]["type"] == "User"
     assert second["Parent"]["Name"] == "Acme"
     assert second["SystemModstamp"] == "2026-01-01T02:00:00.000+0000"
-    first = project(compiled.projection, rows[0], store, "/services/data/v59.0/", False)
+    first = render(rows[0])
     assert first["Parent"] is None
 
 
