@@ -1,17 +1,26 @@
 """The HubSpot connector: kam-sync's ``Connector`` protocol over hubspot-api-client.
 
-    connector = connect(settings, os.environ)
+    connector = connect(settings, os.environ)       # KAM_SYNC_HUBSPOT_* secrets
+    connector.check_quota()                         # start of a run: one call, may stop it
     connector.describe("companies")
     for page in connector.pull(PullRequest(...)): ...
+    connector.set_write_back_targets("companies", ["kam_tier", ...])
     connector.push("companies", [RecordUpdate(...)])
     connector.provision([CustomFieldSpec(...)])
-    connector.quota()          # daily allocation and this connector's calls by kind
+    connector.quota()                               # allocation and calls by kind
     connector.close()
 
-Object names are HubSpot's (``companies``, ``deals``). Related pseudo-fields are documented in
-``associations.py``; paging, watermarks and deletions in ``pull.py``; write checks in
-``push.py``; call kinds counted in ``quota().calls_by_kind``: ``describe``, ``list``,
-``batch_read``, ``search``, ``associations``, ``write``, ``provision``, ``oauth``.
+Object names are HubSpot's (``companies``, ``deals``); raw records are keyed by property name,
+plus ``archived`` (True for a deleted record) and these related pseudo-fields, read through
+the v4 associations batch API, one call per page (details in ``associations.py``):
+
+    @associations.companies        on deals: the deal's (primary) company id, or None
+    @associations.parent_company   on companies: the parent company id, or None
+    @associations.<object type>    any other: the list of associated ids
+
+Paging, watermarks and deletions are described in ``pull.py``, write checks in ``push.py``.
+Calls are counted in ``quota().calls_by_kind`` under ``describe``, ``list``, ``batch_read``,
+``search``, ``associations``, ``write``, ``provision``, ``oauth`` and ``quota``.
 """
 
 from __future__ import annotations
@@ -105,16 +114,26 @@ class HubSpotConnector:
     def pull(self, request: PullRequest) -> Iterator[Page]:
         return self.puller.pull(request)
 
-    def restrict_writes(self, object_name: str, fields: Iterable[str]) -> None:
-        """Refuse, before any request, every write to a property not in ``fields`` (the
-        mapping's write-back targets for this object)."""
+    def set_write_back_targets(self, object_name: str, fields: Iterable[str]) -> None:
+        """Declare the only properties ``push`` may write on ``object_name`` (the mapping's
+        write-back targets). Until declared, nothing may be written."""
         self._write_targets[object_name] = frozenset(fields)
 
     def push(self, object_name: str, updates: Sequence[RecordUpdate]) -> list[WriteResult]:
+        """Batch-update; a property outside the write-back targets refuses the whole push
+        (FatalApiError) before any request; a bad value fails only its record."""
         if not updates:
             return []
+        allowed = self._write_targets.get(object_name, frozenset())
+        outside = sorted({name for u in updates for name in u.values} - allowed)
+        if outside:
+            raise FatalApiError(
+                f"refusing to write {object_name} properties that are not write-back targets "
+                f"of the mapping: {', '.join(outside)}",
+                error_code="KAM_NOT_A_WRITE_BACK_TARGET",
+                connector=self.name,
+            )
         properties = self.properties.describe(object_name).fields
-        allowed = self._write_targets.get(object_name)
         results: dict[int, WriteResult] = {}
         sendable = []
         for index, update in enumerate(updates):
@@ -140,6 +159,25 @@ class HubSpotConnector:
 
     def provision(self, fields: Sequence[CustomFieldSpec]) -> ProvisionReport:
         return self.properties.provision(fields)
+
+    def check_quota(self) -> QuotaStatus:
+        """One cheap call at the start of a run to read the daily allocation from the
+        ``X-HubSpot-RateLimit-Daily*`` headers; QuotaExhaustedError if the budget is spent.
+
+        A one-record company list carries the headers on every HubSpot plan (the usage
+        endpoint ``/account-info/v3/api-usage/daily/private-apps`` is private-app only).
+        OAuth calls carry no daily headers: then only this run's own share is guarded.
+        """
+        self.caller.call(
+            "quota",
+            "read the daily API allocation",
+            self.sdk.objects_basic.get_page,
+            "companies",
+            limit=1,
+            archived=False,
+        )
+        self.budget.check("the run")
+        return self.quota()
 
     def quota(self) -> QuotaStatus:
         return self.budget.status()

@@ -104,6 +104,20 @@ def test_a_nearly_spent_daily_allocation_stops_the_pull_after_one_call(
     assert status.remaining is not None and status.remaining < 1_000
 
 
+def test_the_run_starts_with_one_call_that_reads_the_daily_allocation(
+    sandbox: SandboxHandle,
+) -> None:
+    connector = private_app(sandbox)
+    status = connector.check_quota()
+    assert sandbox.stats()["requests_total"] == 1
+    assert status.limit == 625_000 and status.used is not None and status.used < 10
+    assert status.calls_by_kind == {"quota": 1}
+
+    sandbox.set_faults("quota=100000")  # the account has used 525,000: past 80% of the day
+    with pytest.raises(QuotaExhaustedError):
+        private_app(sandbox).check_quota()
+
+
 def test_provisioning_twice_creates_once_then_changes_nothing(sandbox: SandboxHandle) -> None:
     connector = private_app(sandbox)
     first = connector.provision(WRITE_BACK)
@@ -165,6 +179,7 @@ def test_a_batch_refused_whole_is_split_until_only_the_bad_record_fails(
     monkeypatch.setattr(connector_module, "check_update", lambda *_args: None)
     sandbox.app.invalid_values = "whole_batch"
     connector = private_app(sandbox)
+    connector.set_write_back_targets("deals", ["dealname", "dealtype"])
     deals = [str(i) for i in sandbox.app.store.deals.ids[:100]]
     updates = [RecordUpdate(d, {"dealname": f"kam {d}"}) for d in deals]
     updates[37] = RecordUpdate(deals[37], {"dealtype": "no_such_type"})

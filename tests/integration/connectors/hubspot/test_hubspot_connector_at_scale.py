@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from hubspot_sandbox_support import FakeTime, private_app, pull_request, records, requests_of
 
+from kam_sync.errors import FatalApiError
 from kam_sync.sandbox.runner import SandboxHandle, running_sandbox
 from kam_sync_connectors.base import RecordUpdate
 
@@ -70,6 +71,7 @@ def test_ten_thousand_updates_take_one_hundred_write_calls_with_per_record_resul
     updates = [RecordUpdate(i, {"dealname": f"kam {i}"}) for i in deal_ids]
     updates.append(RecordUpdate("12999999999", {"dealname": "nobody"}))  # no such deal
     connector = private_app(sandbox)
+    connector.set_write_back_targets("deals", ["dealname"])
     sandbox.set_faults("write:lock=0.02,partial=0.01")
     sandbox.reset_stats()
     try:
@@ -96,11 +98,26 @@ def test_ten_thousand_updates_take_one_hundred_write_calls_with_per_record_resul
 
 def test_a_bad_option_is_refused_before_any_request(sandbox: SandboxHandle) -> None:
     connector = private_app(sandbox)
+    connector.set_write_back_targets("deals", ["dealstage"])
     deal = str(sandbox.app.store.deals.ids[0])
     connector.describe("deals")
     sandbox.reset_stats()
     results = connector.push("deals", [RecordUpdate(deal, {"dealstage": "no_such_stage"})])
     assert (results[0].ok, results[0].error_code) == (False, "INVALID_OPTION")
+    assert sandbox.stats()["requests_total"] == 0
+
+
+def test_a_property_that_is_not_a_write_back_target_refuses_the_push_before_any_request(
+    sandbox: SandboxHandle,
+) -> None:
+    connector = private_app(sandbox)
+    deal = str(sandbox.app.store.deals.ids[0])
+    sandbox.reset_stats()
+    with pytest.raises(FatalApiError, match="amount"):
+        connector.push("deals", [RecordUpdate(deal, {"amount": "1"})])
+    connector.set_write_back_targets("deals", ["dealname"])
+    with pytest.raises(FatalApiError, match="amount"):
+        connector.push("deals", [RecordUpdate(deal, {"dealname": "x", "amount": "1"})])
     assert sandbox.stats()["requests_total"] == 0
 
 
