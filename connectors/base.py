@@ -13,7 +13,7 @@ the mapping layer coerces them.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol, runtime_checkable
@@ -160,16 +160,30 @@ class Connector(Protocol):
         """Stream pages of raw records; never holds the whole result in memory."""
         ...
 
+    def set_write_back_targets(self, object_name: str, fields: Iterable[str]) -> None:
+        """Declare the only fields ``push`` may write on ``object_name`` (the allow-list)."""
+        ...
+
     def push(self, object_name: str, updates: Sequence[RecordUpdate]) -> list[WriteResult]:
-        """Update records in the CRM's largest batch form; one result per update, same order."""
+        """Update records in the CRM's largest batch form; one result per update, same order.
+
+        A field outside the write-back targets is refused before any request is made.
+        """
         ...
 
     def provision(self, fields: Sequence[CustomFieldSpec]) -> ProvisionReport:
         """Create the custom fields (idempotently) and give the integration user access."""
         ...
 
+    def check_quota(self) -> QuotaStatus:
+        """Read the daily allocation from the CRM (one call) at the start of a run.
+
+        Raises QuotaExhaustedError when the configured budget is already used up.
+        """
+        ...
+
     def quota(self) -> QuotaStatus:
-        """The daily allocation and the calls this connector made, by kind."""
+        """The daily allocation as last seen and the calls this connector made, by kind."""
         ...
 
     def close(self) -> None:

@@ -67,7 +67,12 @@ def _optional_command_modules() -> list[Any]:
     import importlib
 
     modules: list[Any] = []
-    for name in ("kam_sync.cli.sandbox_cmd",):
+    for name in (
+        "kam_sync.cli.sync_cmds",
+        "kam_sync.cli.provision_cmd",
+        "kam_sync.cli.demo_cmd",
+        "kam_sync.cli.sandbox_cmd",
+    ):
         try:
             modules.append(importlib.import_module(name))
         except ModuleNotFoundError as exc:
@@ -92,6 +97,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("kam-sync: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:
+        # A bug, not a user error: one line on the terminal, the traceback in the log.
+        log.error("unexpected error", exc_info=True)
+        print(
+            f"kam-sync: unexpected error: {type(exc).__name__}: {exc} (details in the log)",
+            file=sys.stderr,
+        )
+        return ExitCode.FAILURE
     return code
 
 

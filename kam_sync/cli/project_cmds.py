@@ -49,7 +49,21 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def cmd_init(args: argparse.Namespace) -> int:
     root = Path(args.directory) if args.directory else Path(args.project)
     crm: str = args.crm
-    plan: dict[Path, str] = {root / PROJECT_FILE: render_project_file(crm)}
+    written = create_project(root, crm, force=args.force)
+    print(f"Created a kam-sync project for {crm} in {root}:")
+    for path in written:
+        print(f"  {path.relative_to(root)}")
+    print(
+        f"Next: set the KAM_SYNC_* credentials (see the README), then `kam-sync validate --project {root}`."
+    )
+    return ExitCode.OK
+
+
+def create_project(
+    root: Path, crm: str, *, force: bool = False, crm_block: str | None = None
+) -> list[Path]:
+    """Write a project's files; refuses to overwrite any unless ``force``. Returns the files."""
+    plan: dict[Path, str] = {root / PROJECT_FILE: render_project_file(crm, crm_block)}
     mapping_src = default_files("mappings")[f"{crm}.yaml"]
     plan[root / "mappings" / f"{crm}.yaml"] = schema_modeline("mapping", 1) + mapping_src.read_text(
         encoding="utf-8"
@@ -60,7 +74,7 @@ def cmd_init(args: argparse.Namespace) -> int:
         plan[root / "rules" / name] = head + path.read_text(encoding="utf-8")
     plan[root / ".gitignore"] = "state/\n"
     existing = [p for p in plan if p.exists()]
-    if existing and not args.force:
+    if existing and not force:
         listing = "\n".join(f"  {p}" for p in existing)
         raise KamSyncError(
             f"refusing to overwrite existing files (use --force to replace them):\n{listing}"
@@ -69,13 +83,7 @@ def cmd_init(args: argparse.Namespace) -> int:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
     schemas = write_schemas(root / "schemas")
-    print(f"Created a kam-sync project for {crm} in {root}:")
-    for path in [*plan, *schemas]:
-        print(f"  {path.relative_to(root)}")
-    print(
-        f"Next: set the KAM_SYNC_* credentials (see the README), then `kam-sync validate --project {root}`."
-    )
-    return ExitCode.OK
+    return [*plan, *schemas]
 
 
 def cmd_validate(args: argparse.Namespace) -> int:

@@ -68,6 +68,7 @@ HUBSPOT_BLOCK = """\
 """
 
 
-def render_project_file(crm: str) -> str:
-    block = SALESFORCE_BLOCK if crm == "salesforce" else HUBSPOT_BLOCK
+def render_project_file(crm: str, crm_block: str | None = None) -> str:
+    """The project file for ``crm``; ``crm_block`` replaces the default connection section."""
+    block = crm_block or (SALESFORCE_BLOCK if crm == "salesforce" else HUBSPOT_BLOCK)
     return PROJECT_TEMPLATE.format(crm=crm, crm_block=block)

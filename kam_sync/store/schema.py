@@ -25,6 +25,21 @@ from kam_sync.store.types import JSONText, Money, UTCDateTime
 ID = String(64)
 
 
+def _kam_output_columns() -> list[Column[object]]:
+    """The KAM output fields, typed as in the snapshot."""
+    return [
+        Column("kam_tier", Text),
+        Column("kam_classification", Text),
+        Column("kam_score", Float),
+        Column("kam_score_explanation", Text),
+        Column("kam_plan_stage", Text),
+        Column("kam_checklist_completion", Float),
+        Column("kam_checklist_gaps", Text),
+        Column("kam_flags", JSONText),
+        Column("kam_last_assessed", UTCDateTime),
+    ]
+
+
 def v1_tables(md: MetaData) -> list[Table]:
     """Snapshots, watermarks, the run ledger, written values, retry queue, quarantine, history."""
     accounts = Table(
@@ -57,15 +72,7 @@ def v1_tables(md: MetaData) -> list[Table]:
         Column("account_plan_started", Date),
         Column("last_review_date", Date),
         Column("team_roles", JSONText),
-        Column("kam_tier", Text),
-        Column("kam_classification", Text),
-        Column("kam_score", Float),
-        Column("kam_score_explanation", Text),
-        Column("kam_plan_stage", Text),
-        Column("kam_checklist_completion", Float),
-        Column("kam_checklist_gaps", Text),
-        Column("kam_flags", JSONText),
-        Column("kam_last_assessed", UTCDateTime),
+        *_kam_output_columns(),
         Column("snapshot_at", UTCDateTime, nullable=False),
     )
     opportunities = Table(
@@ -108,12 +115,13 @@ def v1_tables(md: MetaData) -> list[Table]:
         Column("alerts", JSONText),
         Column("error", Text),
     )
+    # What kam-sync last wrote to each account, field by field (null: never written). Compared
+    # with the CRM's current value, it tells our own echo from a person's edit.
     written = Table(
         "written_value",
         md,
         Column("account_id", ID, primary_key=True),
-        Column("field", String(64), primary_key=True),
-        Column("value", JSONText),
+        *_kam_output_columns(),
         Column("written_at", UTCDateTime, nullable=False),
         Column("run_id", Integer, nullable=False),
     )

@@ -127,7 +127,7 @@ class StateStore:
         rows = [
             {k: v for k, v in r.items() if k in columns} | {"snapshot_at": now} for r in records
         ]
-        stmt = self._upsert(table, rows, ("id",))
+        stmt = self.upsert_statement(table, rows, ("id",))
         if conn is not None:
             conn.execute(stmt, rows)
         else:
@@ -135,10 +135,18 @@ class StateStore:
                 own.execute(stmt, rows)
         return len(rows)
 
-    def _upsert(self, table: Any, rows: list[dict[str, Any]], keys: tuple[str, ...]) -> Any:
+    def upsert_statement(
+        self,
+        table: Any,
+        rows: list[dict[str, Any]],
+        keys: tuple[str, ...],
+        *,
+        keep: tuple[str, ...] = (),
+    ) -> Any:
+        """INSERT ... ON CONFLICT (keys) DO UPDATE of the columns in ``rows`` except ``keep``."""
         dialect = self.engine.dialect.name
         insert: Any = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
-        update_cols = {c: insert.excluded[c] for c in rows[0] if c not in keys}
+        update_cols = {c: insert.excluded[c] for c in rows[0] if c not in keys and c not in keep}
         return insert.on_conflict_do_update(index_elements=list(keys), set_=update_cols)
 
     def count(self, object_name: str, *, include_deleted: bool = False) -> int:
@@ -181,7 +189,7 @@ class StateStore:
         if current is not None and value <= current:
             return
         row = {"object_name": object_name, "value": value, "updated_at": datetime.now(UTC)}
-        stmt = self._upsert(schema.watermark, [row], ("object_name",))
+        stmt = self.upsert_statement(schema.watermark, [row], ("object_name",))
         if conn is not None:
             conn.execute(stmt, [row])
         else:
@@ -230,7 +238,13 @@ class StateStore:
 
     # quarantine ------------------------------------------------------------------------------
 
-    def quarantine(self, items: Iterable[tuple[str, str, str | None, str]], *, run_id: int) -> int:
+    def quarantine(
+        self,
+        items: Iterable[tuple[str, str, str | None, str]],
+        *,
+        run_id: int,
+        conn: Connection | None = None,
+    ) -> int:
         """Set records aside: ``(object_name, record_id, field, reason)``; replaces older entries."""
         now = datetime.now(UTC)
         rows = [
@@ -246,19 +260,27 @@ class StateStore:
         ]
         if not rows:
             return 0
-        with self.engine.begin() as conn:
-            conn.execute(self._upsert(schema.quarantine, rows, ("object_name", "record_id")), rows)
+        stmt = self.upsert_statement(schema.quarantine, rows, ("object_name", "record_id"))
+        if conn is None:
+            with self.engine.begin() as own:
+                own.execute(stmt, rows)
+        else:
+            conn.execute(stmt, rows)
         return len(rows)
 
-    def release_quarantine(self, object_name: str, record_ids: Sequence[str]) -> None:
+    def release_quarantine(
+        self, object_name: str, record_ids: Sequence[str], *, conn: Connection | None = None
+    ) -> None:
         """Records that normalized cleanly again leave the quarantine."""
         if not record_ids:
             return
         q = schema.quarantine
-        with self.engine.begin() as conn:
-            conn.execute(
-                q.delete().where(q.c.object_name == object_name, q.c.record_id.in_(record_ids))
-            )
+        stmt = q.delete().where(q.c.object_name == object_name, q.c.record_id.in_(list(record_ids)))
+        if conn is None:
+            with self.engine.begin() as own:
+                own.execute(stmt)
+        else:
+            conn.execute(stmt)
 
     def quarantined(self) -> list[QuarantinedRecord]:
         with self.engine.connect() as conn:

@@ -1,0 +1,328 @@
+"""`kam-sync plan`, `run`, `status` and `explain`: the nightly sync and what it did."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import math
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from kam_sync.cli.progress import StepProgress
+from kam_sync.config.loader import LoadedProject, load_project
+from kam_sync.engine.lock import RunLock
+from kam_sync.engine.pipeline import RunOptions, RunOutcome, SyncEngine
+from kam_sync.engine.report import explain_account, save_last_run
+from kam_sync.engine.summary import RunSummary
+from kam_sync.errors import ExitCode, KamSyncError
+from kam_sync.store import StateStore, open_store
+from kam_sync.store.writes import retry_items
+from kam_sync_connectors.base import Connector
+from kam_sync_connectors.registry import connect
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    plan = sub.add_parser(
+        "plan", help="dry run: everything but the write-back; shows what would change"
+    )
+    plan.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    plan.add_argument("--full", action="store_true", help="ignore watermarks and pull everything")
+    plan.add_argument(
+        "--limit", type=int, default=50, help="accounts listed in table format (default 50)"
+    )
+    plan.set_defaults(handler=cmd_plan)
+
+    run = sub.add_parser("run", help="one sync: pull, assess, write back what changed")
+    run.add_argument("--json", action="store_true", help="print the summary as JSON")
+    run.add_argument("--full", action="store_true", help="ignore watermarks and pull everything")
+    run.set_defaults(handler=cmd_run)
+
+    status = sub.add_parser(
+        "status", help="last runs, watermarks, retry queue, dead letters, quota"
+    )
+    status.add_argument("--json", action="store_true")
+    status.set_defaults(handler=cmd_status)
+
+    explain = sub.add_parser("explain", help="why an account got its score, tier, stage and gaps")
+    explain.add_argument("account_id")
+    explain.add_argument("--json", action="store_true")
+    explain.set_defaults(handler=cmd_explain)
+
+
+@contextmanager
+def _opened(project: LoadedProject) -> Iterator[tuple[StateStore, Connector]]:
+    store = open_store(project.config.store.url, project.root)
+    connector = connect(project.config.crm.type, project.config.connector_settings(), os.environ)
+    try:
+        yield store, connector
+    finally:
+        connector.close()
+        store.close()
+
+
+def execute(
+    project: LoadedProject, mode: str, *, full: bool = False, quiet: bool = False
+) -> RunOutcome:
+    """Run (or plan) once under the project's run lock; shared by `run`, `plan`, `schedule`, `demo`."""
+    with RunLock(project.root), _opened(project) as (store, connector):
+        progress = StepProgress(enabled=not quiet)
+        try:
+            outcome = SyncEngine(project, connector, store).run(
+                RunOptions(mode=mode, full=full, progress=progress)
+            )
+        finally:
+            progress.close()
+        if outcome.assessment is not None:
+            save_last_run(project.root, outcome.assessment, mode=mode)
+        return outcome
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    project = load_project(Path(args.project))
+    outcome = execute(project, "run", full=args.full, quiet=args.json)
+    summary = outcome.summary
+    if args.json:
+        print(json.dumps(summary.to_json(), indent=2, sort_keys=True))
+    else:
+        print(format_summary(summary))
+    return int(summary.exit_code())
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    project = load_project(Path(args.project))
+    outcome = execute(project, "plan", full=args.full, quiet=args.format != "table")
+    summary = outcome.summary
+    plan = outcome.plan
+    rows = []
+    if plan is not None:
+        for account_id, values in plan.updates.items():
+            for name, new in values.items():
+                rows.append(
+                    {
+                        "account_id": account_id,
+                        "field": name,
+                        "current": _show(plan.current[account_id].get(name)),
+                        "new": _show(new),
+                    }
+                )
+    writes = _estimate_write_calls(project, len(plan.updates) if plan else 0)
+    if args.format == "json":
+        payload = summary.to_json() | {
+            "changes": rows,
+            "estimated_write_calls": writes,
+            "protected": [p.__dict__ for p in plan.protected] if plan else [],
+        }
+        print(json.dumps(payload, indent=2, sort_keys=True, default=str))
+    elif args.format == "csv":
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=["account_id", "field", "current", "new"])
+        writer.writeheader()
+        writer.writerows(rows)
+        sys.stdout.write(out.getvalue())
+    else:
+        print(format_plan(summary, rows, writes, limit=args.limit))
+    return int(ExitCode.OK if summary.status == "ok" else summary.exit_code())
+
+
+def _estimate_write_calls(project: LoadedProject, accounts: int) -> dict[str, int]:
+    settings = project.config.connector_settings()
+    if accounts == 0:
+        return {"write": 0}
+    threshold = getattr(settings, "bulk_write_threshold", None)
+    if threshold is not None and accounts > threshold:
+        # create job, upload CSV, close, poll (at least once), results: Bulk API 2.0 ingest.
+        return {"bulk": 5}
+    return {"write": math.ceil(accounts / settings.write_batch_size)}
+
+
+def _show(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        return ";".join(map(str, value))
+    if isinstance(value, float):
+        return f"{value:.2f}"
+    text = str(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def format_summary(summary: RunSummary) -> str:
+    lines = [
+        f"kam-sync {summary.mode} #{summary.run_id}: {summary.status}"
+        + (f" ({summary.stopped_reason})" if summary.stopped_reason else ""),
+        f"  pulled:      {_kv(summary.pulled)}  (deleted {sum(summary.deleted.values())}, "
+        f"quarantined {sum(summary.quarantined.values())})",
+        f"  scored:      {summary.scored} accounts in scope",
+        f"  tiers:       {_kv(summary.tiers)}  ({summary.tier_changes} changed, {summary.key_accounts} key accounts)",
+        f"  written:     {summary.accounts_written} accounts, {summary.fields_written} fields"
+        f"  {_kv(summary.changes_by_field)}",
+        f"  failed:      {summary.write_failures} accounts (retried next run); dead letters skipped: {summary.dead_letters}",
+        f"  protected:   {summary.protected} values a person edited (flagged manual_override)",
+        f"  alerts:      {len(summary.alerts)}"
+        + "".join(f"\n    - {a['kind']}: {a['message']}" for a in summary.alerts),
+        f"  API calls:   {_kv(summary.api_calls)}"
+        + (
+            f"  (daily quota used {summary.quota_used}/{summary.quota_limit})"
+            if summary.quota_limit
+            else ""
+        ),
+        f"  time:        {summary.duration_seconds or 0:.1f} s",
+    ]
+    if summary.error:
+        lines.append(f"  note:        {summary.error}")
+    return "\n".join(lines)
+
+
+def format_plan(
+    summary: RunSummary, rows: list[dict[str, str]], writes: dict[str, int], *, limit: int
+) -> str:
+    lines = [
+        format_summary(summary).replace(
+            f"kam-sync plan #{summary.run_id}", "kam-sync plan (nothing was written)"
+        )
+    ]
+    lines.append(
+        f"  would write: {summary.accounts_to_write} accounts  {_kv(summary.changes_by_field)}"
+    )
+    lines.append(f"  would spend: {_kv(writes)} write calls")
+    shown = 0
+    current_account = None
+    for row in rows:
+        if row["account_id"] != current_account:
+            if shown >= limit:
+                lines.append("  ... and more accounts (use --format json or csv for all of them)")
+                break
+            current_account = row["account_id"]
+            shown += 1
+            lines.append(f"  {current_account}")
+        lines.append(f"    {row['field']:<26} {row['current'] or '-':>20} -> {row['new']}")
+    return "\n".join(lines)
+
+
+def _kv(values: dict[str, Any]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in values.items()) or "-"
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    project = load_project(Path(args.project))
+    store = open_store(project.config.store.url, project.root)
+    try:
+        runs = store.runs(limit=10)
+        watermarks = {name: store.watermark(name) for name in ("account", "opportunity")}
+        queue = retry_items(store)
+        quarantined = store.quarantined()
+    finally:
+        store.close()
+    data: dict[str, Any] = {
+        "store": store.description,
+        "runs": [
+            {
+                "id": r["id"],
+                "mode": r["mode"],
+                "status": r["status"],
+                "started_at": r["started_at"].isoformat(),
+                "finished_at": r["finished_at"].isoformat() if r["finished_at"] else None,
+                "counts": r["counts"],
+                "api_calls": r["api_calls"],
+                "alerts": r["alerts"],
+                "error": r["error"],
+            }
+            for r in runs
+        ],
+        "watermarks": {k: v.isoformat() if v else None for k, v in watermarks.items()},
+        "retry_queue": [
+            q.__dict__ | {"first_failed_at": q.first_failed_at.isoformat()}
+            for q in queue
+            if not q.dead
+        ],
+        "dead_letters": [
+            q.__dict__ | {"first_failed_at": q.first_failed_at.isoformat()} for q in queue if q.dead
+        ],
+        "quarantine": [
+            {"object": q.object_name, "id": q.record_id, "field": q.field, "reason": q.reason}
+            for q in quarantined
+        ],
+    }
+    if args.json:
+        print(json.dumps(data, indent=2, default=str))
+        return ExitCode.OK
+    print(f"store: {data['store']}")
+    print("last runs:")
+    for r in data["runs"]:
+        counts = r["counts"] or {}
+        calls = sum((r["api_calls"] or {}).values())
+        print(
+            f"  #{r['id']} {r['mode']:<4} {r['status']:<8} {r['started_at']}  "
+            f"pulled {sum((counts.get('pulled') or {}).values())}, written {counts.get('accounts_written', 0)}, "
+            f"failed {counts.get('write_failures', 0)}, API calls {calls}"
+            + (f"  [{r['error']}]" if r["error"] else "")
+        )
+    if runs and runs[0]["api_calls"]:
+        print(f"quota used by the last run: {_kv(runs[0]['api_calls'])}")
+    print(
+        "watermarks: "
+        + ", ".join(f"{k} {v or 'none (next pull is full)'}" for k, v in data["watermarks"].items())
+    )
+    print(f"retry queue: {len(data['retry_queue'])} field writes")
+    for q in data["retry_queue"][:20]:
+        print(
+            f"  {q['account_id']} {q['field']}: {q['attempts']} attempts, {q['last_error_code']}: {q['last_error']}"
+        )
+    print(f"dead letters: {len(data['dead_letters'])} (not retried until their value changes)")
+    for q in data["dead_letters"][:20]:
+        print(f"  {q['account_id']} {q['field']}: {q['last_error_code']}: {q['last_error']}")
+    print(f"quarantine: {len(data['quarantine'])} records")
+    for q in data["quarantine"][:20]:
+        print(f"  {q['object']} {q['id']}: {q['reason']}")
+    return ExitCode.OK
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    project = load_project(Path(args.project))
+    store = open_store(project.config.store.url, project.root)
+    try:
+        report = explain_account(project, store, args.account_id)
+    finally:
+        store.close()
+    if args.json:
+        print(json.dumps(report, indent=2, default=str))
+    else:
+        print(_format_explain(report))
+    return ExitCode.OK
+
+
+def _format_explain(r: dict[str, Any]) -> str:
+    lines = [
+        f"{r['account_id']} {r.get('name') or ''}  (assessed {r['as_of']})",
+        f"  score {r['score']:.1f}/100, classification {r['classification']}, tier {r['tier']}"
+        f" (was {r.get('previous_tier') or '-'}): {r['tier_reason']}",
+        f"  key-list position: {r['cap_rank'] if r.get('cap_rank') is not None else '-'}; flags: {', '.join(r['flags']) or '-'}",
+        "  factors:",
+    ]
+    for name, value in r["factors"].items():
+        lines.append(f"    {name:<22} {value:.2f}")
+    lines.append(f"  explanation: {r['score_explanation']}")
+    completion = r.get("checklist_completion")
+    lines.append(
+        f"  checklist: {'-' if completion is None else f'{completion:.0f} %'}; gaps: {r.get('checklist_gaps') or '-'}"
+    )
+    for cat, value in r["checklist_by_category"].items():
+        lines.append(f"    {cat:<14} {'-' if value is None else f'{value:.0f} %'}")
+    lines.append(f"  plan stage: {r.get('plan_stage') or 'outside the programme'}")
+    for gate in r["stage_gates"]:
+        lines.append(
+            f"    {gate['stage']:<12} {gate['result']}"
+            + (f"  ({gate['when']})" if gate.get("when") else "")
+        )
+    if r["missing_roles"]:
+        lines.append(f"  missing team roles: {', '.join(r['missing_roles'])}")
+    return "\n".join(lines)
+
+
+__all__ = ["KamSyncError", "execute", "register"]

@@ -1,0 +1,127 @@
+"""Check a project's mapping against what the CRM really has (its describe / property list).
+
+Reported like config errors, at the line of the mapping file that names the field: fields that
+do not exist (with suggestions), types that cannot hold the canonical value, write-back targets
+that are not updateable, and picklists that lack a value the rules can produce.
+"""
+
+from __future__ import annotations
+
+from kam_sync import canonical
+from kam_sync.canonical import FieldKind
+from kam_sync.config.issues import ConfigIssue
+from kam_sync.config.loader import LoadedProject
+from kam_sync.config.located import Loc, load_located
+from kam_sync.config.suggest import did_you_mean
+from kam_sync_connectors.base import Connector, ObjectDescription
+
+# CRM types that can feed each canonical kind (Salesforce and HubSpot type names).
+_COMPATIBLE: dict[FieldKind, set[str]] = {
+    FieldKind.ID: {"id", "reference", "string", "number", "textarea"},
+    FieldKind.TEXT: {
+        "string",
+        "picklist",
+        "textarea",
+        "email",
+        "url",
+        "phone",
+        "enumeration",
+        "combobox",
+        "reference",
+        "id",
+    },
+    FieldKind.INTEGER: {"int", "double", "number", "currency", "long"},
+    FieldKind.NUMBER: {"int", "double", "number", "currency", "percent"},
+    FieldKind.MONEY: {"currency", "double", "number", "int"},
+    FieldKind.BOOLEAN: {"boolean", "bool", "enumeration"},
+    FieldKind.DATE: {"date", "datetime"},
+    FieldKind.DATETIME: {"datetime", "date"},
+    FieldKind.TEXT_LIST: {"multipicklist", "textarea", "string", "enumeration", "picklist"},
+}
+_TARGET_TYPES: dict[str, set[str]] = {
+    "picklist": {"picklist", "enumeration", "string"},
+    "multipicklist": {"multipicklist", "enumeration"},
+    "number": {"double", "number", "currency", "int"},
+    "percent": {"percent", "double", "number"},
+    "text": {"string", "textarea"},
+    "longtext": {"textarea", "string"},
+    "date": {"date"},
+    "datetime": {"datetime"},
+    "checkbox": {"boolean", "bool", "enumeration"},
+}
+
+
+def check_against_crm(project: LoadedProject, connector: Connector) -> list[ConfigIssue]:
+    """Every mismatch between the mapping and the CRM, at its place in the mapping file."""
+    path = project.files["mapping"]
+    doc, _ = load_located(path)
+    mapping = project.mapping
+    found: list[tuple[Loc, str]] = []
+    described: dict[str, ObjectDescription] = {}
+    for obj_name in ("account", "opportunity"):
+        obj = getattr(mapping.objects, obj_name)
+        described[obj_name] = desc = connector.describe(obj.crm_object)
+        kinds = canonical.OBJECT_FIELDS[obj_name]
+        for name, spec in obj.field_mappings().items():
+            if spec.crm.startswith("@") or "." in spec.crm or spec.crm == "archived":
+                continue  # relations and pseudo-fields are the connector's, checked when pulled
+            field = desc.fields.get(spec.crm)
+            loc: Loc = ("objects", obj_name, "fields", name)
+            if field is None:
+                found.append(
+                    (
+                        loc,
+                        f"{obj.crm_object} has no field '{spec.crm}'{did_you_mean(spec.crm, desc.fields)}",
+                    )
+                )
+                continue
+            if field.type.lower() not in _COMPATIBLE[kinds[name]]:
+                found.append(
+                    (
+                        loc,
+                        f"{obj.crm_object}.{spec.crm} is of type {field.type}, which cannot hold {name} ({kinds[name].value})",
+                    )
+                )
+            allowed = canonical.ENUMERATIONS.get(name)
+            closed = (spec.unmapped or ("error" if allowed else "keep")) == "error"
+            if closed and field.picklist_values:
+                known = set(spec.value_map or {}) | set(allowed or ())
+                unmapped = [v for v in field.picklist_values if v not in known]
+                if unmapped:
+                    found.append(
+                        (
+                            loc,
+                            f"{obj.crm_object}.{spec.crm} has values {', '.join(unmapped)} that the value_map "
+                            "does not map; records holding them would be quarantined (map them, or set "
+                            "unmapped: empty)",
+                        )
+                    )
+    account = described["account"]
+    for name, target in mapping.write_back.items():
+        loc = ("write_back", name)
+        field = account.fields.get(target.crm)
+        if field is None:
+            found.append(
+                (
+                    loc,
+                    f"{mapping.objects.account.crm_object} has no field '{target.crm}'"
+                    f"{did_you_mean(target.crm, account.fields)}; run `kam-sync provision`",
+                )
+            )
+            continue
+        if not field.updateable:
+            found.append((loc, f"{target.crm} is not updateable by the integration user"))
+        if field.type.lower() not in _TARGET_TYPES[target.type]:
+            found.append((loc, f"{target.crm} is of type {field.type}, expected {target.type}"))
+        if target.values and field.picklist_values:
+            missing = [v for v in target.values.values() if v not in field.picklist_values]
+            if missing:
+                found.append(
+                    (
+                        loc,
+                        f"{target.crm} lacks picklist values {', '.join(missing)} that the rules can produce; run `kam-sync provision`",
+                    )
+                )
+    if doc is None:
+        return [ConfigIssue(path, None, None, message) for _, message in found]
+    return [doc.issue(loc, message, prefer_key=True) for loc, message in found]

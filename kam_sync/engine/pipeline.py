@@ -1,0 +1,351 @@
+"""One sync run: pull -> normalize -> snapshot -> aggregate -> score -> govern -> assess -> diff
+-> push -> record (DESIGN.md, "One run, as data flows").
+
+Safety: each pulled page is stored, with its quarantine entries and the watermark it allows, in
+one transaction; governance history is stored before any write; each pushed chunk's results are
+stored in one transaction. A run killed at any point leaves a store that the next run continues
+from, and the diff recomputes what still has to be written, so the CRM converges to the same
+state as after an undisturbed run.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import polars as pl
+
+from kam_sync.config.conditions import compile_condition
+from kam_sync.config.loader import LoadedProject
+from kam_sync.config.mapping import ObjectMapping
+from kam_sync.engine.frames import load_snapshot
+from kam_sync.engine.summary import RunSummary
+from kam_sync.errors import KamSyncError, QuotaExhaustedError
+from kam_sync.mapping.normalize import Normalizer
+from kam_sync.rules import PortfolioAssessment, assess_portfolio
+from kam_sync.store import StateStore
+from kam_sync.store.audit import load_history, save_history
+from kam_sync.store.writes import (
+    clear_retries,
+    load_written,
+    record_failures,
+    record_written,
+    retry_items,
+)
+from kam_sync.writeback.diff import WritePlan, plan_writes
+from kam_sync.writeback.values import to_crm
+from kam_sync_connectors.base import Connector, PullRequest, RecordUpdate
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str, int, int | None], None]
+
+
+class RunInterrupted(KamSyncError):
+    """The run was asked to stop (SIGTERM) and stopped after its current batch."""
+
+
+@dataclass(slots=True)
+class RunOptions:
+    mode: str = "run"  # run | plan
+    full: bool = False  # ignore watermarks: pull everything
+    push_chunk: int = 2_000  # accounts whose results are stored together
+    progress: Progress | None = None
+    stop: threading.Event = field(default_factory=threading.Event)
+
+
+@dataclass(slots=True)
+class RunOutcome:
+    summary: RunSummary
+    plan: WritePlan | None = None
+    assessment: PortfolioAssessment | None = None
+
+
+class SyncEngine:
+    """Runs the steps in order for one project, one connector and one store."""
+
+    def __init__(
+        self,
+        project: LoadedProject,
+        connector: Connector,
+        store: StateStore,
+        *,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.project = project
+        self.connector = connector
+        self.store = store
+        self.clock = clock
+        mapping = project.mapping
+        self.account_crm_object = mapping.objects.account.crm_object
+        self.targets = mapping.write_back
+        self._normalizers = {
+            "account": Normalizer("account", mapping.objects.account, mapping.write_back),
+            "opportunity": Normalizer("opportunity", mapping.objects.opportunity),
+        }
+
+    # -- the run -------------------------------------------------------------------------------
+
+    def run(self, options: RunOptions | None = None) -> RunOutcome:
+        options = options or RunOptions()
+        as_of = self.clock()
+        run_id = self.store.begin_run(as_of=as_of, mode=options.mode)
+        summary = RunSummary(run_id=run_id, mode=options.mode, as_of=as_of, started_at=self.clock())
+        outcome = RunOutcome(summary=summary)
+        try:
+            self.connector.check_quota()
+            for object_name in ("account", "opportunity"):
+                self._pull(object_name, as_of, summary, options)
+            outcome.assessment = self._assess(as_of, summary, options)
+            outcome.plan = self._diff(outcome.assessment, as_of, summary, options)
+            if options.mode == "run":
+                self._record_governance(outcome.assessment, as_of, summary)
+                self._push(outcome.plan, summary, options)
+            summary.status = "ok"
+        except QuotaExhaustedError as exc:
+            summary.status, summary.stopped_reason, summary.error = "partial", "quota", str(exc)
+            log.warning("stopped at the API quota budget: %s", exc)
+        except RunInterrupted as exc:
+            summary.status, summary.stopped_reason, summary.error = (
+                "partial",
+                "interrupted",
+                str(exc),
+            )
+            log.warning("%s", exc)
+        except Exception as exc:
+            summary.status, summary.error = "failed", f"{type(exc).__name__}: {exc}"
+            self._finish(summary)
+            raise
+        self._finish(summary)
+        return outcome
+
+    def _finish(self, summary: RunSummary) -> None:
+        quota = self.connector.quota()
+        summary.api_calls = dict(quota.calls_by_kind)
+        summary.quota_used, summary.quota_limit = quota.used, quota.limit
+        summary.finished_at = self.clock()
+        self.store.finish_run(
+            summary.run_id,
+            status=summary.status,
+            counts=summary.counts(),
+            api_calls=summary.api_calls,
+            alerts=summary.alerts,
+            error=summary.error,
+        )
+
+    # -- pull, normalize, snapshot ---------------------------------------------------------------
+
+    def _pull(
+        self, object_name: str, as_of: datetime, summary: RunSummary, options: RunOptions
+    ) -> None:
+        mapping: ObjectMapping = getattr(self.project.mapping.objects, object_name)
+        fields = mapping.field_mappings()
+        crm_fields = (
+            self.project.mapping.account_crm_fields()
+            if object_name == "account"
+            else [m.crm for m in fields.values()]
+        )
+        since = None if options.full else self.store.watermark(object_name)
+        request = PullRequest(
+            object_name=mapping.crm_object,
+            fields=tuple(crm_fields),
+            since=since,
+            until=as_of,
+            id_field=fields["id"].crm,
+            modified_field=fields["modified_at"].crm,
+            deleted_field=fields["is_deleted"].crm if "is_deleted" in fields else None,
+        )
+        normalizer = self._normalizers[object_name]
+        pulled = deleted = quarantined = 0
+        log.info(
+            "pulling %s (%s) %s",
+            object_name,
+            mapping.crm_object,
+            f"since {since.isoformat()}" if since else "in full",
+        )
+        for page in self.connector.pull(request):
+            good: list[dict[str, Any]] = []
+            bad: list[tuple[str, str, str | None, str]] = []
+            for raw in page.records:
+                result = normalizer.normalize(raw)
+                if isinstance(result, dict):
+                    good.append(result)
+                    deleted += bool(result["is_deleted"])
+                else:
+                    bad.append(
+                        (object_name, result.record_id or "(no id)", result.field, result.reason)
+                    )
+            with self.store.transaction() as conn:
+                self.store.upsert_snapshot(object_name, good, conn=conn)
+                self.store.quarantine(bad, run_id=summary.run_id, conn=conn)
+                self.store.release_quarantine(object_name, [r["id"] for r in good], conn=conn)
+                if page.high_watermark is not None:
+                    self.store.set_watermark(
+                        object_name, min(page.high_watermark, as_of), conn=conn
+                    )
+            pulled += len(page.records)
+            quarantined += len(bad)
+            if options.progress:
+                options.progress(f"pull {object_name}", pulled, None)
+            if options.stop.is_set():
+                raise RunInterrupted(f"stopped after storing {pulled} pulled {object_name} records")
+        summary.pulled[object_name] = pulled
+        summary.deleted[object_name] = deleted
+        summary.quarantined[object_name] = quarantined
+        if quarantined:
+            log.warning(
+                "%d %s records quarantined (see `kam-sync status`)", quarantined, object_name
+            )
+
+    # -- aggregate, score, govern, assess ----------------------------------------------------------
+
+    def _assess(
+        self, as_of: datetime, summary: RunSummary, options: RunOptions
+    ) -> PortfolioAssessment:
+        accounts = load_snapshot(self.store, "account")
+        opportunities = load_snapshot(self.store, "opportunity")
+        record_filter = self.project.mapping.objects.account.filter
+        if record_filter:
+            condition = compile_condition(record_filter)
+            accounts = accounts.filter(condition.fill_null(False))
+        if options.progress:
+            options.progress("assess", 0, accounts.height)
+        history = load_history(self.store)
+        result = assess_portfolio(accounts, opportunities, history, self.project.rules, as_of)
+        self._history = history
+        a = result.assessments
+        summary.in_scope = accounts.height
+        summary.scored = a.height
+        summary.tiers = dict(sorted(a.group_by("tier").len().iter_rows())) if a.height else {}
+        key_tiers = tuple(self.project.rules.governance.key_tiers)
+        summary.key_accounts = int(a.filter(pl.col("tier").is_in(list(key_tiers))).height)
+        summary.tier_changes = int(
+            a.filter(~pl.col("tier").eq_missing(pl.col("previous_tier"))).height
+        )
+        summary.alerts = [
+            {"kind": alert.kind, "message": alert.message, "accounts": list(alert.account_ids)}
+            for alert in result.alerts
+        ]
+        for alert in result.alerts:
+            log.warning("alert %s: %s", alert.kind, alert.message)
+        if options.progress:
+            options.progress("assess", a.height, a.height)
+        return result
+
+    # -- diff ------------------------------------------------------------------------------------
+
+    def _diff(
+        self, result: PortfolioAssessment, as_of: datetime, summary: RunSummary, options: RunOptions
+    ) -> WritePlan:
+        accounts = load_snapshot(self.store, "account")
+        written = load_written(self.store)
+        plan = plan_writes(
+            result.assessments,
+            accounts,
+            written,
+            self.targets,
+            as_of=as_of,
+            overwrite_manual_default=self.project.config.sync.overwrite_manual_edits,
+        )
+        summary.dead_letters = self._drop_dead_letters(plan)
+        summary.changes_by_field = plan.changes_by_field()
+        summary.accounts_to_write = len(plan.updates)
+        summary.protected = len(plan.protected)
+        return plan
+
+    def _drop_dead_letters(self, plan: WritePlan) -> int:
+        """A dead letter is not tried again until the value it should write changes."""
+        dead = 0
+        for item in retry_items(self.store):
+            if not item.dead:
+                continue
+            values = plan.updates.get(item.account_id)
+            if values is None or item.field not in values:
+                continue
+            if _same(values[item.field], item.value):
+                del values[item.field]
+                dead += 1
+                if set(values) <= {"kam_last_assessed"}:
+                    del plan.updates[item.account_id]
+        return dead
+
+    # -- record governance, push -------------------------------------------------------------------
+
+    def _record_governance(
+        self, result: PortfolioAssessment, as_of: datetime, summary: RunSummary
+    ) -> None:
+        with self.store.transaction() as conn:
+            save_history(
+                conn,
+                self.store,
+                run_id=summary.run_id,
+                as_of=as_of,
+                result=result,
+                previous=self._history,
+                key_tiers=tuple(self.project.rules.governance.key_tiers),
+            )
+
+    def _push(self, plan: WritePlan, summary: RunSummary, options: RunOptions) -> None:
+        crm_object = self.account_crm_object
+        self.connector.set_write_back_targets(crm_object, [t.crm for t in self.targets.values()])
+        account_ids = list(plan.updates)
+        total = len(account_ids)
+        retry_limit = self.project.config.sync.retry_limit
+        for start in range(0, total, options.push_chunk):
+            chunk = account_ids[start : start + options.push_chunk]
+            updates = [
+                RecordUpdate(
+                    record_id=account_id,
+                    values={
+                        self.targets[name].crm: to_crm(self.targets[name], value)
+                        for name, value in plan.updates[account_id].items()
+                    },
+                )
+                for account_id in chunk
+            ]
+            results = self.connector.push(crm_object, updates)
+            if len(results) != len(updates):
+                raise KamSyncError(
+                    f"the connector returned {len(results)} results for {len(updates)} updates"
+                )
+            succeeded: dict[str, dict[str, Any]] = {}
+            failures: list[tuple[str, str, Any, str | None, str | None]] = []
+            for account_id, outcome in zip(chunk, results, strict=True):
+                values = plan.updates[account_id]
+                if outcome.ok:
+                    succeeded[account_id] = values
+                else:
+                    failures += [
+                        (account_id, name, value, outcome.error_code, outcome.message)
+                        for name, value in values.items()
+                    ]
+            with self.store.transaction() as conn:
+                record_written(conn, self.store, succeeded, run_id=summary.run_id)
+                clear_retries(conn, [(a, n) for a, vals in succeeded.items() for n in vals])
+                record_failures(
+                    conn, self.store, failures, run_id=summary.run_id, retry_limit=retry_limit
+                )
+            summary.accounts_written += len(succeeded)
+            summary.fields_written += sum(len(v) for v in succeeded.values())
+            summary.write_failures += len({f[0] for f in failures})
+            if options.progress:
+                options.progress("push", min(start + len(chunk), total), total)
+            if options.stop.is_set() and start + len(chunk) < total:
+                raise RunInterrupted(
+                    f"stopped after writing {start + len(chunk)} of {total} accounts"
+                )
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, list) and isinstance(b, list):
+        return sorted(map(str, a)) == sorted(map(str, b))
+    if isinstance(a, float) or isinstance(b, float):
+        try:
+            return abs(float(a) - float(b)) < 1e-9
+        except (TypeError, ValueError):
+            return False
+    return bool(a == b)

@@ -1,0 +1,85 @@
+"""What one run did, for the terminal, `--json`, the ledger and the exit code."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+from kam_sync.errors import ExitCode
+
+
+@dataclass(slots=True)
+class RunSummary:
+    run_id: int
+    mode: str  # run | plan
+    as_of: datetime
+    started_at: datetime
+    status: str = "running"  # ok | partial | failed
+    finished_at: datetime | None = None
+    pulled: dict[str, int] = field(default_factory=dict)
+    deleted: dict[str, int] = field(default_factory=dict)
+    quarantined: dict[str, int] = field(default_factory=dict)
+    in_scope: int = 0
+    scored: int = 0
+    tiers: dict[str, int] = field(default_factory=dict)
+    tier_changes: int = 0
+    key_accounts: int = 0
+    changes_by_field: dict[str, int] = field(default_factory=dict)
+    accounts_to_write: int = 0
+    accounts_written: int = 0
+    fields_written: int = 0
+    write_failures: int = 0
+    dead_letters: int = 0
+    protected: int = 0
+    alerts: list[dict[str, Any]] = field(default_factory=list)
+    api_calls: dict[str, int] = field(default_factory=dict)
+    quota_used: int | None = None
+    quota_limit: int | None = None
+    error: str | None = None
+    stopped_reason: str | None = None
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if self.finished_at is None:
+            return None
+        return (self.finished_at - self.started_at).total_seconds()
+
+    def exit_code(self) -> ExitCode:
+        if self.status == "failed":
+            return ExitCode.FAILURE
+        if self.stopped_reason == "quota":
+            return ExitCode.QUOTA_STOP
+        if self.status == "partial":
+            return ExitCode.FAILURE
+        if self.write_failures or sum(self.quarantined.values()) or self.alerts:
+            return ExitCode.RECORD_ERRORS_OR_ALERTS
+        return ExitCode.OK
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        for key in ("as_of", "started_at", "finished_at"):
+            value = data[key]
+            data[key] = value.isoformat() if value else None
+        data["duration_seconds"] = self.duration_seconds
+        data["exit_code"] = int(self.exit_code())
+        return data
+
+    def counts(self) -> dict[str, Any]:
+        """The ledger's counts column."""
+        return {
+            "pulled": self.pulled,
+            "deleted": self.deleted,
+            "quarantined": self.quarantined,
+            "in_scope": self.in_scope,
+            "scored": self.scored,
+            "tiers": self.tiers,
+            "tier_changes": self.tier_changes,
+            "key_accounts": self.key_accounts,
+            "changes_by_field": self.changes_by_field,
+            "accounts_written": self.accounts_written,
+            "fields_written": self.fields_written,
+            "write_failures": self.write_failures,
+            "protected": self.protected,
+            "stopped_reason": self.stopped_reason,
+        }

@@ -1,0 +1,163 @@
+"""What kam-sync wrote (to tell its echo from a person's edit) and the retry queue of failed writes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import polars as pl
+from sqlalchemy import Connection, select
+
+from kam_sync.canonical import ACCOUNT_SCHEMA, KAM_OUTPUT_FIELDS
+from kam_sync.store import schema
+from kam_sync.store.store import StateStore
+
+WRITTEN_SCHEMA = {"account_id": pl.Utf8(), **{f: ACCOUNT_SCHEMA[f] for f in KAM_OUTPUT_FIELDS}}
+
+
+def load_written(store: StateStore, batch_size: int = 20_000) -> pl.DataFrame:
+    """Last written value of every KAM field by account (null: never written)."""
+    table = schema.written_value
+    columns = [table.c.account_id, *[table.c[f] for f in KAM_OUTPUT_FIELDS]]
+    parts = []
+    with store.engine.connect() as conn:
+        result = conn.execution_options(stream_results=True, yield_per=batch_size).execute(
+            select(*columns)
+        )
+        for part in result.partitions(batch_size):
+            parts.append(
+                pl.DataFrame([tuple(r) for r in part], schema=WRITTEN_SCHEMA, orient="row")
+            )
+    return pl.concat(parts) if parts else pl.DataFrame(schema=WRITTEN_SCHEMA)
+
+
+def record_written(
+    conn: Connection,
+    store: StateStore,
+    values_by_account: dict[str, dict[str, Any]],
+    *,
+    run_id: int,
+) -> None:
+    """Remember what was written, and make the snapshot hold it too (the CRM now does)."""
+    if not values_by_account:
+        return
+    now = datetime.now(UTC)
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for account_id, values in values_by_account.items():
+        groups.setdefault(tuple(sorted(values)), []).append({"account_id": account_id, **values})
+    for names, rows in groups.items():
+        written_rows = [r | {"written_at": now, "run_id": run_id} for r in rows]
+        conn.execute(
+            store.upsert_statement(schema.written_value, written_rows, ("account_id",)),
+            written_rows,
+        )
+        snap = schema.account_snapshot
+        conn.execute(
+            snap.update()
+            .where(snap.c.id == _bind("account_id"))
+            .values({n: _bind(n) for n in names}),
+            [{"b_" + k: v for k, v in r.items()} for r in rows],
+        )
+
+
+def _bind(name: str) -> Any:
+    from sqlalchemy import bindparam
+
+    return bindparam("b_" + name)
+
+
+@dataclass(frozen=True, slots=True)
+class RetryItem:
+    account_id: str
+    field: str
+    value: Any
+    attempts: int
+    last_error_code: str | None
+    last_error: str | None
+    first_failed_at: datetime
+    dead: bool
+
+
+def record_failures(
+    conn: Connection,
+    store: StateStore,
+    failures: Sequence[tuple[str, str, Any, str | None, str | None]],
+    *,
+    run_id: int,
+    retry_limit: int,
+) -> None:
+    """Queue failed writes ``(account, field, canonical value, error code, message)``.
+
+    After ``retry_limit`` failed runs an item becomes a dead letter: listed by `status`, not
+    tried again until its desired value changes.
+    """
+    if not failures:
+        return
+    table = schema.retry_queue
+    keys = [(a, f) for a, f, *_ in failures]
+    existing = {
+        (r.account_id, r.field): r.attempts
+        for r in conn.execute(
+            select(table.c.account_id, table.c.field, table.c.attempts).where(
+                table.c.account_id.in_({a for a, _ in keys})
+            )
+        )
+    }
+    now = datetime.now(UTC)
+    rows = []
+    for account_id, name, value, code, message in failures:
+        attempts = existing.get((account_id, name), 0) + 1
+        rows.append(
+            {
+                "account_id": account_id,
+                "field": name,
+                "value": _jsonable(value),
+                "attempts": attempts,
+                "last_error_code": code,
+                "last_error": message,
+                "first_failed_at": now,
+                "last_run_id": run_id,
+                "dead": attempts >= retry_limit,
+            }
+        )
+    stmt = store.upsert_statement(table, rows, ("account_id", "field"), keep=("first_failed_at",))
+    conn.execute(stmt, rows)
+
+
+def clear_retries(conn: Connection, pairs: Sequence[tuple[str, str]]) -> None:
+    """Written successfully: leave the retry queue."""
+    table = schema.retry_queue
+    by_account: dict[str, list[str]] = {}
+    for account_id, name in pairs:
+        by_account.setdefault(account_id, []).append(name)
+    for account_id, names in by_account.items():
+        conn.execute(
+            table.delete().where(table.c.account_id == account_id, table.c.field.in_(names))
+        )
+
+
+def retry_items(store: StateStore) -> list[RetryItem]:
+    table = schema.retry_queue
+    with store.engine.connect() as conn:
+        rows = conn.execute(select(table).order_by(table.c.account_id, table.c.field)).mappings()
+        return [
+            RetryItem(
+                account_id=r["account_id"],
+                field=r["field"],
+                value=r["value"],
+                attempts=r["attempts"],
+                last_error_code=r["last_error_code"],
+                last_error=r["last_error"],
+                first_failed_at=r["first_failed_at"],
+                dead=r["dead"],
+            )
+            for r in rows
+        ]
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
