@@ -12,7 +12,9 @@ Pseudo-fields a mapping may name (the rest of kam-sync sees them as ordinary raw
 ``@associations.<object type>`` (any other)
     The ids of all associated records of that type, ascending, as a list of strings.
 
-Request: ``POST /crm/v4/associations/{from}/{to}/batch/read`` with ``{"inputs": [{"id": ...}]}``;
+Request (developers.hubspot.com/docs/api-reference/legacy/crm/associations/associate-records/
+batch/get-associations): ``POST /crm/v4/associations/{from}/{to}/batch/read`` with
+``{"inputs": [{"id": ...}]}``, at most 1,000 inputs (``settings.associations_batch_size``);
 the response lists ``{"from": {"id"}, "to": [{"toObjectId", "associationTypes": [{"typeId"}]}],
 "paging"}`` per record, and 207 with ``errors`` for records that have none or do not exist.
 A record whose associations run to more than one page is asked again with its ``after``.

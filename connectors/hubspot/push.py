@@ -8,6 +8,12 @@ option, so a bad value must never reach it). Each input carries an ``objectWrite
 Per-record failures become ``WriteResult(ok=False)``; a batch that fails as a whole after the
 retries yields one failed result per record (retriable when the failure was). A batch refused
 with a 400 despite the checks is split in halves until the bad record is alone.
+
+Response shape (developers.hubspot.com/docs/api-reference/latest/crm/objects/companies/batch/
+update-companies; changelog "Simplifying batch update response codes for CRM v3 APIs": 200 when
+every record was written, 207 when some failed): ``results`` (each with ``id`` and, when the
+input carried one, ``objectWriteTraceId``) and ``errors`` (each with ``category``, ``message``
+and a ``context`` of string lists, e.g. ``{"ids": [...], "objectWriteTraceId": [...]}``).
 """
 
 from __future__ import annotations

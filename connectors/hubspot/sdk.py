@@ -17,6 +17,9 @@ from urllib3.util.retry import Retry
 
 
 def _configured(package: Any, host: str, ca_cert: str | None) -> Any:
+    # In hubspot-api-client 12, ``Configuration(host=...)`` leaves ``server_index`` None, so
+    # every request goes to ``host`` instead of the generated server list (whose only entry is
+    # https://api.hubapi.com). There is no default time-out: calls.py passes one per call.
     configuration = package.Configuration(host=host)
     configuration.retries = Retry(total=0, redirect=0)
     if ca_cert:

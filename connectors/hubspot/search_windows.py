@@ -1,8 +1,10 @@
 """Reading a change set of any size through CRM search, past its 10,000-result cap, exactly once.
 
-HubSpot's search pages through at most 10,000 results of one query (asking beyond that is a
-400; developers.hubspot.com/docs/api/crm/search, "Limitations") and takes one sort rule. So
-the change set is read in *windows* sorted by the modification stamp, ascending:
+HubSpot's search pages through at most 10,000 results of one query (paging past them is a 400:
+developers.hubspot.com/docs/api/crm/search, "Limitations"; community.hubspot.com thread
+"CRM Record ID Sequencing and the Search API"), and the reader relies on one sort rule only
+(the sandbox, after issue 3, refuses more). So the change set is read in *windows* sorted by the
+modification stamp, ascending:
 
     first window       modified >= since AND modified <= until
     restart (M, I)     (modified > M AND modified <= until) OR (modified == M AND id > I)
