@@ -4,6 +4,9 @@ Use ``connect(settings, os.environ)``; nothing is sent until the first call. Bey
 
 * ``set_write_back_targets(object_name, fields)``: the mapping's write-back targets; ``push``
   refuses every other field (and every field of an object with no targets) before a request.
+* ``mapped_field_problems(object, fields)`` and ``write_back_problems(specs)``: what
+  ``kam-sync validate`` reports (missing fields with suggestions, type mismatches, read-only
+  targets, picklists lacking a value the rules produce).
 * ``check_quota()``: reads ``/limits`` once at the start of a run, so the budget is known before
   the first big call (``Sforce-Limit-Info`` keeps it current afterwards).
 * ``quota().calls_by_kind``: HTTP calls made so far, by kind: ``auth``, ``limits``,
@@ -33,6 +36,7 @@ from kam_sync_connectors.base import (
     RecordUpdate,
     WriteResult,
 )
+from kam_sync_connectors.salesforce import validation
 from kam_sync_connectors.salesforce.client import SalesforceClient
 from kam_sync_connectors.salesforce.credentials import Credentials
 from kam_sync_connectors.salesforce.describe import DescribeCache
@@ -76,6 +80,15 @@ class SalesforceConnector:
 
     def provision(self, fields: Sequence[CustomFieldSpec]) -> ProvisionReport:
         return self._provisioner.provision(fields)
+
+    def mapped_field_problems(self, object_name: str, fields: Sequence[str]) -> list[str]:
+        """For ``kam-sync validate``: mapped fields the org lacks, with suggestions."""
+        return validation.mapped_field_problems(self._describe, object_name, fields)
+
+    def write_back_problems(self, fields: Sequence[CustomFieldSpec]) -> list[str]:
+        """For ``kam-sync validate``: write-back targets missing, mistyped, read-only, or whose
+        picklist lacks a value the rules produce (``spec.values``)."""
+        return validation.write_back_problems(self._describe, fields)
 
     def check_quota(self) -> QuotaStatus:
         """Read ``/limits`` (one call) and raise QuotaExhaustedError if the budget is spent."""

@@ -102,7 +102,7 @@ class Provisioner:
                     report.created.append(full_name)
                     ready.append(spec)
                     continue
-                problem = self._mismatch(spec, existing)
+                problem = self.mismatch(spec, existing)
                 if problem:
                     report.problems.append(f"{full_name}: {problem}")
                     continue
@@ -127,7 +127,8 @@ class Provisioner:
         return report
 
     @staticmethod
-    def _mismatch(spec: CustomFieldSpec, existing: FieldDescription) -> str | None:
+    def mismatch(spec: CustomFieldSpec, existing: FieldDescription) -> str | None:
+        """Why an existing field cannot serve as this spec, or None."""
         _, accepted = FIELD_TYPES[spec.type]
         if existing.type not in accepted:
             return (
