@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import secrets
 import threading
 from collections.abc import Callable, Mapping
@@ -34,6 +35,7 @@ from urllib.parse import parse_qs
 from kam_sync.sandbox.faults import FaultInjector
 from kam_sync.sandbox.hubspot.associations import AssociationReader
 from kam_sync.sandbox.hubspot.errors import (
+    correlation_id,
     error_body,
     hubspot_error,
     record_error,
@@ -50,7 +52,7 @@ from kam_sync.sandbox.hubspot.properties import (
     canonical_object_type,
     iso_millis,
 )
-from kam_sync.sandbox.hubspot.ratelimit import RateLimiter
+from kam_sync.sandbox.hubspot.ratelimit import RateDecision, RateLimiter
 from kam_sync.sandbox.hubspot.search import SearchCache, page_properties, plan_search, run_search
 from kam_sync.sandbox.hubspot.store import CrmRecord, HubSpotStore, ObjectTable, RecordNotFound
 from kam_sync.sandbox.portfolio import Portfolio
@@ -228,16 +230,11 @@ class HubSpotApp(CrmApp):
         self, request: Request, status: int, retry_after_s: float | None
     ) -> Response:
         headers = (
-            {} if retry_after_s is None else {"Retry-After": str(max(0, round(retry_after_s)))}
+            {} if retry_after_s is None else {"Retry-After": str(max(0, math.ceil(retry_after_s)))}
         )
         if status == 429:
-            body: dict[str, Any] = {
-                "status": "error",
-                "message": "You have reached your ten_secondly_rolling limit.",
-                "errorType": "RATE_LIMIT",
-                "correlationId": error_body("", "")["correlationId"],
-                "policyName": "TEN_SECONDLY_ROLLING",
-            }
+            # An injected 429 looks like the ten-second window's own.
+            body = RateDecision(False, "TEN_SECONDLY_ROLLING").body()
         else:
             body = error_body("Service Unavailable", "SERVICE_UNAVAILABLE")
         return json_response(status, body, headers)
@@ -939,11 +936,7 @@ def _record_fault_error(fault: str, context: dict[str, list[str]]) -> dict[str, 
 
 
 def _oauth_error(status: str, message: str) -> dict[str, Any]:
-    return {
-        "status": status,
-        "message": message,
-        "correlationId": error_body("", "")["correlationId"],
-    }
+    return {"status": status, "message": message, "correlationId": correlation_id()}
 
 
 def _inputs(payload: object, limit: int = MAX_BATCH_INPUTS) -> list[Mapping[str, Any]]:
