@@ -94,6 +94,7 @@ class Puller:
         boundary = _Boundary()
         start = since
         next_url: str | None = None
+        last_restart: tuple[datetime, int] | None = None
         while True:
             query_text = soql.incremental_query(
                 request.object_name,
@@ -124,6 +125,10 @@ class Puller:
             except FatalApiError as exc:
                 if exc.error_code not in EXPIRED_LOCATOR_CODES or boundary.stamp is None:
                     raise
+                progress = (boundary.stamp, len(boundary.ids))
+                if progress == last_restart:
+                    raise  # restarting again would fetch the same records again, forever
+                last_restart = progress
                 # The cursor is gone (Salesforce keeps it 15 minutes of inactivity, and a limited
                 # number per user): start again from the last stamp; _Boundary drops repeats.
                 start, next_url = boundary.stamp, None

@@ -12,6 +12,7 @@ import pytest
 import responses
 from sf_fakes import API, INSTANCE, describes, token_ok
 
+from kam_sync.errors import FatalApiError
 from kam_sync_connectors.base import PullRequest
 from kam_sync_connectors.salesforce.connector import SalesforceConnector, connect
 from kam_sync_connectors.salesforce.settings import SalesforceSettings
@@ -250,3 +251,29 @@ def test_a_big_first_pull_runs_as_one_bulk_query_job_with_typed_values(
     assert "locator=MTAwMDA" in results[1].request.url
     assert sf.quota().calls_by_kind["bulk"] == 5
     assert sf.quota().calls_by_kind["bulk_jobs"] == 1
+
+
+def test_a_query_locator_that_keeps_expiring_without_progress_is_not_restarted_forever(
+    mocked: responses.RequestsMock, connector: Callable[..., SalesforceConnector]
+) -> None:
+    token_ok(mocked)
+    describes(mocked)
+    mocked.get(
+        f"{API}/queryAll/",
+        json={
+            "done": False,
+            "nextRecordsUrl": "/services/data/v62.0/query/01gXX-2",
+            "records": [account(1, "2026-11-01T10:00:00.000+0000")],
+        },
+    )
+    mocked.get(
+        f"{INSTANCE}/services/data/v62.0/query/01gXX-2",
+        status=400,
+        json=[{"message": "invalid query locator", "errorCode": "INVALID_QUERY_LOCATOR"}],
+    )
+    sf = connector()
+
+    with pytest.raises(FatalApiError, match="INVALID_QUERY_LOCATOR"):
+        list(sf.pull(request("Name", since=SINCE)))
+
+    assert sf.quota().calls_by_kind["query"] == 4  # first try, one restart, then give up
