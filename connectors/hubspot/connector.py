@@ -76,6 +76,7 @@ class HubSpotConnector:
             window_seconds=settings.rate_limit_window_seconds,
             search_per_second=settings.search_requests_per_second,
             margin_seconds=settings.rate_limit_margin_seconds,
+            search_margin_seconds=settings.search_rate_limit_margin_seconds,
             clock=clock,
             sleep=sleep,
         )

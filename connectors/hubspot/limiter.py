@@ -66,13 +66,14 @@ class RateLimiter:
         window_seconds: float,
         search_per_second: int,
         margin_seconds: float = 0.0,
+        search_margin_seconds: float = 0.0,
         clock: Clock = time.monotonic,
         sleep: Sleep = time.sleep,
     ) -> None:
-        # The server stamps a request when it arrives, later than we send it: each window is
-        # kept ``margin_seconds`` longer than the server's so a slot is never reused early.
+        # The server stamps a request when it arrives, which varies with network jitter: each
+        # window is kept a margin longer than the server's so a slot is never reused early.
         self.window = SlidingWindow(per_window, window_seconds + margin_seconds)
-        self.search_window = SlidingWindow(search_per_second, 1.0 + margin_seconds)
+        self.search_window = SlidingWindow(search_per_second, 1.0 + search_margin_seconds)
         self._clock = clock
         self._sleep = sleep
         self._lock = threading.Lock()

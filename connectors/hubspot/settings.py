@@ -37,7 +37,10 @@ class HubSpotSettings(BaseModel):
         default=10.0, gt=0, description="length of the tier's rolling window"
     )
     rate_limit_margin_seconds: float = Field(
-        default=0.25, ge=0, description="keep each window this much longer than HubSpot's"
+        default=0.25, ge=0, description="keep the ten-second window this much longer"
+    )
+    search_rate_limit_margin_seconds: float = Field(
+        default=0.05, ge=0, description="keep search's one-second window this much longer"
     )
     search_requests_per_second: int = Field(
         default=5, ge=1, le=5, description="search endpoints' own limit, per second"

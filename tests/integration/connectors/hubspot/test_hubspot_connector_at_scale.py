@@ -58,6 +58,7 @@ def test_a_change_set_past_the_search_cap_with_shared_stamps_is_read_exactly_onc
     # 10,000 in the first window (50 pages), one check of the stamp order at the cap, and the
     # 500 left restarting from (stamp, id): 3 pages.
     assert requests_of(sandbox, "search") == 50 + 1 + 3
+    assert not [f for f in sandbox.stats()["faults"] if f.startswith("rate_limit")]  # no 429
     assert pages[-1].high_watermark == bulk
     reader = connector.puller.last_reader
     assert reader is not None and (reader.windows, reader.checks, reader.sweeps) == (2, 1, 0)
