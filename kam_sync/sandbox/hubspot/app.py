@@ -385,7 +385,13 @@ class HubSpotApp(CrmApp):
             record = self._find(table, request.params["id"], archived=False)
             checked, invalid = self._check_values(table.registry, properties)
             if invalid:
-                raise validation_error(_invalid_message(invalid), sub_category=None)
+                raise validation_error(_invalid_message(invalid))
+            fault = self.faults.record_fault(request.kind, str(record.id))
+            if fault is not None:
+                self.stats.count_fault(fault)
+                entry = _record_fault_error(fault, {"ids": [str(record.id)]})
+                status = 409 if fault == "lock" else 500
+                raise hubspot_error(status, entry["message"], entry["category"])
             self.store.write(table, record, checked)
             names = [*checked, "hs_lastmodifieddate", "hs_object_id", "createdate"]
             body = self._record_json(table, record, names, None)

@@ -296,3 +296,14 @@ def test_whole_batch_mode_refuses_a_batch_with_one_bad_option_and_writes_nothing
         assert str(body_of(caught.value)["message"]).startswith("Property values were not valid")
         read = client.crm.companies.basic_api.get_by_id(good, properties=["hs_lastmodifieddate"])
         assert read.properties["hs_lastmodifieddate"] < "2026-11-02"
+
+
+def test_injected_lock_fault_on_a_single_update_answers_409_conflict(small: Portfolio) -> None:
+    with running(small, faults="write:lock=1") as (app, _, client):
+        with pytest.raises(CompanyApiException) as caught:
+            client.crm.companies.basic_api.update(
+                app.store.company_id(1),
+                simple_public_object_input={"properties": {"kam_strategic_fit": "low"}},
+            )
+        assert caught.value.status == 409
+        assert body_of(caught.value)["category"] == "CONFLICT"
