@@ -15,13 +15,14 @@ import threading
 from typing import Any
 
 from kam_sync.sandbox.faults import FaultInjector
-from kam_sync.sandbox.salesforce.auth import SalesforceCredentials, SessionRegistry
+from kam_sync.sandbox.salesforce.auth import ORG_ID, SalesforceCredentials, SessionRegistry
 from kam_sync.sandbox.salesforce.bulk import BulkIngestService
+from kam_sync.sandbox.salesforce.bulk_query import BulkQueryService
 from kam_sync.sandbox.salesforce.errors import NOT_FOUND_MESSAGE, sf_error
 from kam_sync.sandbox.salesforce.rest_query import QueryService
 from kam_sync.sandbox.salesforce.rest_records import RecordService
 from kam_sync.sandbox.salesforce.store import SalesforceStore
-from kam_sync.sandbox.salesforce.tooling import ToolingService
+from kam_sync.sandbox.salesforce.tooling import ToolingService, register_custom_fields
 from kam_sync.sandbox.server import CrmApp, Request, Response, Route, json_response
 from kam_sync.sandbox.stats import SandboxStats
 
@@ -80,7 +81,15 @@ class SalesforceApp(CrmApp):
             processing_seconds=bulk_processing_seconds,
             count_written=lambda n: stats.count_written("bulk", n),
         )
+        self.bulk_queries = BulkQueryService(
+            store,
+            self.queries.compiler,
+            self.queries.views,
+            processing_seconds=bulk_processing_seconds,
+            count_read=lambda n: stats.count_read("bulk", n),
+        )
         self.tooling = ToolingService(store)
+        register_custom_fields(store)
         self.routes = self._routes()
 
     # -- quota ----------------------------------------------------------------------------
@@ -154,11 +163,13 @@ class SalesforceApp(CrmApp):
 
     def _routes(self) -> list[Route]:
         q, r, b, t = self.queries, self.records, self.bulk, self.tooling
+        bq = self.bulk_queries
         sob = _V + r"/sobjects/(?P<sobject>[A-Za-z0-9_]+)"
         rid = r"(?P<record_id>[A-Za-z0-9]+)"
         ingest = _V + r"/jobs/ingest"
         job = ingest + r"/(?P<job_id>[A-Za-z0-9]+)"
         loc = r"(?P<locator>01g[0-9a-f]+)-(?P<position>\d+)"
+        query_job = _V + r"/jobs/query/(?P<job_id>[A-Za-z0-9]+)"
         return [
             Route.of("POST", r"/services/oauth2/token", self._token),
             Route.of("GET", r"/services/data/?", self._versions),
@@ -185,7 +196,14 @@ class SalesforceApp(CrmApp):
             # `unprocessedRecords` and works against Salesforce, so both are served.
             Route.of("GET", job + r"/(?P<results>successfulResults|failedResults|"
                      r"unprocessed[rR]ecords)/?", b.results),
+            Route.of("POST", _V + r"/jobs/query/?", bq.create),
+            Route.of("GET", query_job + r"/?", bq.get),
+            Route.of("PATCH", query_job + r"/?", bq.patch),
+            Route.of("DELETE", query_job + r"/?", bq.delete),
+            Route.of("GET", query_job + r"/results/?", bq.results),
+            Route.of("GET", r"/services/oauth2/userinfo/?", self._userinfo),
             Route.of("POST", _V + r"/tooling/sobjects/CustomField/?", t.create_custom_field),
+            Route.of("PATCH", _V + r"/tooling/sobjects/CustomField/" + rid, t.update_custom_field),
             Route.of("GET", _V + r"/tooling/sobjects/CustomField/" + rid, t.get_custom_field),
             Route.of("GET", _V + r"/tooling/query/?",
                      lambda rq: q.query(rq, include_deleted=False, tooling=True)),
@@ -195,6 +213,27 @@ class SalesforceApp(CrmApp):
 
     def _token(self, request: Request) -> Response:
         return self.sessions.token_endpoint(request, self.base_url)
+
+    def _userinfo(self, request: Request) -> Response:
+        if not self.sessions.check(request.header("authorization")):
+            # Salesforce answers a bad token here with a plain `Bad_OAuth_Token`; the
+            # REST error shape is used so that SDKs that parse JSON errors do not crash.
+            return sf_error(401, "INVALID_SESSION_ID", "Session expired or invalid")
+        user = self.store.get("User", self.store.api_user_id) or {}
+        return json_response(
+            200,
+            {
+                "sub": f"{self.base_url}/id/{ORG_ID}/{self.store.api_user_id}",
+                "user_id": self.store.api_user_id,
+                "organization_id": ORG_ID,
+                "preferred_username": user.get("Username"),
+                "name": user.get("Name"),
+                "email": user.get("Email"),
+                "email_verified": True,
+                "active": True,
+                "user_type": "STANDARD",
+            },
+        )
 
     def _versions(self, request: Request) -> Response:
         return json_response(

@@ -242,6 +242,10 @@ class SalesforceStore:
         record["LastModifiedById"] = self.api_user_id
         self.table_versions[table_key] = self.table_versions.get(table_key, 0) + 1
 
+    def bump(self, table_key: str) -> None:
+        """Mark a table changed without stamping a record (schema-level edits)."""
+        self.table_versions[table_key] = self.table_versions.get(table_key, 0) + 1
+
     def table_version(self, sobject: str, *, tooling: bool = False) -> int:
         """A number that changes whenever a record of the object changes."""
         key = ("tooling:" if tooling else "") + sobject.lower()

@@ -15,7 +15,7 @@ from typing import Any
 from kam_sync.sandbox.salesforce.errors import sf_fail
 from kam_sync.sandbox.salesforce.schema import FieldDef
 from kam_sync.sandbox.salesforce.store import SalesforceStore
-from kam_sync.sandbox.server import Request, Response, json_response
+from kam_sync.sandbox.server import Request, Response, empty_response, json_response
 
 _NAME = re.compile(r"^(?P<object>[A-Za-z][A-Za-z0-9_]*)\.(?P<field>[A-Za-z][A-Za-z0-9_]*__c)$")
 _TYPES = {
@@ -102,6 +102,73 @@ def _int(
     return value
 
 
+_METADATA_TYPES = {
+    "string": "Text",
+    "picklist": "Picklist",
+    "multipicklist": "MultiselectPicklist",
+    "double": "Number",
+    "percent": "Percent",
+    "currency": "Currency",
+    "boolean": "Checkbox",
+    "date": "Date",
+    "datetime": "DateTime",
+    "email": "Email",
+    "url": "Url",
+    "phone": "Phone",
+}
+
+
+def metadata_from_field(field_def: FieldDef) -> dict[str, Any]:
+    """The Metadata API description of a custom field (what `GET CustomField/{id}` shows)."""
+    if field_def.type == "textarea":
+        kind = "LongTextArea" if field_def.length > 255 else "TextArea"
+    else:
+        kind = _METADATA_TYPES[field_def.type]
+    metadata: dict[str, Any] = {"label": field_def.label, "type": kind}
+    if kind in ("Text", "LongTextArea"):
+        metadata["length"] = field_def.length
+    if kind == "LongTextArea":
+        metadata["visibleLines"] = 3
+    if kind in ("Number", "Percent", "Currency"):
+        metadata["precision"] = field_def.precision
+        metadata["scale"] = field_def.scale
+    if kind == "Checkbox":
+        metadata["defaultValue"] = "true" if field_def.default_value else "false"
+    if kind in ("Picklist", "MultiselectPicklist"):
+        metadata["valueSet"] = {
+            "restricted": field_def.restricted,
+            "valueSetDefinition": {
+                "sorted": False,
+                "value": [
+                    {"fullName": v, "label": v, "default": False} for v in field_def.picklist
+                ],
+            },
+        }
+        if kind == "MultiselectPicklist":
+            metadata["visibleLines"] = 4
+    return metadata
+
+
+def register_custom_fields(store: SalesforceStore) -> None:
+    """Give every custom field in the schema its Tooling API `CustomField` record."""
+    known = {r["FullName"] for r in store.tooling_tables["customfield"].values()}
+    for schema in store.schema.objects.values():
+        for field_def in schema.fields.values():
+            full_name = f"{schema.name}.{field_def.name}"
+            if field_def.custom and full_name not in known:
+                store.create_tooling(
+                    "CustomField",
+                    {
+                        "DeveloperName": field_def.name[: -len("__c")],
+                        "TableEnumOrId": schema.name,
+                        "FullName": full_name,
+                        "NamespacePrefix": None,
+                        "Description": None,
+                        "Metadata": metadata_from_field(field_def),
+                    },
+                )
+
+
 class ToolingService:
     """`POST tooling/sobjects/CustomField` and `GET tooling/sobjects/CustomField/{id}`."""
 
@@ -142,22 +209,21 @@ class ToolingService:
                     "FullName": f"{schema.name}.{api_name}",
                     "NamespacePrefix": None,
                     "Description": metadata.get("description"),
+                    "Metadata": {**metadata_from_field(field_def), **metadata},
                 },
             )
         return json_response(
             201, {"id": record["Id"], "success": True, "errors": [], "warnings": [], "infos": []}
         )
 
-    def get_custom_field(self, request: Request) -> Response:
+    def _tooling_record(self, request: Request) -> dict[str, Any]:
         record = self.store.tooling_tables["customfield"].get(request.params["record_id"])
         if record is None:
             raise sf_fail(404, "NOT_FOUND", "The requested resource does not exist")
-        sobject, _, api_name = str(record["FullName"]).partition(".")
-        schema = self.store.schema.get(sobject)
-        field_def = schema.get(api_name) if schema is not None else None
-        metadata: dict[str, Any] = {}
-        if field_def is not None:
-            metadata = {"label": field_def.label, "type": field_def.type}
+        return record
+
+    def get_custom_field(self, request: Request) -> Response:
+        record = self._tooling_record(request)
         return json_response(
             200,
             {
@@ -166,6 +232,33 @@ class ToolingService:
                 "DeveloperName": record["DeveloperName"],
                 "TableEnumOrId": record["TableEnumOrId"],
                 "FullName": record["FullName"],
-                "Metadata": metadata,
+                "NamespacePrefix": None,
+                "Metadata": record.get("Metadata") or {},
             },
         )
+
+    def update_custom_field(self, request: Request) -> Response:
+        """`PATCH tooling/sobjects/CustomField/{id}` with the field's full Metadata."""
+        record = self._tooling_record(request)
+        body = request.json()
+        metadata = body.get("Metadata") if isinstance(body, dict) else None
+        if not isinstance(metadata, dict):
+            raise sf_fail(400, "REQUIRED_FIELD_MISSING", "Metadata is required", ["Metadata"])
+        sobject, _, api_name = str(record["FullName"]).partition(".")
+        field_def = field_from_metadata(api_name, metadata)
+        with self.store.lock:
+            current = self.store.schema.get(sobject)
+            existing = current.get(api_name) if current is not None else None
+            if existing is not None and existing.type != field_def.type:
+                # Guess at the wording; Salesforce refuses most type changes through the API.
+                raise sf_fail(
+                    400,
+                    "FIELD_INTEGRITY_EXCEPTION",
+                    f"Cannot change type of {record['FullName']} from {existing.type} "
+                    f"to {field_def.type}",
+                    ["Type"],
+                )
+            self.store.schema.add_field(sobject, field_def)
+            record["Metadata"] = {**metadata_from_field(field_def), **metadata}
+            self.store.bump("tooling:customfield")
+        return empty_response(204)

@@ -74,10 +74,13 @@ def test_a_custom_field_created_with_the_tooling_api_appears_in_describe_and_tak
     sf.Account.update(record_id, {"KAM_Tier__c": "Key"})
     assert sf.Account.get(record_id)["KAM_Tier__c"] == "Key"
     existing = sf.toolingexecute(
-        "query/?q=SELECT+Id,DeveloperName,TableEnumOrId+FROM+CustomField"
-        "+WHERE+TableEnumOrId='Account'"
+        "query/",
+        params={
+            "q": "SELECT Id, DeveloperName FROM CustomField WHERE TableEnumOrId = 'Account' "
+            "AND DeveloperName = 'KAM_Tier'"
+        },
     )
-    assert [r["DeveloperName"] for r in existing["records"]] == ["KAM_Tier"]
+    assert [r["Id"] for r in existing["records"]] == [created["id"]]
 
 
 def test_creating_the_same_custom_field_twice_is_a_duplicate(sandbox: SandboxHandle) -> None:
@@ -222,3 +225,49 @@ def test_the_data_file_keeps_provisioned_fields_and_edits_across_restarts(tmp_pa
         assert (again["KAM_Tier__c"], again["Name"]) == ("Emerging", "Kept Name")
         assert again["SystemModstamp"] == stamp
         assert sf.query("SELECT COUNT() FROM Account")["totalSize"] == 30
+
+
+def test_a_picklist_field_gets_new_values_through_a_tooling_metadata_update(
+    sandbox: SandboxHandle,
+) -> None:
+    sf = login(sandbox)
+    created = sf.toolingexecute("sobjects/CustomField", method="POST", data=TIER_FIELD)
+    path = f"sobjects/CustomField/{created['id']}"
+    current = sf.toolingexecute(path)
+    assert current["FullName"] == "Account.KAM_Tier__c"
+    metadata = current["Metadata"]
+    values = metadata["valueSet"]["valueSetDefinition"]["value"]
+    values.append({"fullName": "Platinum", "label": "Platinum", "default": False})
+    sf.toolingexecute(path, method="PATCH", data={"Metadata": metadata})
+    fields = {f["name"]: f for f in sf.Account.describe()["fields"]}
+    assert [v["value"] for v in fields["KAM_Tier__c"]["picklistValues"]][-1] == "Platinum"
+
+
+def test_existing_custom_fields_are_listed_by_the_tooling_api(sandbox: SandboxHandle) -> None:
+    sf = login(sandbox)
+    found = sf.toolingexecute(
+        "query/",
+        params={
+            "q": "SELECT Id, DeveloperName FROM CustomField WHERE TableEnumOrId = 'Account' "
+            "AND DeveloperName = 'KAM_Team_Roles'"
+        },
+    )
+    assert found["totalSize"] == 1
+    field = sf.toolingexecute(f"sobjects/CustomField/{found['records'][0]['Id']}")
+    assert field["Metadata"]["type"] == "MultiselectPicklist"
+
+
+def test_partial_batch_faults_fail_some_bulk_records_with_unknown_exception(
+    sandbox: SandboxHandle,
+) -> None:
+    sf = login(sandbox)
+    ids = [r["Id"] for r in sf.query("SELECT Id FROM Account LIMIT 60")["records"]]
+    sandbox.set_faults("bulk:partial=0.3")
+    summary = sf.bulk2.Account.update(
+        records=[{"Id": i, "BillingCity": "Porto"} for i in ids], wait=0.05
+    )
+    outcome = sf.bulk2.Account.get_all_ingest_records(summary[0]["job_id"])
+    failed = outcome["failedRecords"]
+    assert 5 <= len(failed) <= 35
+    assert {r["sf__Error"].split(":")[0] for r in failed} == {"UNKNOWN_EXCEPTION"}
+    assert len(outcome["successfulRecords"]) + len(failed) == 60

@@ -428,3 +428,47 @@ def test_seeded_datetimes_are_utc_and_before_the_sandbox_started(sf: Salesforce)
     created = dt.datetime.strptime(record["records"][0]["CreatedDate"], "%Y-%m-%dT%H:%M:%S.%f%z")
     assert created.utcoffset() == dt.timedelta(0)
     assert created < dt.datetime.now(dt.UTC)
+
+
+# -- Bulk API 2.0 query ------------------------------------------------------------------
+
+
+def test_bulk2_query_pages_csv_by_locator_until_null(sf: Salesforce) -> None:
+    import csv
+    import io
+
+    pages = list(
+        sf.bulk2.Account.query(
+            "SELECT Id, Name, Owner.Name, AnnualRevenue, SystemModstamp FROM Account",
+            max_records=500,
+            wait=0.05,
+        )
+    )
+    assert len(pages) == -(-sf.query("SELECT COUNT() FROM Account")["totalSize"] // 500)
+    first = pages[0]
+    assert isinstance(first, str)
+    assert first.splitlines()[0] == '"Id","Name","Owner.Name","AnnualRevenue","SystemModstamp"'
+    rows = [row for page in pages for row in csv.DictReader(io.StringIO(str(page)))]
+    assert len({r["Id"] for r in rows}) == len(rows)
+    assert rows[0]["SystemModstamp"].endswith(".000Z")
+    assert all("." not in r["AnnualRevenue"] for r in rows)
+
+
+def test_a_bulk2_query_all_job_includes_deleted_records(
+    sf: Salesforce, sandbox: SandboxHandle
+) -> None:
+    victim = account_ids(sf, 1, offset=7)[0]
+    sandbox.app.store.delete("Account", victim)
+    soql = f"SELECT Id, IsDeleted FROM Account WHERE Id = '{victim}'"
+    live = "".join(str(p) for p in sf.bulk2.Account.query(soql, wait=0.05))
+    every = "".join(str(p) for p in sf.bulk2.Account.query_all(soql, wait=0.05))
+    assert victim not in live
+    assert f'"{victim}","true"' in every
+
+
+def test_userinfo_names_the_integration_user(sf: Salesforce) -> None:
+    info = sf.oauth2("userinfo")
+    assert info["user_id"].startswith("005")
+    assert info["organization_id"].startswith("00D")
+    user = sf.User.get(info["user_id"])
+    assert user["Username"] == info["preferred_username"]
