@@ -43,38 +43,111 @@ class SalesforceSettings(BaseModel):
         description="JWT 'aud' claim; default https://login.salesforce.com (test.salesforce.com "
         "for sandboxes), or the login URL itself when it is not a salesforce.com host",
     )
-    api_version: str = Field(default="62.0", pattern=r"^\d{2,3}\.0$")
+    api_version: str = Field(
+        default="62.0",
+        pattern=r"^\d{2,3}\.0$",
+        description="Salesforce REST API version, e.g. 62.0",
+    )
     ca_bundle: Path | None = Field(
         default=None, description="CA bundle for TLS inspection proxies; verification stays on"
     )
-    timeout_seconds: float = Field(default=60.0, gt=0, le=600)
+    timeout_seconds: float = Field(
+        default=60.0, gt=0, le=600, description="time-out of every HTTP request, in seconds"
+    )
     # Retries of transient failures (connection errors, time-outs, 5xx, 429).
-    retry_max_attempts: int = Field(default=5, ge=1, le=20)
-    retry_max_total_wait_seconds: float = Field(default=120.0, ge=0)
-    retry_initial_wait_seconds: float = Field(default=1.0, ge=0)
-    retry_max_wait_seconds: float = Field(default=30.0, ge=0)
+    retry_max_attempts: int = Field(
+        default=5,
+        ge=1,
+        le=20,
+        description="attempts per call on transient failures (connection, time-out, 5xx, 429)",
+    )
+    retry_max_total_wait_seconds: float = Field(
+        default=120.0, ge=0, description="give up when the waits between attempts would pass this"
+    )
+    retry_initial_wait_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        description="first back-off when the server sends no Retry-After; doubles",
+    )
+    retry_max_wait_seconds: float = Field(
+        default=30.0, ge=0, description="longest single back-off without Retry-After"
+    )
     # REST query: Sforce-Query-Options batchSize is 200..2000, default 2000.
-    query_batch_size: int = Field(default=2000, ge=200, le=2000)
+    query_batch_size: int = Field(
+        default=2000,
+        ge=200,
+        le=2000,
+        description="records per query page (Sforce-Query-Options batchSize, 200..2000)",
+    )
     # sObject Collections take at most 200 records per request.
-    write_batch_size: int = Field(default=200, ge=1, le=200)
-    bulk_query_threshold: int = Field(default=50_000, ge=1)
-    bulk_write_threshold: int = Field(default=2_000, ge=1)
+    write_batch_size: int = Field(
+        default=200,
+        ge=1,
+        le=200,
+        description="records per sObject Collections request (Salesforce's maximum: 200)",
+    )
+    bulk_query_threshold: int = Field(
+        default=50_000,
+        ge=1,
+        description="a first full pull of more records than this uses a Bulk API 2.0 job",
+    )
+    bulk_write_threshold: int = Field(
+        default=2_000,
+        ge=1,
+        description="more updates than this go through a Bulk API 2.0 ingest job",
+    )
     # Bulk API 2.0 accepts up to 100 MB of CSV per job upload (base64 would be 150 MB).
-    bulk_max_upload_bytes: int = Field(default=100_000_000, ge=1_000, le=100_000_000)
-    bulk_query_page_records: int = Field(default=50_000, ge=1)
-    bulk_poll_interval_seconds: float = Field(default=2.0, ge=0)
-    bulk_max_wait_seconds: float = Field(default=3_600.0, gt=0)
-    look_back_minutes: float = Field(default=10.0, ge=0)
+    bulk_max_upload_bytes: int = Field(
+        default=100_000_000,
+        ge=1_000,
+        le=100_000_000,
+        description="CSV bytes per ingest job (Bulk API 2.0 maximum: 100 MB)",
+    )
+    bulk_query_page_records: int = Field(
+        default=50_000,
+        ge=1,
+        description="records per page of Bulk API 2.0 query results (maxRecords)",
+    )
+    bulk_poll_interval_seconds: float = Field(
+        default=2.0, ge=0, description="wait between Bulk API 2.0 job status checks"
+    )
+    bulk_max_wait_seconds: float = Field(
+        default=3_600.0, gt=0, description="stop waiting for a Bulk API 2.0 job after this long"
+    )
+    look_back_minutes: float = Field(
+        default=10.0, ge=0, description="incremental pulls start this long before the watermark"
+    )
     # UNABLE_TO_LOCK_ROW: retry rounds and their back-off.
-    lock_retry_attempts: int = Field(default=3, ge=0, le=10)
-    lock_retry_wait_seconds: float = Field(default=2.0, ge=0)
+    lock_retry_attempts: int = Field(
+        default=3,
+        ge=0,
+        le=10,
+        description="retry rounds for records that failed with UNABLE_TO_LOCK_ROW",
+    )
+    lock_retry_wait_seconds: float = Field(
+        default=2.0, ge=0, description="wait before the first lock retry round; doubles each round"
+    )
     lock_parent_fields: dict[str, str] = Field(
         default_factory=lambda: {"Account": "ParentId", "Opportunity": "AccountId"},
         description="per object, the field naming the parent account that lock retries group by",
     )
-    quota_stop_at_percent: float = Field(default=80.0, gt=0, le=100)
-    quota_max_percent_per_run: float = Field(default=25.0, gt=0, le=100)
-    permission_set_name: str = Field(
-        default="KAM_Sync_Integration", pattern=r"^[A-Za-z][A-Za-z0-9_]{0,79}$"
+    quota_stop_at_percent: float = Field(
+        default=80.0,
+        gt=0,
+        le=100,
+        description="stop the run when the org has used this share of its daily API calls",
     )
-    permission_set_label: str = Field(default="KAM Sync Integration", max_length=80)
+    quota_max_percent_per_run: float = Field(
+        default=25.0,
+        gt=0,
+        le=100,
+        description="one run spends at most this share of the daily API allocation",
+    )
+    permission_set_name: str = Field(
+        default="KAM_Sync_Integration",
+        pattern=r"^[A-Za-z][A-Za-z0-9_]{0,79}$",
+        description="API name of the permission set provisioning creates and assigns",
+    )
+    permission_set_label: str = Field(
+        default="KAM Sync Integration", max_length=80, description="label of that permission set"
+    )
