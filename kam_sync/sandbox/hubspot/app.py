@@ -341,6 +341,7 @@ class HubSpotApp(CrmApp):
         limit = _query_int(request, "limit", DEFAULT_LIST_LIMIT)
         if limit < 1 or limit > MAX_LIST_LIMIT:
             raise validation_error(f"limit must be between 1 and {MAX_LIST_LIMIT}, got {limit}.")
+        # The cursor is the id to resume at (the last id sent plus one), as HubSpot's is.
         after = _query_int(request, "after", None)
         archived = (request.query_one("archived") or "false").lower() == "true"
         names = page_properties(
@@ -351,7 +352,8 @@ class HubSpotApp(CrmApp):
         last: CrmRecord | None = None
         more = False
         with self.store.lock:
-            for record in table.iter_from(after, archived=archived):
+            start = None if after is None else after - 1
+            for record in table.iter_from(start, archived=archived):
                 if len(results) == limit:
                     more = True
                     break
@@ -359,8 +361,8 @@ class HubSpotApp(CrmApp):
                 last = record
         body: dict[str, Any] = {"results": results}
         if more and last is not None:
-            cursor = str(last.id)
-            body["paging"] = {"next": {"after": cursor, "link": _link(request, cursor)}}
+            cursor = str(last.id + 1)
+            body["paging"] = {"next": {"after": cursor, "link": _link(request, cursor, limit)}}
         self.stats.count_read(request.kind, len(results))
         return json_response(200, body)
 
@@ -562,7 +564,7 @@ class HubSpotApp(CrmApp):
         body: dict[str, Any] = {"results": [o.to_json() for o in page]}
         if len(owners) > limit:
             cursor = str(page[-1].id)
-            body["paging"] = {"next": {"after": cursor, "link": _link(request, cursor)}}
+            body["paging"] = {"next": {"after": cursor, "link": _link(request, cursor, limit)}}
         self.stats.count_read(request.kind, len(page))
         return json_response(200, body)
 
@@ -987,6 +989,6 @@ def _query_list(request: Request, name: str) -> list[str] | None:
     return names or None
 
 
-def _link(request: Request, cursor: str) -> str:
+def _link(request: Request, cursor: str, limit: int) -> str:
     host = request.header("Host") or "127.0.0.1"
-    return f"http://{host}{request.path}?after={cursor}"
+    return f"http://{host}{request.path}?limit={limit}&after={cursor}"

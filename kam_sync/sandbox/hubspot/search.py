@@ -381,6 +381,14 @@ def _comparable(definition: PropertyDefinition, raw: str) -> Any:
     return raw.lower()
 
 
+# Object responses carry these whatever was asked for (see the documented response examples,
+# e.g. `GET /crm/v3/objects/companies?properties=name`).
+ALWAYS_RETURNED = ("createdate", "hs_lastmodifieddate", "hs_object_id")
+
+
 def page_properties(requested: Sequence[str] | None, defaults: Sequence[str]) -> list[str]:
-    """The properties a response carries: the requested ones, or the object's defaults."""
-    return list(requested) if requested else list(defaults)
+    """The properties a response carries: the requested ones (plus the record stamps and
+    id), or the object's defaults."""
+    if not requested:
+        return list(defaults)
+    return list(dict.fromkeys([*requested, *ALWAYS_RETURNED]))

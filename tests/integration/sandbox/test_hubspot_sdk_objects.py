@@ -87,9 +87,9 @@ def test_get_page_returns_requested_properties_with_null_for_empty_ones(
     page = client.crm.companies.basic_api.get_page(
         limit=100, properties=["name", "kam_tier_override", "annualrevenue", "no_such_property"]
     )
-    assert all(
-        set(r.properties) == {"name", "kam_tier_override", "annualrevenue"} for r in page.results
-    )
+    # Requested properties (unknown ones left out) plus the stamps and id HubSpot always sends.
+    expected = {"name", "kam_tier_override", "annualrevenue", "createdate", "hs_lastmodifieddate"}
+    assert all(set(r.properties) == {*expected, "hs_object_id"} for r in page.results)
     by_id = {r.id: r.properties for r in page.results}
     for company in portfolio.companies:
         props = by_id[str(9_000_000_000 + company.key)]
@@ -245,13 +245,16 @@ def test_writing_a_deal_stage_recomputes_closed_flags_and_bumps_lastmodified(
         deal,
         properties=["dealstage", "hs_is_closed", "hs_is_closed_won", "hs_deal_stage_probability"],
     )
-    assert read.properties == {
+    assert {k: read.properties[k] for k in read.properties if k.startswith(("deal", "hs_"))} == {
         "dealstage": "closedwon",
         "hs_is_closed": "true",
         "hs_is_closed_won": "true",
         "hs_deal_stage_probability": "1",
+        "hs_lastmodifieddate": read.properties["hs_lastmodifieddate"],
+        "hs_object_id": deal,
     }
     assert read.updated_at > datetime(2026, 11, 1, tzinfo=UTC)
+    assert read.properties["hs_lastmodifieddate"] > "2026-11-01"
 
 
 def test_search_pages_through_matches_in_sort_order(client: HubSpot, portfolio: Portfolio) -> None:
