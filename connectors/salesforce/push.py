@@ -12,8 +12,9 @@
   (Salesforce's "Record Locking Cheat Sheet" advice to group child records by parent).
   Validation errors are final.
 * A request that still fails after the transport's retries marks its records (and, for a
-  transient failure, every record not yet sent) as failed with ``retriable`` set accordingly;
-  a quota stop is raised, so the run ends as a partial run.
+  transient failure, every record not yet sent) as failed with ``retriable`` set accordingly.
+* A quota stop raises ``PushStoppedByQuota`` (a QuotaExhaustedError, so the run ends as a
+  partial run) that carries one result per update, so nothing written goes unrecorded.
 """
 
 from __future__ import annotations
