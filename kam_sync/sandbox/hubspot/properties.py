@@ -6,6 +6,10 @@ Types and field types follow HubSpot's properties guide: `bool` (booleancheckbox
 calculation_equation). Values travel as strings; `date` is `YYYY-MM-DD` (or epoch
 milliseconds at midnight UTC), `datetime` ISO-8601 or epoch milliseconds, checkbox
 enumerations `;`-separated.
+
+Guessed, not documented: reads return `date` values as `YYYY-MM-DD` (some older examples
+show epoch milliseconds) and numbers without trailing zeros; the error codes and messages of
+refused values other than INVALID_OPTION and PROPERTY_DOESNT_EXIST.
 """
 
 from __future__ import annotations
