@@ -1,0 +1,133 @@
+"""Unit tests of the rules engine's parts and its public contract."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+import polars as pl
+import pytest
+
+from kam_sync.canonical import CHECKLIST_CATEGORIES
+from kam_sync.rules import (
+    ACCOUNT_STATE_SCHEMA,
+    RULE_FILE_MODELS,
+    GovernanceHistory,
+    RulePack,
+    assess_portfolio,
+    assessment_schema,
+    load_rule_pack,
+)
+from kam_sync.rules.hierarchy import group_ids
+
+from .portfolio import AS_OF, accounts_frame, default_files, opportunities_frame
+
+QUESTION_COUNTS = {
+    "our_team": 7, "account_team": 7, "trends": 7, "needs": 8,
+    "account_info": 8, "competitors": 6, "value": 8, "unknowns": 6,
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def pack() -> RulePack:
+    loaded, issues = load_rule_pack(default_files())
+    assert loaded is not None, "\n".join(str(i) for i in issues)
+    return loaded
+
+
+def test_the_default_pack_loads_without_a_single_issue(pack: RulePack) -> None:
+    assert pack.tier_names == ("strategic", "key", "emerging", "watchlist", "none")
+
+
+def test_the_default_checklist_has_the_57_canonical_question_ids(pack: RulePack) -> None:
+    ids = [q.id for q in pack.questions]
+    expected = [f"{c}_{n:02d}" for c, k in QUESTION_COUNTS.items() for n in range(1, k + 1)]
+    assert ids == expected
+    assert len(ids) == 57
+    assert list(pack.checklist.categories) == list(CHECKLIST_CATEGORIES)
+
+
+def test_every_rule_file_model_exports_a_json_schema() -> None:
+    assert set(RULE_FILE_MODELS) == {"scoring", "governance", "checklist", "stages"}
+    for model in RULE_FILE_MODELS.values():
+        schema = model.model_json_schema()
+        assert schema["additionalProperties"] is False
+
+
+def test_a_long_parent_chain_resolves_to_its_top_account() -> None:
+    n = 2000
+    ids = [f"N{i:05d}" for i in range(n)]
+    frame = pl.DataFrame({"id": ids, "parent_id": [None, *ids[:-1]]})
+    groups = group_ids(frame)
+    assert groups["group_id"].unique().to_list() == ["N00000"]
+
+
+def test_a_cycle_and_the_accounts_hanging_from_it_form_one_group() -> None:
+    frame = pl.DataFrame({"id": ["c", "a", "b", "t", "s"], "parent_id": ["a", "b", "c", "c", "s"]})
+    groups = dict(group_ids(frame).iter_rows())
+    assert groups == {"a": "a", "b": "a", "c": "a", "t": "a", "s": "s"}
+
+
+def test_a_naive_as_of_is_refused(pack: RulePack) -> None:
+    with pytest.raises(ValueError, match="timezone-aware"):
+        assess_portfolio(
+            accounts_frame([{"id": "A"}]),
+            opportunities_frame([]),
+            GovernanceHistory.empty(),
+            pack,
+            datetime(2026, 11, 27),
+        )
+
+
+def test_an_empty_portfolio_gives_an_empty_table_with_every_column(pack: RulePack) -> None:
+    result = assess_portfolio(
+        accounts_frame([]), opportunities_frame([]), GovernanceHistory.empty(), pack, AS_OF
+    )
+    assert result.assessments.height == 0
+    assert result.assessments.schema == pl.Schema(assessment_schema(pack))
+    assert result.key_list_entry.key_count == 0
+
+
+def test_tables_with_only_some_columns_are_accepted(pack: RulePack) -> None:
+    accounts = pl.DataFrame({"id": ["A", "B"], "employees": [10, 20_000]})
+    opportunities = pl.DataFrame({"id": ["o"], "account_id": ["A"], "amount": [1000.0]})
+    result = assess_portfolio(accounts, opportunities, GovernanceHistory.empty(), pack, AS_OF)
+    assert result.assessments["account_id"].to_list() == ["A", "B"]
+
+
+def test_the_assessment_table_has_the_published_schema(pack: RulePack) -> None:
+    accounts = accounts_frame([{"id": "B", "contacts_engaged": 3}, {"id": "A"}])
+    result = assess_portfolio(
+        accounts, opportunities_frame([]), GovernanceHistory.empty(), pack, AS_OF
+    )
+    assert result.assessments.schema == pl.Schema(assessment_schema(pack))
+    assert result.assessments["as_of"].to_list() == [AS_OF, AS_OF]
+    assert all(f"checklist_{c}" in result.assessments.columns for c in CHECKLIST_CATEGORIES)
+
+
+def test_the_next_history_adds_this_run_and_replaces_the_account_state(pack: RulePack) -> None:
+    accounts = accounts_frame([{"id": "A"}, {"id": "B"}])
+    first = assess_portfolio(
+        accounts, opportunities_frame([]), GovernanceHistory.empty(), pack, AS_OF
+    )
+    assert first.history.runs == (first.key_list_entry,)
+    assert first.history.accounts.schema == pl.Schema(ACCOUNT_STATE_SCHEMA)
+    assert first.history.accounts["account_id"].to_list() == ["A", "B"]
+    second = assess_portfolio(accounts, opportunities_frame([]), first.history, pack, AS_OF)
+    assert len(second.history.runs) == 2
+
+
+def test_every_explanation_fits_the_configured_length(pack: RulePack) -> None:
+    accounts = accounts_frame(
+        [
+            {"id": f"A{i}", "relationship_strength": "strong", "contacts_engaged": i}
+            for i in range(20)
+        ]
+    )
+    result = assess_portfolio(
+        accounts, opportunities_frame([]), GovernanceHistory.empty(), pack, AS_OF
+    )
+    limit = pack.scoring.explanation.max_length
+    texts = result.assessments["score_explanation"].to_list()
+    assert all(t and len(t) <= limit for t in texts)
+    assert all(re.match(r"Score \d+(\.\d+)?, tier \w+", t) for t in texts)
