@@ -4,9 +4,9 @@ Use ``connect(settings, os.environ)``; nothing is sent until the first call. Bey
 
 * ``set_write_back_targets(object_name, fields)``: the mapping's write-back targets; ``push``
   refuses every other field (and every field of an object with no targets) before a request.
-* ``mapped_field_problems(object, fields)`` and ``write_back_problems(specs)``: what
-  ``kam-sync validate`` reports (missing fields with suggestions, type mismatches, read-only
-  targets, picklists lacking a value the rules produce).
+* ``mapped_field_problems(object, fields)``: for ``kam-sync validate``, mapped fields the org
+  lacks, including relationship paths (``Owner.Name``) and related pseudo-fields, with
+  suggestions.
 * ``check_quota()``: reads ``/limits`` once at the start of a run, so the budget is known before
   the first big call (``Sforce-Limit-Info`` keeps it current afterwards).
 * ``quota().calls_by_kind``: HTTP calls made so far, by kind: ``auth``, ``limits``,
@@ -82,13 +82,8 @@ class SalesforceConnector:
         return self._provisioner.provision(fields)
 
     def mapped_field_problems(self, object_name: str, fields: Sequence[str]) -> list[str]:
-        """For ``kam-sync validate``: mapped fields the org lacks, with suggestions."""
+        """For ``kam-sync validate``: mapped fields the org lacks (paths and pseudo-fields too)."""
         return validation.mapped_field_problems(self._describe, object_name, fields)
-
-    def write_back_problems(self, fields: Sequence[CustomFieldSpec]) -> list[str]:
-        """For ``kam-sync validate``: write-back targets missing, mistyped, read-only, or whose
-        picklist lacks a value the rules produce (``spec.values``)."""
-        return validation.write_back_problems(self._describe, fields)
 
     def check_quota(self) -> QuotaStatus:
         """Read ``/limits`` (one call) and raise QuotaExhaustedError if the budget is spent."""
