@@ -23,6 +23,7 @@ Endpoints (the parts kam-sync uses), with the endpoint kind each counts under:
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import math
 import secrets
@@ -124,11 +125,13 @@ class HubSpotApp(CrmApp):
         self._apply_quota()
         self.associations = AssociationReader(self.store)
         self.search_cache = SearchCache()
-        token_seed = f"{seed:04d}"
-        self.access_token = f"pat-na1-sandbox-{token_seed}-{secrets.token_hex(8)}"
-        self.client_id = f"sandbox-client-{token_seed}"
-        self.client_secret = secrets.token_hex(16)
-        self.refresh_token = f"sandbox-refresh-{secrets.token_hex(12)}"
+        # Derived from the seed so that a restarted sandbox (`--data FILE`) accepts the same
+        # credentials, as the Salesforce side does.
+        digest = hashlib.sha256(f"kam-sync-sandbox-hubspot:{seed}".encode()).hexdigest()
+        self.access_token = f"pat-na1-{digest[:8]}-{digest[8:12]}-{digest[12:16]}-{digest[16:28]}"
+        self.client_id = f"{digest[28:36]}-{digest[36:40]}-sandbox"
+        self.client_secret = digest[40:64]
+        self.refresh_token = f"na1-{digest[:4]}-{digest[44:64]}"
         self._oauth_tokens: dict[str, datetime] = {}
         self._tokens_lock = threading.Lock()
         self._rate_headers = threading.local()

@@ -76,3 +76,12 @@ def test_set_faults_quota_takes_effect_on_a_running_sandbox() -> None:
         with pytest.raises(ApiException) as caught:
             api.get_page(limit=1)
         assert caught.value.status == 429
+
+
+def test_credentials_stay_the_same_across_restarts_with_the_same_seed() -> None:
+    with running_sandbox("hubspot", accounts=5, seed=8) as first:
+        credentials = first.credentials
+    with running_sandbox("hubspot", accounts=5, seed=8) as second:
+        assert second.credentials == credentials
+    with running_sandbox("hubspot", accounts=5, seed=9) as other:
+        assert other.credentials["access_token"] != credentials["access_token"]
