@@ -45,6 +45,13 @@ class SlidingWindow:
         """Take no event before ``moment`` (the server said the window is full)."""
         self._blocked_until = max(self._blocked_until, moment)
 
+    def oldest_after(self, moment: float) -> float | None:
+        """Our oldest event later than ``moment``, if any."""
+        for event in self._events:
+            if event > moment:
+                return event
+        return None
+
     def first_free_slot(self, now: float) -> float | None:
         """When the oldest of our own events in the window leaves it (None: we have none).
 
@@ -110,7 +117,9 @@ class RateLimiter:
             )
             secondly_remaining = header(headers, "X-HubSpot-RateLimit-Secondly-Remaining")
             if secondly_remaining is not None and _int(secondly_remaining) == 0:
-                self.window.block_until(now + 1.0)
+                # This second is used up: wait until our oldest call in it is a second old.
+                oldest = self.window.oldest_after(now - 1.0)
+                self.window.block_until((oldest if oldest is not None else now) + 1.0)
 
     def pause(self, seconds: float, *, search: bool = False) -> None:
         """The server answered 429: send nothing (of that kind) for ``seconds``."""

@@ -24,15 +24,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
-from hubspot.crm.associations.v4.models import (
-    BatchInputPublicFetchAssociationsBatchRequest,
-    PublicFetchAssociationsBatchRequest,
-)
-from hubspot.crm.objects.models import (
-    BatchReadInputSimplePublicObjectId,
-    PublicObjectSearchRequest,
-    SimplePublicObjectId,
-)
+from hubspot.crm.objects.models import PublicObjectSearchRequest
 
 from kam_sync_connectors.base import Page, PullRequest, RawRecord
 from kam_sync_connectors.hubspot.associations import (
@@ -175,11 +167,13 @@ class Puller:
     def _batch_read(
         self, object_type: str, ids: list[str], properties: list[str]
     ) -> list[dict[str, Any]]:
-        request = BatchReadInputSimplePublicObjectId(
-            inputs=[SimplePublicObjectId(id=i) for i in ids],
-            properties=properties,
-            properties_with_history=[],
-        )
+        # Bulk bodies go to the SDK as plain JSON-ready dicts: each generated model instance
+        # deep-copies a Configuration (about 0.15 ms), which adds up over thousands of ids.
+        request = {
+            "inputs": [{"id": i} for i in ids],
+            "properties": properties,
+            "propertiesWithHistory": [],
+        }
         body = self.caller.call(
             "batch_read",
             f"batch read {object_type}",
@@ -267,14 +261,9 @@ class Puller:
     def _associations_batch(
         self, from_type: str, to_type: str, inputs: list[tuple[str, str | None]]
     ) -> dict[str, Any]:
-        request = BatchInputPublicFetchAssociationsBatchRequest(
-            inputs=[
-                PublicFetchAssociationsBatchRequest(id=i, after=after)
-                if after
-                else PublicFetchAssociationsBatchRequest(id=i)
-                for i, after in inputs
-            ]
-        )
+        request = {
+            "inputs": [{"id": i, "after": after} if after else {"id": i} for i, after in inputs]
+        }
         return self.caller.call(
             "associations",
             f"read {from_type} -> {to_type} associations",

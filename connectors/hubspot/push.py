@@ -23,11 +23,6 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from hubspot.crm.objects.models import (
-    BatchInputSimplePublicObjectBatchInput,
-    SimplePublicObjectBatchInput,
-)
-
 from kam_sync.errors import FatalApiError, QuotaExhaustedError, RetriableApiError
 from kam_sync_connectors.base import FieldDescription, RecordUpdate, WriteResult
 from kam_sync_connectors.hubspot.search_windows import to_millis
@@ -202,17 +197,10 @@ def _as_list(value: Any) -> list[Any]:
     return [value]
 
 
-def sdk_batch_body(inputs: Sequence[dict[str, Any]]) -> BatchInputSimplePublicObjectBatchInput:
-    return BatchInputSimplePublicObjectBatchInput(
-        inputs=[
-            SimplePublicObjectBatchInput(
-                id=i["id"],
-                properties=i["properties"],
-                object_write_trace_id=i["objectWriteTraceId"],
-            )
-            for i in inputs
-        ]
-    )
+def sdk_batch_body(inputs: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The batch update body, as a plain dict (the SDK's models cost a Configuration copy
+    each: about 15 ms for a batch of 100)."""
+    return {"inputs": list(inputs)}
 
 
 class BatchWriter:

@@ -91,3 +91,14 @@ def test_a_429_pause_holds_the_next_call_back() -> None:
     limiter.acquire()
     assert t.now == 3.0
     assert limiter.waited_seconds == 3.0
+
+
+def test_a_used_up_second_waits_only_until_our_oldest_call_in_it_is_a_second_old() -> None:
+    t = FakeTime()
+    limiter = _limiter(t)
+    limiter.acquire()
+    t.now = 0.4
+    limiter.acquire()
+    limiter.observe({"X-HubSpot-RateLimit-Secondly-Remaining": "0"})
+    limiter.acquire()
+    assert t.now == 1.0
