@@ -85,7 +85,7 @@ def assess_portfolio(
     roll_up = pack.scoring.hierarchy.roll_up
     scope = in_scope(accounts)
     metrics = compute_metrics(scope, opportunities, as_of, roll_up=roll_up)
-    portfolio = scope.join(metrics, on="id", how="left")
+    portfolio = scope.join(metrics, on="id", how="left", maintain_order="left")
     governed = portfolio.filter(pl.col("id") == pl.col("group_id")) if roll_up else portfolio
     governed = score_portfolio(governed, pack)
     governed = governed.with_columns(classification_expr(pack).alias("classification"))
@@ -113,11 +113,10 @@ def assess_portfolio(
         )
         .rename({"id": "account_id"})
         .select(list(assessment_schema(pack)))
-        .sort("account_id")
     )
     state = portfolio.select(
         pl.col("id").alias("account_id"), "tier", pl.col("runs_below").fill_null(0)
-    ).sort("account_id")
+    )
     next_history = replace(history, runs=(*history.runs, entry), accounts=state)
     return PortfolioAssessment(
         assessments=assessments,
@@ -147,10 +146,10 @@ def _assess_programme(portfolio: pl.DataFrame, pack: RulePack, as_of: datetime) 
             gaps_expr(pack).alias("checklist_gaps"),
         )
     )
-    outside = portfolio.filter(~pl.col("_in_programme")).with_columns(
-        pl.lit([], dtype=pl.List(pl.Utf8)).alias("missing_roles")
-    )
-    return pl.concat([inside, outside], how="diagonal_relaxed")
+    added = [c for c in inside.columns if c not in portfolio.columns]
+    return portfolio.join(
+        inside.select("id", *added), on="id", how="left", maintain_order="left"
+    ).with_columns(pl.col("missing_roles").fill_null(pl.lit([], dtype=pl.List(pl.Utf8))))
 
 
 def _flags_expr(conditions: dict[str, pl.Expr]) -> pl.Expr:
@@ -195,9 +194,9 @@ def _inherit(
     own = governed.select("id", "previous_tier", "_tier_override")
     state = history.accounts.select(pl.col("account_id").alias("id"), pl.col("tier").alias("_st"))
     merged = (
-        portfolio.join(head, on="group_id", how="left")
-        .join(own, on="id", how="left")
-        .join(state, on="id", how="left")
+        portfolio.join(head, on="group_id", how="left", maintain_order="left")
+        .join(own, on="id", how="left", maintain_order="left")
+        .join(state, on="id", how="left", maintain_order="left")
     )
     is_head = pl.col("id") == pl.col("group_id")
     override = pl.col("tier_override").is_in(pack.tier_names).fill_null(False)

@@ -34,6 +34,7 @@ def govern(
         ),
         on="id",
         how="left",
+        maintain_order="left",
     ).with_columns(
         # First run on an org that already has tiers: what the CRM holds counts as previous.
         pl.coalesce("_state_tier", "kam_tier").alias("previous_tier"),
@@ -145,7 +146,7 @@ def _apply_cap(
         )
         .select("id", pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("cap_rank"))
     )
-    frame = frame.join(ranked, on="id", how="left")
+    frame = frame.join(ranked, on="id", how="left", maintain_order="left")
     limit = cap_size(pack, frame.height)
     if limit is None or spec.cap is None:
         return frame.with_columns(

@@ -18,10 +18,16 @@ _YEAR = timedelta(days=365)
 
 
 def in_scope(accounts: pl.DataFrame) -> pl.DataFrame:
-    """Accounts the engine assesses: not deleted, one row per id."""
-    return accounts.filter(~pl.col("is_deleted").fill_null(False)).unique(
-        "id", keep="last", maintain_order=True
-    )
+    """Accounts the engine assesses: not deleted, one row per id (the last), sorted by id.
+
+    Sorting once here fixes the row order of everything downstream (joins keep the left
+    order), so results never depend on the order the store returned rows in.
+    """
+    if accounts["is_deleted"].any():
+        accounts = accounts.filter(~pl.col("is_deleted").fill_null(False))
+    if not accounts["id"].is_unique().all():
+        accounts = accounts.unique("id", keep="last", maintain_order=True)
+    return accounts.sort("id")
 
 
 def compute_metrics(
