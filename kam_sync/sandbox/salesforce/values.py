@@ -35,10 +35,12 @@ class RecordError(Exception):
 
 def format_datetime(value: dt.datetime) -> str:
     """A datetime as the REST API writes it."""
-    if value.utcoffset():
-        value = value.astimezone(dt.UTC)
-    # isoformat is several times faster than strftime; a query page formats thousands.
-    return value.replace(tzinfo=None).isoformat(timespec="milliseconds") + "+0000"
+    text = value.isoformat(timespec="milliseconds")
+    # The store keeps UTC only, so the offset is "+00:00"; one isoformat call and a slice
+    # are several times cheaper than strftime, and a query page formats thousands.
+    if text.endswith("+00:00"):
+        return text[:-6] + "+0000"
+    return format_datetime(value.astimezone(dt.UTC))
 
 
 def _format_number(value: Any) -> Any:
