@@ -249,3 +249,13 @@ def test_a_write_invalidates_the_cached_sort_order() -> None:
     assert next(r["Name"] for r in run_query(compiled, views, include_deleted=False)) == "Acme"
     store.human_edit("Account", make_id("Account", 1), Name="Zulu")
     assert [r["Name"] for r in run_query(compiled, views, include_deleted=False)][-1] == "Zulu"
+
+
+def test_18_character_ids_carry_salesforces_case_checksum() -> None:
+    from kam_sync.sandbox.salesforce.ids import checksum_suffix, normalize_id
+
+    # The worked example of Salesforce's 15-to-18 character id conversion.
+    assert checksum_suffix("001A0000006Vm9r") == "IAC"
+    assert normalize_id("001A0000006Vm9r") == "001A0000006Vm9rIAC"
+    assert normalize_id("001A0000006Vm9rIAB") is None
+    assert normalize_id("001A0000006Vm9") is None
