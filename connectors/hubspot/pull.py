@@ -28,6 +28,7 @@ from hubspot.crm.objects.models import PublicObjectSearchRequest
 
 from kam_sync_connectors.base import Page, PullRequest, RawRecord
 from kam_sync_connectors.hubspot.associations import (
+    AssociationField,
     association_field,
     is_association_field,
     read_associations,
@@ -42,7 +43,7 @@ from kam_sync_connectors.hubspot.search_windows import (
     stamp_millis,
     to_millis,
 )
-from kam_sync_connectors.hubspot.settings import HubSpotSettings
+from kam_sync_connectors.hubspot.settings import LIST_LIMIT, SEARCH_LIMIT, HubSpotSettings
 
 ARCHIVED_KEY = "archived"
 
@@ -55,11 +56,14 @@ class Puller:
         self.sdk = sdk
         self.settings = settings
         self.last_reader: ChangeSetReader | None = None
+        self.list_page_size = settings.list_page_size
 
     # -- entry point -------------------------------------------------------------------------
 
     def pull(self, request: PullRequest) -> Iterator[Page]:
         object_type = request.object_name
+        # A page size asked for by the engine never exceeds what the endpoint takes.
+        self.list_page_size = min(request.page_size or self.settings.list_page_size, LIST_LIMIT)
         properties = _properties(request)
         assoc_fields = [
             association_field(object_type, f) for f in request.fields if is_association_field(f)
@@ -81,17 +85,7 @@ class Puller:
                     high = stamp
             records = [self._record(request, obj) for obj in objects]
             for assoc in assoc_fields:
-                ids = [str(o["id"]) for o in objects]
-                values: dict[str, Any] = {}
-                step = self.settings.associations_batch_size
-                for start in range(0, len(ids), step):
-                    values.update(
-                        read_associations(
-                            self._associations_batch, object_type, assoc, ids[start : start + step]
-                        )
-                    )
-                for record, obj in zip(records, objects, strict=True):
-                    record[assoc.name] = values.get(str(obj["id"]))
+                self._add_association(object_type, assoc, records, objects)
             page = Page(records=records, high_watermark=None)
             if request.since is not None:
                 page.high_watermark = _from_millis(high)
@@ -103,6 +97,23 @@ class Puller:
         if held is not None:
             held.high_watermark = _from_millis(high)
             yield held
+
+    def _add_association(
+        self,
+        object_type: str,
+        assoc: AssociationField,
+        records: list[RawRecord],
+        objects: list[dict[str, Any]],
+    ) -> None:
+        """Fill one pseudo-field for a page: one batch call (per 1,000 records)."""
+        ids = [str(o["id"]) for o in objects]
+        values: dict[str, Any] = {}
+        step = self.settings.associations_batch_size
+        for start in range(0, len(ids), step):
+            chunk = ids[start : start + step]
+            values.update(read_associations(self._associations_batch, object_type, assoc, chunk))
+        for record, record_id in zip(records, ids, strict=True):
+            record[assoc.name] = values.get(record_id)
 
     # -- record shapes -----------------------------------------------------------------------
 
@@ -149,13 +160,13 @@ class Puller:
 
     def _uri_length(self, object_type: str, properties: Sequence[str]) -> int:
         base = f"{str(self.settings.base_url).rstrip('/')}/crm/v3/objects/{object_type}"
-        fixed = "?limit=100&after=" + "9" * 20 + "&archived=false"
+        fixed = f"?limit={LIST_LIMIT}&after=" + "9" * 20 + "&archived=false"
         return len(base) + len(fixed) + sum(len("&properties=") + len(quote(p)) for p in properties)
 
     def _list(
         self, object_type: str, properties: list[str], after: str | None, *, archived: bool
     ) -> dict[str, Any]:
-        kwargs: dict[str, Any] = {"limit": self.settings.list_page_size, "archived": archived}
+        kwargs: dict[str, Any] = {"limit": self.list_page_size, "archived": archived}
         if properties:
             kwargs["properties"] = properties
         if after:
@@ -248,7 +259,7 @@ class Puller:
             search,
             modified_property=request.modified_field,
             id_property="hs_object_id",
-            page_size=request.page_size or self.settings.search_page_size,
+            page_size=min(request.page_size or self.settings.search_page_size, SEARCH_LIMIT),
             result_cap=self.settings.search_result_cap,
         )
         self.last_reader = reader

@@ -11,6 +11,11 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 
+# HubSpot's documented maxima per request: list 100 records, search 200, batch read/update 100.
+LIST_LIMIT = 100
+SEARCH_LIMIT = 200
+BATCH_LIMIT = 100
+
 SECRET_ENV_VARS = {
     "token": "KAM_SYNC_HUBSPOT_TOKEN",
     "access_token": "KAM_SYNC_HUBSPOT_TOKEN",
@@ -47,13 +52,12 @@ class HubSpotSettings(BaseModel):
     )
     daily_limit: int = Field(default=1_000_000, ge=1)
     timeout_seconds: float = Field(default=60.0, gt=0, le=600)
-    list_page_size: int = Field(default=100, ge=1, le=100)
-    batch_read_size: int = Field(default=100, ge=1, le=100)
-    search_page_size: int = Field(default=200, ge=1, le=200)
+    list_page_size: int = Field(default=LIST_LIMIT, ge=1, le=LIST_LIMIT)
+    search_page_size: int = Field(default=SEARCH_LIMIT, ge=1, le=SEARCH_LIMIT)
     search_result_cap: int = Field(
         default=10_000, ge=1, description="results one search query can page through"
     )
-    write_batch_size: int = Field(default=100, ge=1, le=100)
+    write_batch_size: int = Field(default=BATCH_LIMIT, ge=1, le=BATCH_LIMIT)
     # v4 associations batch read: at most 1,000 ids per request (HubSpot changelog, "Bug Fix:
     # Batch Read Limit for HubSpot Associations API", effective 2025-02-10).
     associations_batch_size: int = Field(default=1_000, ge=1, le=1_000)

@@ -21,7 +21,7 @@ def test_connect_returns_a_connector_of_the_protocol_without_calling_hubspot() -
 def test_every_bound_defaults_to_hubspots_documented_limit() -> None:
     settings = HubSpotSettings()
     assert (settings.list_page_size, settings.search_page_size) == (100, 200)
-    assert (settings.write_batch_size, settings.batch_read_size) == (100, 100)
+    assert settings.write_batch_size == 100
     assert settings.search_result_cap == 10_000
     assert settings.search_requests_per_second == 5
     assert settings.associations_batch_size == 1_000
