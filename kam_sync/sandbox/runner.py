@@ -44,7 +44,6 @@ class SandboxHandle:
     ca_cert_path: Path | None
     app: Any  # SalesforceApp or HubSpotApp: tests mutate data through it
     server: SandboxServer
-    _faults: FaultInjector = field(repr=False)
     _stats: SandboxStats = field(repr=False)
 
     def stats(self) -> dict[str, Any]:
@@ -57,10 +56,7 @@ class SandboxHandle:
 
     def set_faults(self, faults: FaultSpec | str | Mapping[str, object] | None) -> None:
         """Replace the fault spec (and restart its deterministic sequence)."""
-        spec = FaultSpec.coerce(faults)
-        self._faults.set_spec(spec)
-        if spec.daily_quota_remaining is not None and hasattr(self.app, "set_remaining_quota"):
-            self.app.set_remaining_quota(spec.daily_quota_remaining)
+        self.server.set_faults(FaultSpec.coerce(faults))
 
     def requests_session(self) -> requests.Session:
         """A `requests` session that trusts the sandbox's certificate whatever the env says."""
@@ -211,7 +207,6 @@ def running_sandbox(
             ca_cert_path=ca_cert_path,
             app=app,
             server=server,
-            _faults=injector,
             _stats=stats,
         )
     finally:

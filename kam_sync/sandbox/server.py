@@ -182,6 +182,9 @@ class CrmApp:
     def expire_sessions(self) -> None:
         """Invalidate every session/token the CRM has handed out (`session_expiry` fault)."""
 
+    def on_faults_changed(self, spec: FaultSpec) -> None:
+        """React to a new fault spec (the `quota` setting, for instance)."""
+
 
 def _retry_after(seconds: float) -> str:
     # Retry-After is whole seconds on the wire (RFC 9110); round up so a client never
@@ -254,6 +257,11 @@ class SandboxServer:
         self._httpd.close_connections()
         self._httpd.server_close()
 
+    def set_faults(self, spec: FaultSpec) -> None:
+        """Replace the fault spec while serving (and tell the CRM side)."""
+        self.faults.set_spec(spec)
+        self.app.on_faults_changed(spec)
+
     # -- the request pipeline ------------------------------------------------------------
 
     def dispatch(self, request: Request) -> Response | None:
@@ -320,7 +328,7 @@ class SandboxServer:
                 spec = FaultSpec.coerce(request.json().get("spec"))
             except (AttributeError, ValueError) as exc:
                 return json_response(400, {"message": str(exc)})
-            self.faults.set_spec(spec)
+            self.set_faults(spec)
             return json_response(200, {"faults": str(request.json().get("spec"))})
         if name == "health" and request.method == "GET":
             return json_response(200, {"crm": self.app.crm, "ok": True})

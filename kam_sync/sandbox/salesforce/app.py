@@ -14,7 +14,7 @@ import re
 import threading
 from typing import Any
 
-from kam_sync.sandbox.faults import FaultInjector
+from kam_sync.sandbox.faults import FaultInjector, FaultSpec
 from kam_sync.sandbox.salesforce.auth import ORG_ID, SalesforceCredentials, SessionRegistry
 from kam_sync.sandbox.salesforce.bulk import BulkIngestService
 from kam_sync.sandbox.salesforce.bulk_query import BulkQueryService
@@ -158,6 +158,10 @@ class SalesforceApp(CrmApp):
 
     def expire_sessions(self) -> None:
         self.sessions.expire_all()
+
+    def on_faults_changed(self, spec: FaultSpec) -> None:
+        if spec.daily_quota_remaining is not None:
+            self.set_remaining_quota(spec.daily_quota_remaining)
 
     # -- routes ---------------------------------------------------------------------------
 

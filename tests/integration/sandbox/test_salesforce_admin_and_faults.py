@@ -271,3 +271,15 @@ def test_partial_batch_faults_fail_some_bulk_records_with_unknown_exception(
     assert 5 <= len(failed) <= 35
     assert {r["sf__Error"].split(":")[0] for r in failed} == {"UNKNOWN_EXCEPTION"}
     assert len(outcome["successfulRecords"]) + len(failed) == 60
+
+
+def test_the_faults_endpoint_changes_faults_and_the_quota_of_a_running_sandbox(
+    sandbox: SandboxHandle,
+) -> None:
+    sf = login(sandbox)
+    client = sandbox.requests_session()
+    client.post(f"{sandbox.base_url}/__sandbox/faults", json={"spec": "quota=7"}).raise_for_status()
+    assert sf.limits()["DailyApiRequests"]["Remaining"] == 6
+    client.post(f"{sandbox.base_url}/__sandbox/faults", json={"spec": "limits:503=1"})
+    assert sf.session.get(f"{sandbox.base_url}/services/data/v59.0/limits",
+                          headers=sf.headers).status_code == 503  # fmt: skip
