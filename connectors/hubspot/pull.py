@@ -8,9 +8,10 @@ one batch-read call per page (a POST, properties in the body) fetches the proper
 Incremental: search on ``modified >= since - look-back`` (``search_windows.ChangeSetReader``),
 sorted ascending, ``settings.search_page_size`` (200) per page.
 
-Deletions: archived records (the list endpoint with ``archived=true``) come first, as records
-``{id, modified, "archived": True}``; in an incremental pull only those archived since the
-look-back start. Live records carry ``"archived": False``.
+Deletions: archived records (the list endpoint with ``archived=true``) come first, with the same
+properties as live ones (pseudo-fields None: associations of archived records are not readable),
+``"archived": True`` and the archiving time as their modification stamp; in an incremental pull
+only those archived since the look-back start. Live records carry ``"archived": False``.
 
 Watermarks: deletion pages and the pages of a first sync carry ``high_watermark=None`` except
 the very last page of a first sync (list order is by id, not by modification, so no earlier
@@ -19,7 +20,7 @@ page may advance the watermark); incremental pages carry the running maximum sta
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
@@ -69,11 +70,19 @@ class Puller:
             association_field(object_type, f) for f in request.fields if is_association_field(f)
         ]
         if self.settings.pull_archived:
-            for objects in self._archived(request):
-                records = [self._deletion(request, obj) for obj in objects]
+            for objects in self._archived(request, properties):
+                # Associations of archived records cannot be read (v4 answers "not found"
+                # for them), so their pseudo-fields are None and cost no call.
+                records = self._records(request, objects, [])
+                for record, obj in zip(records, objects, strict=True):
+                    record.update(dict.fromkeys(a.name for a in assoc_fields))
+                    # The deletion is the record's latest change.
+                    record[request.modified_field] = obj.get("archivedAt") or record.get(
+                        request.modified_field
+                    )
                 yield Page(records=records, high_watermark=None)
         if request.since is None:
-            pages = self._list_pages(object_type, properties)
+            pages = self._list_pages(object_type, properties, archived=False)
         else:
             pages = self._changed_pages(request, properties)
         high: int | None = None
@@ -83,10 +92,7 @@ class Puller:
                 stamp = record_stamp(obj, request.modified_field)
                 if stamp is not None and (high is None or stamp > high):
                     high = stamp
-            records = [self._record(request, obj) for obj in objects]
-            for assoc in assoc_fields:
-                self._add_association(object_type, assoc, records, objects)
-            page = Page(records=records, high_watermark=None)
+            page = Page(records=self._records(request, objects, assoc_fields))
             if request.since is not None:
                 page.high_watermark = _from_millis(high)
                 yield page
@@ -97,6 +103,17 @@ class Puller:
         if held is not None:
             held.high_watermark = _from_millis(high)
             yield held
+
+    def _records(
+        self,
+        request: PullRequest,
+        objects: list[dict[str, Any]],
+        assoc_fields: list[AssociationField],
+    ) -> list[RawRecord]:
+        records = [self._record(request, obj) for obj in objects]
+        for assoc in assoc_fields:
+            self._add_association(request.object_name, assoc, records, objects)
+        return records
 
     def _add_association(
         self,
@@ -128,30 +145,26 @@ class Puller:
             record[request.deleted_field] = record[ARCHIVED_KEY]
         return record
 
-    @staticmethod
-    def _deletion(request: PullRequest, obj: dict[str, Any]) -> RawRecord:
-        props = obj.get("properties") or {}
-        record: RawRecord = {
-            request.id_field: str(obj["id"]),
-            request.modified_field: obj.get("archivedAt") or props.get(request.modified_field),
-            ARCHIVED_KEY: True,
-        }
-        if request.deleted_field and request.deleted_field != ARCHIVED_KEY:
-            record[request.deleted_field] = True
-        return record
-
     # -- first sync --------------------------------------------------------------------------
 
     def _list_pages(
-        self, object_type: str, properties: list[str]
+        self,
+        object_type: str,
+        properties: list[str],
+        *,
+        archived: bool,
+        keep: Callable[[dict[str, Any]], bool] | None = None,
     ) -> Iterator[list[dict[str, Any]]]:
+        """Pages of the list endpoint (live or archived records), with ``properties``; those
+        ``keep`` refuses are left out before any properties are fetched for them."""
         inline = self._uri_length(object_type, properties) <= self.settings.max_uri_length
         after: str | None = None
         while True:
-            body = self._list(object_type, properties if inline else [], after, archived=False)
-            objects = body.get("results") or []
+            body = self._list(object_type, properties if inline else [], after, archived=archived)
+            objects = [o for o in body.get("results") or [] if keep is None or keep(o)]
             if objects and not inline:
-                objects = self._batch_read(object_type, [str(o["id"]) for o in objects], properties)
+                ids = [str(o["id"]) for o in objects]
+                objects = self._batch_read(object_type, ids, properties, archived=archived)
             if objects:
                 yield objects
             after = ((body.get("paging") or {}).get("next") or {}).get("after")
@@ -176,7 +189,7 @@ class Puller:
         ).body
 
     def _batch_read(
-        self, object_type: str, ids: list[str], properties: list[str]
+        self, object_type: str, ids: list[str], properties: list[str], *, archived: bool
     ) -> list[dict[str, Any]]:
         # Bulk bodies go to the SDK as plain JSON-ready dicts: each generated model instance
         # deep-copies a Configuration (about 0.15 ms), which adds up over thousands of ids.
@@ -191,7 +204,7 @@ class Puller:
             self.sdk.objects_batch.read,
             object_type,
             request,
-            archived=False,
+            archived=archived,
         ).body
         by_id = {str(o["id"]): o for o in body.get("results") or []}
         # The batch read answers in no particular order; keep the list's (id) order.
@@ -199,22 +212,17 @@ class Puller:
 
     # -- deletions ---------------------------------------------------------------------------
 
-    def _archived(self, request: PullRequest) -> Iterator[list[dict[str, Any]]]:
+    def _archived(
+        self, request: PullRequest, properties: list[str]
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Archived records; in an incremental pull only those archived since the look-back
+        start (the list endpoint cannot filter, so every archived record is listed)."""
         since_ms = self._window_start_ms(request)
-        properties = [request.modified_field]
-        after: str | None = None
-        while True:
-            body = self._list(request.object_name, properties, after, archived=True)
-            objects = [
-                o
-                for o in body.get("results") or []
-                if since_ms is None or (_archived_ms(o, request.modified_field) or 0) >= since_ms
-            ]
-            if objects:
-                yield objects
-            after = ((body.get("paging") or {}).get("next") or {}).get("after")
-            if not after:
-                return
+
+        def recent(obj: dict[str, Any]) -> bool:
+            return since_ms is None or (_archived_ms(obj, request.modified_field) or 0) >= since_ms
+
+        yield from self._list_pages(request.object_name, properties, archived=True, keep=recent)
 
     # -- incremental -------------------------------------------------------------------------
 

@@ -104,6 +104,28 @@ def test_archived_records_are_pulled_as_deletions_and_not_as_live_records(
     assert pages[0].high_watermark is None  # deletion pages never move the watermark
 
 
+def test_a_deleted_deal_keeps_its_properties_and_costs_no_association_call(
+    sandbox: SandboxHandle,
+) -> None:
+    connector = private_app(sandbox)
+    store = sandbox.app.store
+    since = datetime.now(UTC) - timedelta(minutes=1)
+    deal = next(d for d in reversed(store.deals.ids) if d in store.deal_company)
+    store.archive("deals", deal)
+    sandbox.reset_stats()
+    pages = list(
+        connector.pull(pull_request("deals", ("dealname", "@associations.companies"), since=since))
+    )
+    deletions = [r for r in records(pages) if r["archived"]]
+    assert [(r["hs_object_id"], r["@associations.companies"]) for r in deletions] == [
+        (str(deal), None)
+    ]
+    assert deletions[0]["dealname"]
+    assert deletions[0]["hs_lastmodifieddate"] is not None
+    live_pages = [p for p in pages if p.records and not p.records[0]["archived"]]
+    assert requests_of(sandbox, "associations") == len(live_pages)
+
+
 def test_an_incremental_pull_reads_only_changes_since_the_watermark_minus_look_back(
     sandbox: SandboxHandle,
 ) -> None:
