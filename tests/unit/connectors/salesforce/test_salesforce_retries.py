@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 import pytest
@@ -144,3 +145,49 @@ def test_a_token_endpoint_that_is_briefly_down_is_retried_not_reported_as_bad_cr
 
     assert sleeps.waits == [1.0]
     assert client.ledger.by_kind["auth"] == 2
+
+
+def test_retry_after_given_as_an_http_date_is_waited_out(
+    mocked: responses.RequestsMock,
+    make_client: Callable[..., SalesforceClient],
+    sleeps: SleepRecorder,
+) -> None:
+    token_ok(mocked)
+    mocked.get(
+        URL,
+        status=503,
+        headers={
+            "Date": "Fri, 27 Nov 2026 15:00:00 GMT",
+            "Retry-After": "Fri, 27 Nov 2026 15:00:12 GMT",
+        },
+        body="",
+    )
+    mocked.get(URL, json=LIMITS)
+
+    make_client().json_call("limits", "GET", "limits/")
+
+    assert sleeps.waits == [12.0]
+
+
+def test_no_secret_reaches_the_log_or_the_error_on_a_failed_run(
+    mocked: responses.RequestsMock,
+    make_client: Callable[..., SalesforceClient],
+    environ: dict[str, str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    token_ok(mocked, token="00Dsecret-access-token")
+    mocked.get(URL, status=503, body="busy")
+    client = make_client(auth="password", retry_max_attempts=2)
+
+    with pytest.raises(RetriableApiError) as caught:
+        client.json_call("limits", "GET", "limits/")
+
+    seen = caplog.text + str(caught.value) + repr(client.grant)
+    for secret in (
+        "00Dsecret-access-token",
+        environ["KAM_SYNC_SF_PASSWORD"],
+        environ["KAM_SYNC_SF_CLIENT_SECRET"],
+        environ["KAM_SYNC_SF_SECURITY_TOKEN"],
+    ):
+        assert secret not in seen
