@@ -18,9 +18,9 @@ from pathlib import Path
 
 os.environ.setdefault("POLARS_MAX_THREADS", "1")
 
-import polars as pl  # noqa: E402  (the thread count is read when polars is imported)
+import polars as pl
 
-from kam_sync.canonical import (  # noqa: E402
+from kam_sync.canonical import (
     ACCOUNT_SCHEMA,
     CHECKLIST_CATEGORIES,
     MONEY,
@@ -28,9 +28,9 @@ from kam_sync.canonical import (  # noqa: E402
     TEAM_ROLES,
     UTC_DATETIME,
 )
-from kam_sync.rules import GovernanceHistory, load_rule_pack  # noqa: E402
-from kam_sync.rules.assess import assess_portfolio  # noqa: E402
-from kam_sync.rules.metrics import compute_metrics  # noqa: E402
+from kam_sync.rules import GovernanceHistory, load_rule_pack
+from kam_sync.rules.assess import assess_portfolio
+from kam_sync.rules.metrics import compute_metrics
 
 RULES = Path(__file__).resolve().parent.parent / "rules"
 AS_OF = datetime(2026, 11, 27, 2, 0, tzinfo=UTC)
@@ -96,7 +96,11 @@ def synthetic_accounts(n: int) -> pl.DataFrame:
         pl.lit(AS_OF).cast(UTC_DATETIME).alias("modified_at"),
     )
     return frame.with_columns(
-        [pl.lit(None, dtype=t).alias(c) for c, t in ACCOUNT_SCHEMA.items() if c not in frame.columns]
+        [
+            pl.lit(None, dtype=t).alias(c)
+            for c, t in ACCOUNT_SCHEMA.items()
+            if c not in frame.columns
+        ]
     ).select(list(ACCOUNT_SCHEMA))
 
 
@@ -111,15 +115,20 @@ def synthetic_opportunities(n: int, accounts: int) -> pl.DataFrame:
         (closed & (_rand(n, 104) < 0.4)).alias("is_won"),
         (_rand(n, 105) * 100).alias("probability"),
         _pick(("new_business", "renewal", "expansion"), n, 106).alias("opportunity_type"),
-        (pl.lit(AS_OF.date()) - pl.duration(days=(_rand(n, 107) * 900 - 120).cast(pl.Int64)))
-        .alias("close_date"),
+        (pl.lit(AS_OF.date()) - pl.duration(days=(_rand(n, 107) * 900 - 120).cast(pl.Int64))).alias(
+            "close_date"
+        ),
         (pl.lit(AS_OF) - pl.duration(days=(_rand(n, 108) * 1000 + 150).cast(pl.Int64)))
         .cast(UTC_DATETIME)
         .alias("created_at"),
         pl.lit(False).alias("is_deleted"),
     )
     return frame.with_columns(
-        [pl.lit(None, dtype=t).alias(c) for c, t in OPPORTUNITY_SCHEMA.items() if c not in frame.columns]
+        [
+            pl.lit(None, dtype=t).alias(c)
+            for c, t in OPPORTUNITY_SCHEMA.items()
+            if c not in frame.columns
+        ]
     ).select(list(OPPORTUNITY_SCHEMA))
 
 
@@ -137,20 +146,25 @@ def main() -> None:
     opportunities = synthetic_opportunities(args.opportunities, args.accounts)
     print(f"polars {pl.__version__}, threads {pl.thread_pool_size()}")
     print(f"{accounts.height:,} accounts, {opportunities.height:,} opportunities")
-    best_metrics = best_total = float("inf")
+    history = GovernanceHistory.empty()
+    best_metrics = best_rest = best_total = float("inf")
     result = None
     for _ in range(args.repeat):
         t0 = time.perf_counter()
-        compute_metrics(accounts, opportunities, AS_OF)
+        metrics = compute_metrics(accounts, opportunities, AS_OF)
         t1 = time.perf_counter()
-        result = assess_portfolio(accounts, opportunities, GovernanceHistory.empty(), pack, AS_OF)
+        assess_portfolio(accounts, opportunities, history, pack, AS_OF, metrics=metrics)
         t2 = time.perf_counter()
+        result = assess_portfolio(accounts, opportunities, history, pack, AS_OF)
+        t3 = time.perf_counter()
         best_metrics = min(best_metrics, t1 - t0)
-        best_total = min(best_total, t2 - t1)
+        best_rest = min(best_rest, t2 - t1)
+        best_total = min(best_total, t3 - t2)
     assert result is not None
-    rest = best_total - best_metrics
+    rate = accounts.height / best_rest
+    print(f"best of {args.repeat} runs each:")
     print(f"metrics:                      {best_metrics:8.3f} s")
-    print(f"score + govern + assess:      {rest:8.3f} s  ({accounts.height / rest:,.0f} accounts/s)")
+    print(f"score + govern + assess:      {best_rest:8.3f} s  ({rate:,.0f} accounts/s)")
     print(f"total incl. metrics:          {best_total:8.3f} s")
     tiers = result.assessments.group_by("tier").len().sort("tier")
     print("tiers:", dict(tiers.iter_rows()))

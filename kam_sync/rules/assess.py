@@ -13,6 +13,7 @@ import polars as pl
 
 from kam_sync.canonical import ACCOUNT_SCHEMA, FLAGS, OPPORTUNITY_SCHEMA, UTC_DATETIME
 from kam_sync.rules.checklist import completion_columns, count_columns, gaps_expr, mask_columns
+from kam_sync.rules.columns import METRICS_SCHEMA
 from kam_sync.rules.explanation import explanation_expr, truncated
 from kam_sync.rules.governance import govern
 from kam_sync.rules.history import Alert, GovernanceHistory, KeyListRun
@@ -72,11 +73,16 @@ def assess_portfolio(
     history: GovernanceHistory,
     pack: RulePack,
     as_of: datetime,
+    *,
+    metrics: pl.DataFrame | None = None,
 ) -> PortfolioAssessment:
     """Assess every in-scope (not deleted) account of ``accounts``.
 
     ``accounts`` / ``opportunities`` have the canonical columns (missing ones are taken as
-    null); ``as_of`` must be timezone-aware.
+    null); ``as_of`` must be timezone-aware. ``metrics``, when given, replaces the metrics
+    step (e.g. computed by the store in SQL): one row per account, ``id`` plus the columns of
+    ``METRICS_SCHEMA``, computed with the pack's ``hierarchy.roll_up``; ``opportunities`` is
+    then not read.
     """
     if as_of.tzinfo is None:
         raise ValueError("as_of must be timezone-aware (UTC)")
@@ -84,7 +90,13 @@ def assess_portfolio(
     opportunities = _conform(opportunities, OPPORTUNITY_SCHEMA)
     roll_up = pack.scoring.hierarchy.roll_up
     scope = in_scope(accounts)
-    metrics = compute_metrics(scope, opportunities, as_of, roll_up=roll_up)
+    if metrics is None:
+        metrics = compute_metrics(scope, opportunities, as_of, roll_up=roll_up)
+    else:
+        missing = [c for c in ("id", *METRICS_SCHEMA) if c not in metrics.columns]
+        if missing:
+            raise ValueError(f"metrics lack column(s): {', '.join(missing)}")
+        metrics = metrics.select("id", *METRICS_SCHEMA).cast(METRICS_SCHEMA)  # type: ignore[arg-type]
     portfolio = scope.join(metrics, on="id", how="left", maintain_order="left")
     governed = portfolio.filter(pl.col("id") == pl.col("group_id")) if roll_up else portfolio
     governed = score_portfolio(governed, pack)
