@@ -4,8 +4,10 @@
 
 Figures, with `--accounts` accounts (and about five times as many deals) loaded:
 - seed: generating the portfolio, and loading it into each CRM side;
-- HubSpot: one 100-record list page (`GET /crm/v3/objects/companies?limit=100`) and one
-  100-record `batch/update`, over HTTP with a keep-alive session;
+- HubSpot: one 100-record list page (`GET /crm/v3/objects/companies?limit=100`), one
+  100-record `batch/update`, and a 200-record search page over every deal by modstamp
+  (the first page evaluates the filter over all deals; later pages of the same query are
+  served from the sandbox's result cache), over HTTP with a keep-alive session;
 - Salesforce: one 2,000-record SOQL query page and one 200-record `composite/sobjects`
   PATCH (when the Salesforce side and `running_sandbox` are available).
 Each request figure is the median (and the worst) of `--repeats` runs, after one warm-up.
@@ -114,6 +116,42 @@ def bench_hubspot(portfolio: Portfolio, repeats: int) -> None:
         report("hubspot", "list page, 100 companies", median, worst)
         median, worst = timed(batch_update, repeats)
         report("hubspot", "batch/update, 100 companies", median, worst)
+
+        # An incremental pull's search: every deal modified since a watermark, by modstamp.
+        search = {
+            "filterGroups": [
+                {
+                    "filters": [
+                        {"propertyName": "hs_lastmodifieddate", "operator": "GTE", "value": "0"}
+                    ]
+                }
+            ],
+            "sorts": [{"propertyName": "hs_lastmodifieddate", "direction": "ASCENDING"}],
+            "properties": ["dealname", "amount", "dealstage"],
+            "limit": 200,
+        }
+        watermark = [0]
+
+        def search_first_page() -> None:
+            # A new watermark each time, so the sandbox's result cache cannot answer.
+            watermark[0] += 1
+            search["filterGroups"][0]["filters"][0]["value"] = str(watermark[0])  # type: ignore[index]
+            body = check(session.post(f"{base}/crm/v3/objects/deals/search", json=search), 200)
+            assert len(body.json()["results"]) == 200
+
+        def search_next_page() -> None:
+            body = check(
+                session.post(
+                    f"{base}/crm/v3/objects/deals/search", json={**search, "after": "200"}
+                ),
+                200,
+            )
+            assert len(body.json()["results"]) == 200
+
+        median, worst = timed(search_first_page, max(3, repeats // 4))
+        report("hubspot", f"search, {len(portfolio.deals):,} deals, page 1", median, worst)
+        median, worst = timed(search_next_page, repeats)
+        report("hubspot", "search, same query, next page", median, worst)
     finally:
         server.stop()
 

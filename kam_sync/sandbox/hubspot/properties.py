@@ -18,7 +18,7 @@ import re
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -292,6 +292,15 @@ def parse_datetime(text: str) -> datetime | None:
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
     return parsed.astimezone(UTC)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MILLISECOND = timedelta(milliseconds=1)
+
+
+def epoch_millis(moment: datetime) -> int:
+    """Whole epoch milliseconds, exactly (no float rounding), as search compares stamps."""
+    return (moment - _EPOCH) // _MILLISECOND
 
 
 def format_number(number: Decimal) -> str:

@@ -20,6 +20,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from operator import attrgetter
 from operator import ge as operator_ge
 from operator import gt as operator_gt
 from operator import le as operator_le
@@ -27,7 +28,7 @@ from operator import lt as operator_lt
 from typing import Any
 
 from kam_sync.sandbox.hubspot.errors import validation_error
-from kam_sync.sandbox.hubspot.properties import PropertyDefinition, parse_datetime
+from kam_sync.sandbox.hubspot.properties import PropertyDefinition, epoch_millis, parse_datetime
 from kam_sync.sandbox.hubspot.store import CrmRecord, ObjectTable
 
 MAX_FILTER_GROUPS = 5
@@ -59,6 +60,12 @@ SEARCHABLE_TEXT = {"companies": ("name", "domain"), "deals": ("dealname",)}
 _TOKEN_SPLIT = re.compile(r"[^\w@.*-]+")
 
 Predicate = Callable[[CrmRecord], bool]
+# Properties every record has, read straight from the record (never None).
+STAMP_ATTRIBUTES = {
+    "hs_lastmodifieddate": "updated_ms",
+    "createdate": "created_ms",
+    "hs_object_id": "id",
+}
 _ORDERINGS: dict[str, Callable[[Any, Any], bool]] = {
     "LT": operator_lt,
     "LTE": operator_le,
@@ -232,6 +239,9 @@ def _sorted(
     definition = table.registry.get(name)
     if definition is None:
         return records
+    if name in STAMP_ATTRIBUTES:
+        # `records` come in id order and the sort is stable, so ties stay in id order.
+        return sorted(records, key=attrgetter(STAMP_ATTRIBUTES[name]), reverse=descending)
     key_of = key_getter(table, definition)
     present: list[tuple[Any, int, CrmRecord]] = []
     missing: list[CrmRecord] = []
@@ -320,6 +330,8 @@ def _compile_filter(table: ObjectTable, raw: object) -> Predicate:
         high = _required_key(definition, raw.get("highValue"))
         return lambda r: (k := key_of(r)) is not None and target <= k <= high
     compare = _ORDERINGS[operator]
+    if prop in STAMP_ATTRIBUTES:
+        return lambda r: compare(key_of(r), target)  # stamps are never missing
     return lambda r: (k := key_of(r)) is not None and compare(k, target)
 
 
@@ -330,12 +342,8 @@ def key_getter(table: ObjectTable, definition: PropertyDefinition) -> Callable[[
     deals on `hs_lastmodifieddate` must not format and re-parse 500,000 timestamps.
     """
     name = definition.name
-    if name == "hs_lastmodifieddate":
-        return lambda r: int(r.updated_at.timestamp() * 1000)
-    if name == "createdate":
-        return lambda r: int(r.created_at.timestamp() * 1000)
-    if name == "hs_object_id":
-        return lambda r: r.id
+    if name in STAMP_ATTRIBUTES:
+        return attrgetter(STAMP_ATTRIBUTES[name])
     value_of = table.value
 
     def key_of(record: CrmRecord) -> Any:
@@ -377,7 +385,7 @@ def _comparable(definition: PropertyDefinition, raw: str) -> Any:
             return None
     if kind in ("date", "datetime"):
         moment = parse_datetime(raw)
-        return None if moment is None else int(moment.timestamp() * 1000)
+        return None if moment is None else epoch_millis(moment)
     return raw.lower()
 
 

@@ -17,6 +17,7 @@ from typing import Any
 from kam_sync.sandbox.hubspot.properties import (
     InvalidValue,
     PropertyRegistry,
+    epoch_millis,
     format_number,
     iso_millis,
     parse_datetime,
@@ -58,9 +59,22 @@ class RecordNotFound(LookupError):
 
 
 class CrmRecord:
-    """One company or deal; `values` holds what was written since the seed."""
+    """One company or deal; `values` holds what was written since the seed.
 
-    __slots__ = ("archived_at", "created_at", "id", "seed", "updated_at", "values")
+    The stamps are also kept as epoch milliseconds, which is what search filters and sorts
+    compare: a search over 500,000 deals must not convert 500,000 datetimes.
+    """
+
+    __slots__ = (
+        "_created_at",
+        "_updated_at",
+        "archived_at",
+        "created_ms",
+        "id",
+        "seed",
+        "updated_ms",
+        "values",
+    )
 
     def __init__(
         self,
@@ -75,6 +89,24 @@ class CrmRecord:
         self.created_at = created_at
         self.updated_at = updated_at
         self.archived_at: datetime | None = None
+
+    @property
+    def created_at(self) -> datetime:
+        return self._created_at
+
+    @created_at.setter
+    def created_at(self, moment: datetime) -> None:
+        self._created_at = moment
+        self.created_ms = epoch_millis(moment)
+
+    @property
+    def updated_at(self) -> datetime:
+        return self._updated_at
+
+    @updated_at.setter
+    def updated_at(self, moment: datetime) -> None:
+        self._updated_at = moment
+        self.updated_ms = epoch_millis(moment)
 
 
 @dataclass(slots=True)

@@ -214,3 +214,32 @@ def test_cached_search_results_are_dropped_once_the_store_changes() -> None:
     store.set_values("companies", target.id, {"kam_strategic_fit": "high"})
     after, _, _ = run_search(store.companies, plan, cache=cache, version=store.version)
     assert after == before + 1
+
+
+def test_records_with_equal_modstamps_come_in_id_order_in_either_sort_direction() -> None:
+    frozen = datetime(2026, 11, 20, tzinfo=UTC)
+    store = HubSpotStore(generate_portfolio(10, seed=2), clock=lambda: frozen)
+    for key in (3, 1, 2):
+        store.set_values("companies", store.company_id(key), {"kam_strategic_fit": "low"})
+    expected = [int(store.company_id(k)) for k in (1, 2, 3)]
+    for direction in ("ASCENDING", "DESCENDING"):
+        plan = plan_search(
+            store.companies,
+            {
+                "filterGroups": [
+                    {
+                        "filters": [
+                            {
+                                "propertyName": "hs_lastmodifieddate",
+                                "operator": "GTE",
+                                "value": "2026-11-20T00:00:00Z",
+                            }
+                        ]
+                    }
+                ],
+                "sorts": [{"propertyName": "hs_lastmodifieddate", "direction": direction}],
+            },
+        )
+        total, page, _ = run_search(store.companies, plan)
+        assert total == 3
+        assert [r.id for r in page] == expected
