@@ -16,6 +16,7 @@ from kam_sync.rules import (
     RulePack,
     assess_portfolio,
     assessment_schema,
+    compute_metrics,
     load_rule_pack,
 )
 from kam_sync.rules.hierarchy import group_ids
@@ -131,3 +132,26 @@ def test_every_explanation_fits_the_configured_length(pack: RulePack) -> None:
     texts = result.assessments["score_explanation"].to_list()
     assert all(t and len(t) <= limit for t in texts)
     assert all(re.match(r"Score \d+(\.\d+)?, tier \w+", t) for t in texts)
+
+
+def test_metrics_computed_elsewhere_give_the_same_assessments(pack: RulePack) -> None:
+    accounts = accounts_frame([{"id": "A", "contacts_engaged": 4}, {"id": "B"}])
+    opportunities = opportunities_frame(
+        [{"id": "o", "account_id": "A", "amount": 300000, "is_closed": True, "is_won": True,
+          "close_date": "2026-06-01"}]
+    )  # fmt: skip
+    inline = assess_portfolio(accounts, opportunities, GovernanceHistory.empty(), pack, AS_OF)
+    given = assess_portfolio(
+        accounts,
+        opportunities_frame([]),
+        GovernanceHistory.empty(),
+        pack,
+        AS_OF,
+        metrics=compute_metrics(accounts, opportunities, AS_OF),
+    )
+    assert given.assessments.equals(inline.assessments)
+    with pytest.raises(ValueError, match="metrics lack column"):
+        assess_portfolio(
+            accounts, opportunities, GovernanceHistory.empty(), pack, AS_OF,
+            metrics=pl.DataFrame({"id": ["A"]}),
+        )  # fmt: skip
