@@ -139,6 +139,10 @@ class BulkQueryService:
             parsed = parse_soql(text)
             if parsed.count_only:
                 raise sf_fail(400, "INVALIDJOB", "Aggregate queries are not supported")
+            if parsed.subqueries:
+                # Bulk API 2.0 does not run parent-to-child relationship queries.
+                raise sf_fail(400, "INVALIDJOB", "Parent-to-child relationship queries are "
+                              "not supported by Bulk API 2.0")  # fmt: skip
             compiled = self.compiler.compile(parsed)
             columns = [
                 (path.text, self.compiler.resolve(parsed, compiled.schema, path, tooling=False))

@@ -10,7 +10,7 @@ never become source text.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from kam_sync.sandbox.salesforce.query import ProjectionNode
@@ -28,9 +28,17 @@ def _checked(name: str) -> str:
 
 
 def compile_renderer(
-    node: ProjectionNode, store: SalesforceStore, base_path: str, tooling: bool
+    node: ProjectionNode,
+    store: SalesforceStore,
+    base_path: str,
+    tooling: bool,
+    children: Sequence[tuple[str, Callable[[str], Any]]] = (),
 ) -> Renderer:
-    """A function that turns a stored record into its query-result JSON object."""
+    """A function that turns a stored record into its query-result JSON object.
+
+    `children` are (relationship name, parent id -> subquery block) pairs for
+    parent-to-child subqueries, rendered after the columns.
+    """
     namespace: dict[str, Any] = {}
     sources: list[str] = []
     tables = store.tooling_tables if tooling else store.tables
@@ -64,6 +72,10 @@ def compile_renderer(
                 f"{_checked(rel_name)}: (None if (p := {table_name}.get("
                 f"r.get({_checked(ref_field)}) or '')) is None else {child_function}(p))"
             )
+        if index == 0:
+            for number, (rel_name, block) in enumerate(children):
+                namespace[f"CHILD_{number}"] = block
+                parts.append(f"{_checked(rel_name)}: CHILD_{number}(r['Id'])")
         body = ",\n        ".join(parts)
         sources[index] = f"def {function}(r):\n    return {{\n        {body}\n    }}\n"
         return function

@@ -20,7 +20,14 @@ from typing import Any
 from kam_sync.sandbox.salesforce.errors import sf_fail
 from kam_sync.sandbox.salesforce.ids import KEY_PREFIXES
 from kam_sync.sandbox.salesforce.projection import Renderer, compile_renderer
-from kam_sync.sandbox.salesforce.query import CompiledQuery, QueryCompiler, SortedViews, run_query
+from kam_sync.sandbox.salesforce.query import (
+    ChildIndex,
+    CompiledQuery,
+    QueryCompiler,
+    SortedViews,
+    child_blocks,
+    run_query,
+)
 from kam_sync.sandbox.salesforce.soql import SoqlError, parse_soql
 from kam_sync.sandbox.salesforce.store import Record, SalesforceStore
 from kam_sync.sandbox.server import Request, Response, encode_json
@@ -57,6 +64,7 @@ class QueryService:
             store, today=today or (lambda: dt.datetime.now(dt.UTC).date())
         )
         self.views = SortedViews(store)
+        self.children = ChildIndex(store)
         self._count_read = count_read
         self._cursors: OrderedDict[str, Cursor] = OrderedDict()
         self._lock = threading.Lock()
@@ -75,16 +83,21 @@ class QueryService:
         if compiled.count_only:
             return Response(200, encode_json({"totalSize": len(records), "done": True,
                                               "records": []}))  # fmt: skip
-        version = request.params.get("version", "59.0")
+        base_path = f"/services/data/v{request.params.get('version', '59.0')}/"
+        blocks = []
+        for child in compiled.children:
+            render_child = compile_renderer(child.compiled.projection, self.store, base_path, False)
+            block = child_blocks(
+                child, self.children, render_child, include_deleted=include_deleted
+            )
+            blocks.append((child.relationship, block))
         cursor = Cursor(
             compiled,
             records,
             0,
             _batch_size(request.header("Sforce-Query-Options")),
             "queryAll" if include_deleted else "query",
-            compile_renderer(
-                compiled.projection, self.store, f"/services/data/v{version}/", tooling
-            ),
+            compile_renderer(compiled.projection, self.store, base_path, tooling, blocks),
         )
         return self._page(request, cursor, tooling=tooling)
 

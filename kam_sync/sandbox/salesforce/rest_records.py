@@ -80,7 +80,8 @@ class RecordService:
 
     def describe(self, request: Request) -> Response:
         schema = self.schema_of(request.params["sobject"])
-        return json_response(200, schema.describe(base_path(request)))
+        children = self.store.schema.child_relationships(schema.name)
+        return json_response(200, schema.describe(base_path(request), children))
 
     def basic_info(self, request: Request) -> Response:
         schema = self.schema_of(request.params["sobject"])

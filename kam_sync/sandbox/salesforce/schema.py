@@ -109,6 +109,27 @@ class FieldDef:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class ChildRelationship:
+    """A parent-to-child relationship (`Account.AccountTeamMembers`)."""
+
+    name: str
+    child_object: str
+    field: str  # the child's reference field to the parent
+
+
+# Salesforce's names of the standard child relationships the sandbox's objects have.
+CHILD_RELATIONSHIP_NAMES = {
+    ("Opportunity", "AccountId"): "Opportunities",
+    ("Contact", "AccountId"): "Contacts",
+    ("AccountTeamMember", "AccountId"): "AccountTeamMembers",
+    ("Account", "ParentId"): "ChildAccounts",
+    ("FieldPermissions", "ParentId"): "FieldPerms",
+    ("PermissionSetAssignment", "PermissionSetId"): "Assignments",
+    ("PermissionSetAssignment", "AssigneeId"): "PermissionSetAssignments",
+}
+
+
 @dataclass(slots=True)
 class ObjectSchema:
     """One sObject: its fields by lower-cased name and its relationships."""
@@ -137,7 +158,9 @@ class ObjectSchema:
                 return field_def
         return None
 
-    def describe(self, base_path: str) -> dict[str, Any]:
+    def describe(
+        self, base_path: str, children: Sequence[ChildRelationship] = ()
+    ) -> dict[str, Any]:
         """The `sobjects/{Object}/describe` JSON."""
         sobject_url = f"{base_path}sobjects/{self.name}"
         return {
@@ -158,7 +181,19 @@ class ObjectSchema:
             "undeletable": True,
             "mergeable": self.name in ("Account", "Contact"),
             "activateable": False,
-            "childRelationships": [],
+            "childRelationships": [
+                {
+                    "cascadeDelete": False,
+                    "childSObject": child.child_object,
+                    "deprecatedAndHidden": False,
+                    "field": child.field,
+                    "junctionIdListNames": [],
+                    "junctionReferenceTo": [],
+                    "relationshipName": child.name,
+                    "restrictedDelete": False,
+                }
+                for child in children
+            ],
             "recordTypeInfos": [],
             "supportedScopes": [{"label": "All", "name": "everything"}],
             "fields": [f.describe() for f in self.fields.values()],
@@ -525,6 +560,16 @@ class SchemaRegistry:
         """Add a (custom) field to an object, as the Tooling API does."""
         with self._lock:
             self.objects[sobject.lower()].add(field_def)
+
+    def child_relationships(self, parent: str) -> list[ChildRelationship]:
+        """The named child relationships of an object."""
+        found = []
+        for (child, field_name), name in CHILD_RELATIONSHIP_NAMES.items():
+            child_schema = self.objects.get(child.lower())
+            field_def = child_schema.get(field_name) if child_schema is not None else None
+            if field_def is not None and parent in field_def.reference_to:
+                found.append(ChildRelationship(name, child, field_name))
+        return found
 
     def names(self) -> Sequence[str]:
         """The data objects' names."""

@@ -1,6 +1,7 @@
 """A parser for the SOQL subset the sandbox serves.
 
-Supported: `SELECT f1, Parent.Field, ... | COUNT() FROM Object [WHERE cond]
+Supported: `SELECT f1, Parent.Field, (SELECT f FROM ChildRelationship [WHERE ...]
+[ORDER BY ...] [LIMIT n]), ... | COUNT() FROM Object [WHERE cond]
 [ORDER BY f [ASC|DESC] [NULLS FIRST|LAST], ...] [LIMIT n] [OFFSET n]`, where a condition
 combines comparisons (`= != <> < <= > >=`), `[NOT] IN (...)`, `LIKE`, `INCLUDES`/`EXCLUDES`
 with AND/OR/NOT and parentheses. Values: strings, numbers, true/false, null, date and
@@ -126,6 +127,9 @@ class SoqlQuery:
     order_by: list[OrderItem] = field(default_factory=list)
     limit: int | None = None
     offset: int | None = None
+    # Parent-to-child subqueries, `(SELECT f FROM ChildRelationship ...)`; in each, `sobject`
+    # is the child relationship's name.
+    subqueries: list[SoqlQuery] = field(default_factory=list)
 
 
 def tokenize(text: str) -> list[Token]:
@@ -195,8 +199,15 @@ class _Parser:
     # -- grammar --------------------------------------------------------------------------
 
     def parse(self) -> SoqlQuery:
+        query = self.select(inner=False)
+        if self.peek() is not None:
+            raise self.error(self.peek())
+        return query
+
+    def select(self, *, inner: bool) -> SoqlQuery:
         self.expect_keyword("SELECT")
         fields: list[FieldPath] = []
+        subqueries: list[SoqlQuery] = []
         count_only = False
         if self.at_keyword("COUNT") and (nxt := self.peek(1)) is not None and nxt.text == "(":
             self.next()
@@ -209,10 +220,17 @@ class _Parser:
             self.next()
             count_only = True
         else:
-            fields.append(self.field_path())
-            while (token := self.peek()) is not None and token.text == ",":
+            while True:
+                token = self.peek()
+                if token is not None and token.text == "(" and not inner:
+                    self.next()
+                    subqueries.append(self.select(inner=True))
+                    self.expect_punct(")")
+                else:
+                    fields.append(self.field_path())
+                if (token := self.peek()) is None or token.text != ",":
+                    break
                 self.next()
-                fields.append(self.field_path())
         self.expect_keyword("FROM")
         sobject_token = self.next()
         if sobject_token.kind != "ident" or sobject_token.upper in KEYWORDS:
@@ -223,6 +241,7 @@ class _Parser:
             sobject=sobject_token.text,
             sobject_column=sobject_token.column,
             count_only=count_only,
+            subqueries=subqueries,
         )
         if self.at_keyword("WHERE"):
             self.next()
@@ -239,11 +258,9 @@ class _Parser:
         if self.at_keyword("LIMIT"):
             self.next()
             query.limit = self.non_negative_int()
-        if self.at_keyword("OFFSET"):
+        if self.at_keyword("OFFSET") and not inner:
             self.next()
             query.offset = self.non_negative_int()
-        if self.peek() is not None:
-            raise self.error(self.peek())
         return query
 
     def non_negative_int(self) -> int:

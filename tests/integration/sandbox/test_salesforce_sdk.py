@@ -472,3 +472,26 @@ def test_userinfo_names_the_integration_user(sf: Salesforce) -> None:
     assert info["organization_id"].startswith("00D")
     user = sf.User.get(info["user_id"])
     assert user["Username"] == info["preferred_username"]
+
+
+def test_describe_lists_child_relationships_and_subqueries_return_them(
+    sf: Salesforce, sandbox: SandboxHandle
+) -> None:
+    children = {
+        c["relationshipName"]: (c["childSObject"], c["field"])
+        for c in sf.Account.describe()["childRelationships"]
+    }
+    assert children["AccountTeamMembers"] == ("AccountTeamMember", "AccountId")
+    assert children["Opportunities"] == ("Opportunity", "AccountId")
+    member = sf.query("SELECT AccountId FROM AccountTeamMember LIMIT 1")["records"][0]
+    expected = sf.query(
+        f"SELECT COUNT() FROM AccountTeamMember WHERE AccountId = '{member['AccountId']}'"
+    )["totalSize"]
+    account = sf.query(
+        "SELECT Id, (SELECT TeamMemberRole, User.Name FROM AccountTeamMembers) FROM Account "
+        f"WHERE Id = '{member['AccountId']}'"
+    )["records"][0]
+    team = account["AccountTeamMembers"]
+    assert team["totalSize"] == expected == len(team["records"])
+    assert team["done"] is True
+    assert all(isinstance(m["User"]["Name"], str) for m in team["records"])

@@ -259,3 +259,56 @@ def test_18_character_ids_carry_salesforces_case_checksum() -> None:
     assert normalize_id("001A0000006Vm9r") == "001A0000006Vm9rIAC"
     assert normalize_id("001A0000006Vm9rIAB") is None
     assert normalize_id("001A0000006Vm9") is None
+
+
+def test_id_in_lists_fetch_only_those_records_and_still_apply_every_condition() -> None:
+    store = _store()
+    ids = ", ".join(f"'{make_id('Account', n)}'" for n in (4, 1, 3, 99))
+    assert _run(store, f"SELECT Id FROM Account WHERE Id IN ({ids}) ORDER BY Name") == [
+        "Acme",
+        "delta",
+        "Gamma",
+    ]
+    text = f"SELECT Id FROM Account WHERE Id IN ({ids}) AND AnnualRevenue > 600"
+    assert _run(store, text) == ["delta"]
+    store.delete("Account", make_id("Account", 4))
+    assert "delta" not in _run(store, f"SELECT Id FROM Account WHERE Id IN ({ids})")
+
+
+def test_parent_to_child_subqueries_nest_the_children_of_each_record() -> None:
+    from kam_sync.sandbox.salesforce.query import ChildIndex, child_blocks
+
+    store = _store()
+    for number, (account, role) in enumerate([(1, "Innovator"), (1, "Collaborator"), (3, None)]):
+        store.put_seed(
+            "AccountTeamMember",
+            {"Id": make_id("AccountTeamMember", number + 1), "IsDeleted": False,
+             "AccountId": make_id("Account", account), "UserId": make_id("User", 1),
+             "TeamMemberRole": role},
+        )  # fmt: skip
+    compiled = QueryCompiler(store, today=lambda: TODAY).compile(
+        parse_soql(
+            "SELECT Name, (SELECT TeamMemberRole FROM AccountTeamMembers "
+            "WHERE TeamMemberRole != null ORDER BY TeamMemberRole) FROM Account ORDER BY Id"
+        )
+    )
+    child = compiled.children[0]
+    render_child = compile_renderer(child.compiled.projection, store, "/v/", False)
+    block = child_blocks(child, ChildIndex(store), render_child, include_deleted=False)
+    render = compile_renderer(
+        compiled.projection, store, "/v/", False, [(child.relationship, block)]
+    )
+    rows = [render(r) for r in run_query(compiled, SortedViews(store), include_deleted=False)]
+    team = rows[0]["AccountTeamMembers"]
+    assert (team["totalSize"], team["done"]) == (2, True)
+    assert [m["TeamMemberRole"] for m in team["records"]] == ["Collaborator", "Innovator"]
+    assert team["records"][0]["attributes"]["type"] == "AccountTeamMember"
+    assert rows[1]["AccountTeamMembers"] is None
+    assert rows[2]["AccountTeamMembers"] is None  # its only member has no role
+
+
+def test_an_unknown_child_relationship_is_refused() -> None:
+    with pytest.raises(SoqlError) as caught:
+        _run(_store(), "SELECT Id, (SELECT Id FROM Teams) FROM Account")
+    assert caught.value.code == "INVALID_TYPE"
+    assert "relationship 'Teams'" in caught.value.message
