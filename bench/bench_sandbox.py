@@ -154,6 +154,7 @@ def bench_hubspot(portfolio: Portfolio, repeats: int) -> None:
         report("hubspot", "search, same query, next page", median, worst)
     finally:
         server.stop()
+        gc.unfreeze()
 
 
 def bench_salesforce(accounts: int, seed: int, repeats: int) -> None:
