@@ -70,6 +70,7 @@ def _optional_command_modules() -> list[Any]:
     for name in (
         "kam_sync.cli.sync_cmds",
         "kam_sync.cli.provision_cmd",
+        "kam_sync.cli.schedule_cmd",
         "kam_sync.cli.demo_cmd",
         "kam_sync.cli.sandbox_cmd",
     ):

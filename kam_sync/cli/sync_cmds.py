@@ -9,8 +9,10 @@ import json
 import math
 import os
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -67,15 +69,21 @@ def _opened(project: LoadedProject) -> Iterator[tuple[StateStore, Connector]]:
 
 
 def execute(
-    project: LoadedProject, mode: str, *, full: bool = False, quiet: bool = False
+    project: LoadedProject,
+    mode: str,
+    *,
+    full: bool = False,
+    quiet: bool = False,
+    stop: threading.Event | None = None,
 ) -> RunOutcome:
     """Run (or plan) once under the project's run lock; shared by `run`, `plan`, `schedule`, `demo`."""
     with RunLock(project.root), _opened(project) as (store, connector):
         progress = StepProgress(enabled=not quiet)
+        options = RunOptions(mode=mode, full=full, progress=progress)
+        if stop is not None:
+            options.stop = stop
         try:
-            outcome = SyncEngine(project, connector, store).run(
-                RunOptions(mode=mode, full=full, progress=progress)
-            )
+            outcome = SyncEngine(project, connector, store).run(options)
         finally:
             progress.close()
         if outcome.assessment is not None:
@@ -116,7 +124,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
         payload = summary.to_json() | {
             "changes": rows,
             "estimated_write_calls": writes,
-            "protected": [p.__dict__ for p in plan.protected] if plan else [],
+            "protected": [asdict(p) for p in plan.protected] if plan else [],
         }
         print(json.dumps(payload, indent=2, sort_keys=True, default=str))
     elif args.format == "csv":
@@ -237,12 +245,12 @@ def cmd_status(args: argparse.Namespace) -> int:
         ],
         "watermarks": {k: v.isoformat() if v else None for k, v in watermarks.items()},
         "retry_queue": [
-            q.__dict__ | {"first_failed_at": q.first_failed_at.isoformat()}
+            asdict(q) | {"first_failed_at": q.first_failed_at.isoformat()}
             for q in queue
             if not q.dead
         ],
         "dead_letters": [
-            q.__dict__ | {"first_failed_at": q.first_failed_at.isoformat()} for q in queue if q.dead
+            asdict(q) | {"first_failed_at": q.first_failed_at.isoformat()} for q in queue if q.dead
         ],
         "quarantine": [
             {"object": q.object_name, "id": q.record_id, "field": q.field, "reason": q.reason}

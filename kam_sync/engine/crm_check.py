@@ -17,7 +17,14 @@ from kam_sync_connectors.base import Connector, ObjectDescription
 
 # CRM types that can feed each canonical kind (Salesforce and HubSpot type names).
 _COMPATIBLE: dict[FieldKind, set[str]] = {
-    FieldKind.ID: {"id", "reference", "string", "number", "textarea"},
+    FieldKind.ID: {
+        "id",
+        "reference",
+        "string",
+        "number",
+        "textarea",
+        "enumeration",
+    },  # hubspot_owner_id is an enumeration
     FieldKind.TEXT: {
         "string",
         "picklist",

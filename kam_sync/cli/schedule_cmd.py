@@ -1,0 +1,98 @@
+"""`kam-sync schedule`: run the sync on the project's cron schedule, until stopped.
+
+APScheduler keeps the job in the project's state store, so a restart keeps the schedule and
+knows a run was missed; a missed run is coalesced into one and still runs within the grace
+time; runs never overlap. SIGTERM (or Ctrl-C) lets the current run finish its batch, records it
+as a partial run, and exits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import threading
+from pathlib import Path
+from types import FrameType
+
+from kam_sync.config.loader import load_project
+from kam_sync.errors import ExitCode, KamSyncError
+from kam_sync.store.store import resolve_url
+
+log = logging.getLogger(__name__)
+JOB_ID = "kam-sync-nightly"
+_stop = threading.Event()
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    schedule = sub.add_parser(
+        "schedule",
+        help="run the sync on the project's cron schedule (long-running; SIGTERM stops cleanly)",
+    )
+    schedule.set_defaults(handler=cmd_schedule)
+
+
+def scheduled_run(project_dir: str) -> None:
+    """The scheduled job (referenced by name in the job store, so it survives restarts)."""
+    from kam_sync.cli.sync_cmds import execute, format_summary
+
+    try:
+        project = load_project(Path(project_dir))
+        outcome = execute(project, "run", quiet=True, stop=_stop)
+    except KamSyncError as exc:
+        log.error("scheduled run failed: %s", exc)
+        return
+    log.info(
+        "scheduled run finished (exit code %d)\n%s",
+        int(outcome.summary.exit_code()),
+        format_summary(outcome.summary),
+    )
+
+
+def cmd_schedule(args: argparse.Namespace) -> int:
+    from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+    from apscheduler.schedulers.blocking import BlockingScheduler
+    from apscheduler.triggers.cron import CronTrigger
+
+    project = load_project(Path(args.project))
+    sched_cfg = project.config.schedule
+    url = resolve_url(project.config.store.url, project.root)
+    scheduler = BlockingScheduler(
+        jobstores={
+            "default": SQLAlchemyJobStore(
+                url=url.render_as_string(hide_password=False), tablename="apscheduler_jobs"
+            )
+        },
+        job_defaults={
+            "coalesce": True,  # several missed runs become one
+            "max_instances": 1,  # never two runs at once
+            "misfire_grace_time": sched_cfg.misfire_grace_minutes * 60,
+        },
+        timezone=sched_cfg.timezone,
+    )
+    trigger = CronTrigger.from_crontab(sched_cfg.cron, timezone=sched_cfg.timezone)
+    scheduler.add_job(
+        scheduled_run,
+        trigger=trigger,
+        args=[str(project.root)],
+        id=JOB_ID,
+        name="kam-sync nightly sync",
+        replace_existing=True,
+    )
+
+    def _terminate(signum: int, _frame: FrameType | None) -> None:
+        log.warning("received signal %d: finishing the current batch, then stopping", signum)
+        _stop.set()
+        threading.Thread(target=scheduler.shutdown, kwargs={"wait": True}, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGINT, _terminate)
+    job = scheduler.get_job(JOB_ID)
+    next_run = job.next_run_time if job is not None and hasattr(job, "next_run_time") else None
+    print(
+        f"kam-sync schedule: '{sched_cfg.cron}' in {sched_cfg.timezone}; next run at {next_run or 'when started'}",
+        flush=True,
+    )
+    scheduler.start()
+    print("kam-sync schedule: stopped", flush=True)
+    return ExitCode.OK
