@@ -21,7 +21,8 @@ from decimal import Decimal
 from typing import Any
 
 from kam_sync.sandbox.salesforce.errors import NOT_FOUND_MESSAGE, sf_fail
-from kam_sync.sandbox.salesforce.query import QueryCompiler, SortedViews, run_query
+from kam_sync.sandbox.salesforce.query import QueryCompiler
+from kam_sync.sandbox.salesforce.query_exec import SortedViews, run_query
 from kam_sync.sandbox.salesforce.soql import SoqlError, parse_soql
 from kam_sync.sandbox.salesforce.store import SalesforceStore
 from kam_sync.sandbox.salesforce.values import format_datetime

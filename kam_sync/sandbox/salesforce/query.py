@@ -1,4 +1,4 @@
-"""Run parsed SOQL against the store: resolve fields, filter, sort, page, project.
+"""Bind parsed SOQL to the schema: resolve fields, build predicates, sort keys, projections.
 
 Behaviour that follows SOQL rather than SQL, on purpose:
 - text comparisons (`=`, `LIKE`, ordering) are case-insensitive;
@@ -9,11 +9,9 @@ Behaviour that follows SOQL rather than SQL, on purpose:
 
 from __future__ import annotations
 
-import bisect
 import datetime as dt
 import re
-import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
@@ -507,124 +505,6 @@ def _like_regex(pattern: str) -> re.Pattern[str]:
     return re.compile("".join(out), re.IGNORECASE | re.DOTALL)
 
 
-class SortedViews:
-    """Tables sorted by a query's ORDER BY, cached until the table changes.
-
-    A nightly pull sorts 100,000 accounts the same way page after page and run after run;
-    sorting once per table version keeps a query page well under 100 ms. The leading sort
-    key of every record is kept too, for range conditions on it (`bisect`).
-    """
-
-    def __init__(self, store: SalesforceStore, max_entries: int = 16) -> None:
-        self.store = store
-        self.max_entries = max_entries
-        self._cache: dict[tuple[Any, ...], tuple[int, list[Record], list[Any]]] = {}
-        self._lock = threading.Lock()
-
-    def records(self, compiled: CompiledQuery) -> tuple[Sequence[Record], list[Any] | None]:
-        """The object's records (deleted included) in the query's order, and leading keys."""
-        store = self.store
-        name = compiled.schema.name
-        tables = store.tooling_tables if compiled.tooling else store.tables
-        table = tables[name.lower()]
-        if not compiled.sort_keys:
-            return list(table.values()), None
-        key = (compiled.tooling, name.lower(), compiled.sort_signature)
-        version = store.table_version(name, tooling=compiled.tooling)
-        with self._lock:
-            cached = self._cache.get(key)
-        if cached is not None and cached[0] == version and len(cached[1]) == len(table):
-            return cached[1], cached[2]
-        ordered = list(table.values())
-        for getter, descending, nulls_last, is_text in reversed(compiled.sort_keys):
-            ordered.sort(key=_sort_key(getter, descending, nulls_last, is_text), reverse=descending)
-        lead_key = _sort_key(*compiled.sort_keys[0])
-        keys = [lead_key(r) for r in ordered]
-        with self._lock:
-            if len(self._cache) >= self.max_entries:
-                self._cache.pop(next(iter(self._cache)))
-            self._cache[key] = (version, ordered, keys)
-        return ordered, keys
-
-
-class ChildIndex:
-    """Child records grouped by parent id, cached until the child table changes."""
-
-    def __init__(self, store: SalesforceStore) -> None:
-        self.store = store
-        self._cache: dict[tuple[str, str], tuple[int, dict[str, list[Record]]]] = {}
-        self._lock = threading.Lock()
-
-    def by_parent(self, child_object: str, reference_field: str) -> dict[str, list[Record]]:
-        """`{parent id: [child records]}` (deleted ones included)."""
-        key = (child_object.lower(), reference_field)
-        version = self.store.table_version(child_object)
-        with self._lock:
-            cached = self._cache.get(key)
-        if cached is not None and cached[0] == version:
-            return cached[1]
-        groups: dict[str, list[Record]] = {}
-        for record in self.store.table(child_object).values():
-            parent = record.get(reference_field)
-            if parent is not None:
-                groups.setdefault(parent, []).append(record)
-        with self._lock:
-            self._cache[key] = (version, groups)
-        return groups
-
-
-def child_blocks(
-    child: ChildQuery,
-    index: ChildIndex,
-    render: Callable[[Record], dict[str, Any]],
-    *,
-    include_deleted: bool,
-) -> Callable[[str], dict[str, Any] | None]:
-    """A function from a parent id to its subquery result (None when it has no children)."""
-    groups = index.by_parent(child.compiled.schema.name, child.reference_field)
-    predicate = child.compiled.predicate
-    sort_keys = child.compiled.sort_keys
-    limit = child.compiled.query.limit
-
-    def block(parent_id: str) -> dict[str, Any] | None:
-        rows = groups.get(parent_id)
-        if not rows:
-            return None
-        matched = [
-            r
-            for r in rows
-            if (include_deleted or not r["IsDeleted"]) and (predicate is None or predicate(r))
-        ]
-        for getter, descending, nulls_last, is_text in reversed(sort_keys):
-            matched.sort(key=_sort_key(getter, descending, nulls_last, is_text), reverse=descending)
-        if limit is not None:
-            matched = matched[:limit]
-        if not matched:
-            return None
-        # Guess: the sandbox returns every child inline (done: true); Salesforce pages large
-        # child sets with their own nextRecordsUrl.
-        return {"totalSize": len(matched), "done": True, "records": [render(r) for r in matched]}
-
-    return block
-
-
-def _bounds(keys: list[Any], ranges: list[tuple[str, Any]]) -> tuple[int, int]:
-    # Keys are (rank, value) with rank 1 for values; nulls (rank 0 or 2) never match a range.
-    start = bisect.bisect_left(keys, (1,))
-    end = bisect.bisect_left(keys, (2,))
-    for op, value in ranges:
-        probe = (1, value)
-        if op == ">":
-            start = max(start, bisect.bisect_right(keys, probe))
-        elif op == ">=":
-            start = max(start, bisect.bisect_left(keys, probe))
-        elif op == "<":
-            end = min(end, bisect.bisect_left(keys, probe))
-        else:
-            end = min(end, bisect.bisect_right(keys, probe))
-    return start, max(start, end)
-
-
 def _id_lookup(where: Condition | None) -> list[str] | None:
     if where is None:
         return None
@@ -641,61 +521,3 @@ def _id_lookup(where: Condition | None) -> list[str] | None:
         ids = [normalize_id(str(v.value)) for v in literals if v.kind == "string"]
         return [i for i in ids if i is not None]
     return None
-
-
-def _by_id(compiled: CompiledQuery, store: SalesforceStore, ids: list[str]) -> list[Record]:
-    tables = store.tooling_tables if compiled.tooling else store.tables
-    table = tables[compiled.schema.name.lower()]
-    found = [table[i] for i in sorted(set(ids)) if i in table]
-    for getter, descending, nulls_last, is_text in reversed(compiled.sort_keys):
-        found.sort(key=_sort_key(getter, descending, nulls_last, is_text), reverse=descending)
-    return found
-
-
-def run_query(
-    compiled: CompiledQuery, views: SortedViews, *, include_deleted: bool
-) -> list[Record]:
-    """All matching records in order, after OFFSET and LIMIT."""
-    records: Sequence[Record]
-    keys: list[Any] | None = None
-    if compiled.id_lookup is not None:
-        records = _by_id(compiled, views.store, compiled.id_lookup)
-    else:
-        records, keys = views.records(compiled)
-    if compiled.leading_ranges:
-        assert keys is not None
-        start, end = _bounds(keys, compiled.leading_ranges)
-        records = records[start:end]
-    predicate = compiled.predicate
-    if include_deleted:
-        matched = [r for r in records if predicate(r)] if predicate else list(records)
-    elif predicate is None:
-        matched = [r for r in records if not r["IsDeleted"]]
-    else:
-        matched = [r for r in records if not r["IsDeleted"] and predicate(r)]
-    offset = compiled.query.offset or 0
-    limit = compiled.query.limit
-    if offset or limit is not None:
-        matched = matched[offset : None if limit is None else offset + limit]
-    return matched
-
-
-def _sort_key(
-    getter: Getter, descending: bool, nulls_last: bool, is_text: bool
-) -> Callable[[Record], tuple[Any, ...]]:
-    # Nulls get a rank that lands them first or last after the (possibly reversed) sort.
-    null_rank = 2 if nulls_last != descending else 0
-
-    if is_text:
-
-        def text_key(r: Record) -> tuple[Any, ...]:
-            v = getter(r)
-            return (null_rank,) if v is None else (1, v.lower())
-
-        return text_key
-
-    def key(r: Record) -> tuple[Any, ...]:
-        v = getter(r)
-        return (null_rank,) if v is None else (1, v)
-
-    return key

@@ -20,14 +20,8 @@ from typing import Any
 from kam_sync.sandbox.salesforce.errors import sf_fail
 from kam_sync.sandbox.salesforce.ids import KEY_PREFIXES
 from kam_sync.sandbox.salesforce.projection import Renderer, compile_renderer
-from kam_sync.sandbox.salesforce.query import (
-    ChildIndex,
-    CompiledQuery,
-    QueryCompiler,
-    SortedViews,
-    child_blocks,
-    run_query,
-)
+from kam_sync.sandbox.salesforce.query import CompiledQuery, QueryCompiler
+from kam_sync.sandbox.salesforce.query_exec import ChildIndex, SortedViews, child_blocks, run_query
 from kam_sync.sandbox.salesforce.soql import SoqlError, parse_soql
 from kam_sync.sandbox.salesforce.store import Record, SalesforceStore
 from kam_sync.sandbox.server import Request, Response, encode_json

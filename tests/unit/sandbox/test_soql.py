@@ -10,7 +10,8 @@ import pytest
 
 from kam_sync.sandbox.salesforce.ids import make_id
 from kam_sync.sandbox.salesforce.projection import compile_renderer
-from kam_sync.sandbox.salesforce.query import QueryCompiler, SortedViews, run_query
+from kam_sync.sandbox.salesforce.query import QueryCompiler
+from kam_sync.sandbox.salesforce.query_exec import SortedViews, run_query
 from kam_sync.sandbox.salesforce.soql import Comparison, SoqlError, parse_soql
 from kam_sync.sandbox.salesforce.store import SalesforceStore
 
@@ -276,7 +277,7 @@ def test_id_in_lists_fetch_only_those_records_and_still_apply_every_condition() 
 
 
 def test_parent_to_child_subqueries_nest_the_children_of_each_record() -> None:
-    from kam_sync.sandbox.salesforce.query import ChildIndex, child_blocks
+    from kam_sync.sandbox.salesforce.query_exec import ChildIndex, child_blocks
 
     store = _store()
     for number, (account, role) in enumerate([(1, "Innovator"), (1, "Collaborator"), (3, None)]):
