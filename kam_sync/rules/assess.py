@@ -12,6 +12,7 @@ from datetime import datetime
 import polars as pl
 
 from kam_sync.canonical import ACCOUNT_SCHEMA, FLAGS, OPPORTUNITY_SCHEMA, UTC_DATETIME
+from kam_sync.rules.alignment import attach
 from kam_sync.rules.checklist import completion_columns, count_columns, gaps_expr, mask_columns
 from kam_sync.rules.columns import METRICS_SCHEMA
 from kam_sync.rules.explanation import explanation_expr, truncated
@@ -97,7 +98,7 @@ def assess_portfolio(
         if missing:
             raise ValueError(f"metrics lack column(s): {', '.join(missing)}")
         metrics = metrics.select("id", *METRICS_SCHEMA).cast(METRICS_SCHEMA)  # type: ignore[arg-type]
-    portfolio = scope.join(metrics, on="id", how="left", maintain_order="left")
+    portfolio = attach(scope, metrics.rename({"id": "_metrics_id"}), "id", table_key="_metrics_id")
     governed = portfolio.filter(pl.col("id") == pl.col("group_id")) if roll_up else portfolio
     governed = score_portfolio(governed, pack)
     governed = governed.with_columns(classification_expr(pack).alias("classification"))
@@ -159,9 +160,10 @@ def _assess_programme(portfolio: pl.DataFrame, pack: RulePack, as_of: datetime) 
         )
     )
     added = [c for c in inside.columns if c not in portfolio.columns]
-    return portfolio.join(
-        inside.select("id", *added), on="id", how="left", maintain_order="left"
-    ).with_columns(pl.col("missing_roles").fill_null(pl.lit([], dtype=pl.List(pl.Utf8))))
+    results = inside.select(pl.col("id").alias("_programme_id"), *added)
+    return attach(portfolio, results, "id", table_key="_programme_id").with_columns(
+        pl.col("missing_roles").fill_null(pl.lit([], dtype=pl.List(pl.Utf8)))
+    )
 
 
 def _flags_expr(conditions: dict[str, pl.Expr]) -> pl.Expr:

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 import polars as pl
 
+from kam_sync.rules.alignment import attach
 from kam_sync.rules.history import Alert, GovernanceHistory, KeyListRun
 from kam_sync.rules.pack import RulePack
 from kam_sync.rules.tiers import tier_expr
@@ -26,16 +27,12 @@ def govern(
     key_tiers = list(spec.key_tiers)
     flap = spec.anti_flapping
     tier = tier_expr(pack, pl.col("score"))
-    frame = frame.join(
-        history.accounts.select(
-            pl.col("account_id").alias("id"),
-            pl.col("tier").alias("_state_tier"),
-            pl.col("runs_below").alias("_runs_below"),
-        ),
-        on="id",
-        how="left",
-        maintain_order="left",
-    ).with_columns(
+    state = history.accounts.select(
+        pl.col("account_id").alias("_state_id"),
+        pl.col("tier").alias("_state_tier"),
+        pl.col("runs_below").alias("_runs_below"),
+    )
+    frame = attach(frame, state, "id", table_key="_state_id").with_columns(
         # First run on an org that already has tiers: what the CRM holds counts as previous.
         pl.coalesce("_state_tier", "kam_tier").alias("previous_tier"),
         tier.alias("_raw"),
@@ -146,7 +143,7 @@ def _apply_cap(
         )
         .select("id", pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("cap_rank"))
     )
-    frame = frame.join(ranked, on="id", how="left", maintain_order="left")
+    frame = attach(frame, ranked.rename({"id": "_rank_id"}), "id", table_key="_rank_id")
     limit = cap_size(pack, frame.height)
     if limit is None or spec.cap is None:
         return frame.with_columns(
