@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from kam_sync.sandbox.salesforce.ids import make_id, normalize_id
-from kam_sync.sandbox.salesforce.schema import CLOSED_STAGES, FieldDef, ObjectSchema, SchemaRegistry
+from kam_sync.sandbox.salesforce.schema import FieldDef, ObjectSchema, SchemaRegistry
+from kam_sync.sandbox.salesforce.standard_objects import CLOSED_STAGES, standard_registry
 from kam_sync.sandbox.salesforce.values import (
     RecordError,
     coerce_for_write,
@@ -41,7 +42,7 @@ class SalesforceStore:
     """Tables of records keyed by 18-character id, with the org's schema."""
 
     def __init__(self, schema: SchemaRegistry | None = None, clock: Clock = _utc_now) -> None:
-        self.schema = schema or SchemaRegistry()
+        self.schema = schema or standard_registry()
         self.clock = clock
         self.lock = threading.RLock()
         self.tables: dict[str, dict[str, Record]] = {
