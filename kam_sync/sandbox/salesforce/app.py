@@ -181,8 +181,11 @@ class SalesforceApp(CrmApp):
             Route.of("GET", _V + r"/limits/?", self._limits),
             Route.of("GET", _V + r"/query/?", lambda rq: q.query(rq, include_deleted=False)),
             Route.of("GET", _V + r"/queryAll/?", lambda rq: q.query(rq, include_deleted=True)),
-            Route.of("GET", _V + r"/(?:query|queryAll)/" + loc,
-                     lambda rq: q.more(rq, rq.params["locator"])),
+            Route.of(
+                "GET",
+                _V + r"/(?:query|queryAll)/" + loc,
+                lambda rq: q.more(rq, rq.params["locator"]),
+            ),
             Route.of("GET", _V + r"/sobjects/?", r.global_describe),
             Route.of("GET", sob + r"/describe/?", r.describe),
             Route.of("GET", sob + r"/?", r.basic_info),
@@ -198,8 +201,12 @@ class SalesforceApp(CrmApp):
             Route.of("PUT", job + r"/batches/?", b.upload),
             # The guide spells `unprocessedrecords`; simple-salesforce asks for
             # `unprocessedRecords` and works against Salesforce, so both are served.
-            Route.of("GET", job + r"/(?P<results>successfulResults|failedResults|"
-                     r"unprocessed[rR]ecords)/?", b.results),
+            Route.of(
+                "GET",
+                job + r"/(?P<results>successfulResults|failedResults|"
+                r"unprocessed[rR]ecords)/?",
+                b.results,
+            ),
             Route.of("POST", _V + r"/jobs/query/?", bq.create),
             Route.of("GET", query_job + r"/?", bq.get),
             Route.of("PATCH", query_job + r"/?", bq.patch),
@@ -209,11 +216,17 @@ class SalesforceApp(CrmApp):
             Route.of("POST", _V + r"/tooling/sobjects/CustomField/?", t.create_custom_field),
             Route.of("PATCH", _V + r"/tooling/sobjects/CustomField/" + rid, t.update_custom_field),
             Route.of("GET", _V + r"/tooling/sobjects/CustomField/" + rid, t.get_custom_field),
-            Route.of("GET", _V + r"/tooling/query/?",
-                     lambda rq: q.query(rq, include_deleted=False, tooling=True)),
-            Route.of("GET", _V + r"/tooling/query/" + loc,
-                     lambda rq: q.more(rq, rq.params["locator"], tooling=True)),
-        ]  # fmt: skip
+            Route.of(
+                "GET",
+                _V + r"/tooling/query/?",
+                lambda rq: q.query(rq, include_deleted=False, tooling=True),
+            ),
+            Route.of(
+                "GET",
+                _V + r"/tooling/query/" + loc,
+                lambda rq: q.more(rq, rq.params["locator"], tooling=True),
+            ),
+        ]
 
     def _token(self, request: Request) -> Response:
         return self.sessions.token_endpoint(request, self.base_url)

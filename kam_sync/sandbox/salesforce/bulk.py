@@ -128,12 +128,17 @@ class BulkIngestService:
             raise sf_fail(400, "JSON_PARSER_ERROR", "a JSON object is required")
         operation = body.get("operation")
         if operation not in SUPPORTED_OPERATIONS:
-            raise sf_fail(400, "API_ERROR", f"the sandbox supports the operations "
-                          f"{', '.join(SUPPORTED_OPERATIONS)}, got {operation!r}")  # fmt: skip
+            raise sf_fail(
+                400,
+                "API_ERROR",
+                f"the sandbox supports the operations "
+                f"{', '.join(SUPPORTED_OPERATIONS)}, got {operation!r}",
+            )
         schema = self.store.schema.get(str(body.get("object", "")))
         if schema is None:
-            raise sf_fail(404, "NOT_FOUND", f"sObject type '{body.get('object')}' is not "
-                          "supported.")  # fmt: skip
+            raise sf_fail(
+                404, "NOT_FOUND", f"sObject type '{body.get('object')}' is not supported."
+            )
         if body.get("contentType", "CSV") != "CSV":
             raise sf_fail(400, "API_ERROR", "contentType must be CSV")
         delimiter = str(body.get("columnDelimiter", "COMMA"))
@@ -201,8 +206,7 @@ class BulkIngestService:
         if kind == "successfulResults":
             writer.writerow(["sf__Id", "sf__Created", *job.header])
             for record_id, row in job.successful:
-                writer.writerow([record_id, "true" if job.operation == "insert" else "false",
-                                 *row])  # fmt: skip
+                writer.writerow([record_id, "true" if job.operation == "insert" else "false", *row])
         elif kind == "failedResults":
             writer.writerow(["sf__Id", "sf__Error", *job.header])
             for record_id, error, row in job.failed:

@@ -129,8 +129,9 @@ class BulkQueryService:
             raise sf_fail(400, "JSON_PARSER_ERROR", "a JSON object is required")
         operation = body.get("operation")
         if operation not in ("query", "queryAll"):
-            raise sf_fail(400, "INVALIDJOB", f"operation must be query or queryAll, got "
-                          f"{operation!r}")  # fmt: skip
+            raise sf_fail(
+                400, "INVALIDJOB", f"operation must be query or queryAll, got {operation!r}"
+            )
         delimiter = str(body.get("columnDelimiter", "COMMA"))
         line_ending = str(body.get("lineEnding", "LF"))
         if delimiter not in _DELIMITERS or line_ending not in _LINE_ENDINGS:
@@ -142,8 +143,11 @@ class BulkQueryService:
                 raise sf_fail(400, "INVALIDJOB", "Aggregate queries are not supported")
             if parsed.subqueries:
                 # Bulk API 2.0 does not run parent-to-child relationship queries.
-                raise sf_fail(400, "INVALIDJOB", "Parent-to-child relationship queries are "
-                              "not supported by Bulk API 2.0")  # fmt: skip
+                raise sf_fail(
+                    400,
+                    "INVALIDJOB",
+                    "Parent-to-child relationship queries are not supported by Bulk API 2.0",
+                )
             compiled = self.compiler.compile(parsed)
             columns = [
                 (path.text, self.compiler.resolve(parsed, compiled.schema, path, tooling=False))

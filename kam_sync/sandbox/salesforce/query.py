@@ -333,8 +333,12 @@ class QueryCompiler:
             return member if op == "IN" else (lambda r: not member(r))
         if op in ("INCLUDES", "EXCLUDES"):
             if field_def.type != "multipicklist":
-                raise _error(query, "INVALID_FIELD", cond.field.column,
-                             f"{op} can only be used with multi-select picklist fields")  # fmt: skip
+                raise _error(
+                    query,
+                    "INVALID_FIELD",
+                    cond.field.column,
+                    f"{op} can only be used with multi-select picklist fields",
+                )
             assert isinstance(cond.value, tuple)
             wanted = [
                 frozenset(s.lower() for s in str(v.value).split(";") if s) for v in cond.value
@@ -350,8 +354,12 @@ class QueryCompiler:
         literal = cond.value
         if op == "LIKE":
             if field_def.type not in TEXT_TYPES and field_def.type not in ("id", "reference"):
-                raise _error(query, "INVALID_FIELD", cond.field.column,
-                             f"invalid operator on {field_def.type} field: LIKE")  # fmt: skip
+                raise _error(
+                    query,
+                    "INVALID_FIELD",
+                    cond.field.column,
+                    f"invalid operator on {field_def.type} field: LIKE",
+                )
             pattern = _like_regex(str(literal.value))
             return lambda r: (v := getter(r)) is not None and pattern.fullmatch(v) is not None
         if literal.kind == "date_literal":
@@ -362,8 +370,9 @@ class QueryCompiler:
                 return lambda r: getter(r) is None
             if op == "!=":
                 return lambda r: getter(r) is not None
-            raise _error(query, "MALFORMED_QUERY", literal.column,
-                         "null can only be compared with = or !=")  # fmt: skip
+            raise _error(
+                query, "MALFORMED_QUERY", literal.column, "null can only be compared with = or !="
+            )
         if field_def.type in TEXT_TYPES:
             text = str(value).lower()
             return _text_compare(getter, op, text)
@@ -383,8 +392,12 @@ class QueryCompiler:
             if kind == "string":
                 normalized = normalize_id(literal.value)
                 if normalized is None:
-                    raise _error(query, "INVALID_QUERY_FILTER_OPERATOR", literal.column,
-                                 f"invalid ID field: {literal.value}")  # fmt: skip
+                    raise _error(
+                        query,
+                        "INVALID_QUERY_FILTER_OPERATOR",
+                        literal.column,
+                        f"invalid ID field: {literal.value}",
+                    )
                 return normalized
             wanted = "id"
         elif ftype == "boolean":
@@ -420,9 +433,13 @@ class QueryCompiler:
         self, query: SoqlQuery, field_def: FieldDef, getter: Getter, op: str, literal: Literal
     ) -> Predicate:
         if field_def.type not in ("date", "datetime"):
-            raise _error(query, "INVALID_FIELD", literal.column,
-                         f"value of filter criterion for field '{field_def.name}' must be of "
-                         f"type {field_def.type}")  # fmt: skip
+            raise _error(
+                query,
+                "INVALID_FIELD",
+                literal.column,
+                f"value of filter criterion for field '{field_def.name}' must be of "
+                f"type {field_def.type}",
+            )
         name, count = literal.value
         today = self.today()
         start_day, end_day = {

@@ -75,15 +75,16 @@ class QueryService:
         with self.store.lock:
             records = run_query(compiled, self.views, include_deleted=include_deleted)
         if compiled.count_only:
-            return Response(200, encode_json({"totalSize": len(records), "done": True,
-                                              "records": []}))  # fmt: skip
+            body = {"totalSize": len(records), "done": True, "records": []}
+            return Response(200, encode_json(body))
         base_path = f"/services/data/v{request.params.get('version', '59.0')}/"
         blocks = []
         for child in compiled.children:
             render_child = compile_renderer(child.compiled.projection, self.store, base_path, False)
-            block = child_blocks(
-                child, self.children, render_child, include_deleted=include_deleted
-            )
+            with self.store.lock:  # grouping iterates the child table
+                block = child_blocks(
+                    child, self.children, render_child, include_deleted=include_deleted
+                )
             blocks.append((child.relationship, block))
         cursor = Cursor(
             compiled,

@@ -199,8 +199,9 @@ class RecordService:
     def _check_field_permission(self, body: Mapping[str, Any]) -> None:
         parent = self.store.get("PermissionSet", str(body.get("ParentId", "")))
         if parent is None or parent["IsDeleted"]:
-            raise RecordError("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id",
-                              ["ParentId"])  # fmt: skip
+            raise RecordError(
+                "INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id", ["ParentId"]
+            )
         field_name = str(body.get("Field", ""))
         sobject, _, name = field_name.partition(".")
         schema = self.store.schema.get(sobject)

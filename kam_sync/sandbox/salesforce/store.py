@@ -133,8 +133,11 @@ class SalesforceStore:
         """The record an update targets; raises `RecordError` for a bad or deleted id."""
         normalized = normalize_id(record_id) if isinstance(record_id, str) else None
         if normalized is None:
-            raise RecordError("MALFORMED_ID", f"{schema.label} ID: id value of incorrect type: "
-                              f"{record_id}", ["Id"])  # fmt: skip
+            raise RecordError(
+                "MALFORMED_ID",
+                f"{schema.label} ID: id value of incorrect type: {record_id}",
+                ["Id"],
+            )
         record = self.tables[schema.name.lower()].get(normalized)
         if record is None:
             found = self.find(normalized)
@@ -171,8 +174,11 @@ class SalesforceStore:
             and f.name not in {"OwnerId", "AccountAccessLevel"}
         ]
         if missing:
-            raise RecordError("REQUIRED_FIELD_MISSING",
-                              f"Required fields are missing: [{', '.join(missing)}]", missing)  # fmt: skip
+            raise RecordError(
+                "REQUIRED_FIELD_MISSING",
+                f"Required fields are missing: [{', '.join(missing)}]",
+                missing,
+            )
         now = self.clock()
         record: Record = {f.name: f.default_value for f in schema.fields.values()}
         record.update(changes)

@@ -181,12 +181,14 @@ class ToolingService:
             raise sf_fail(400, "JSON_PARSER_ERROR", "a JSON object is required")
         match = _NAME.match(str(body.get("FullName", "")))
         if match is None:
-            raise sf_fail(400, "INVALID_FIELD", "FullName must look like Object.Field__c",
-                          ["FullName"])  # fmt: skip
+            raise sf_fail(
+                400, "INVALID_FIELD", "FullName must look like Object.Field__c", ["FullName"]
+            )
         schema = self.store.schema.get(match["object"])
         if schema is None:
-            raise sf_fail(400, "INVALID_TYPE", f"sObject type '{match['object']}' is not "
-                          "supported.")  # fmt: skip
+            raise sf_fail(
+                400, "INVALID_TYPE", f"sObject type '{match['object']}' is not supported."
+            )
         api_name = match["field"]
         metadata = body.get("Metadata")
         if not isinstance(metadata, dict):

@@ -107,8 +107,9 @@ def coerce_for_write(field_def: FieldDef, raw: Any) -> Any:
     name = field_def.name
     if raw is None or (raw == "" and field_def.type not in ("string", "textarea")):
         if not field_def.nillable and field_def.type != "boolean":
-            raise RecordError("REQUIRED_FIELD_MISSING", f"Required fields are missing: [{name}]",
-                              [name])  # fmt: skip
+            raise RecordError(
+                "REQUIRED_FIELD_MISSING", f"Required fields are missing: [{name}]", [name]
+            )
         if field_def.type == "boolean":
             return False
         if field_def.restricted and field_def.type == "picklist":
@@ -125,8 +126,9 @@ def coerce_for_write(field_def: FieldDef, raw: Any) -> Any:
                 [name],
             )
         if kind == "email" and "@" not in text:
-            raise RecordError("INVALID_EMAIL_ADDRESS", f"{field_def.label}: invalid email "
-                              f"address: {text}", [name])  # fmt: skip
+            raise RecordError(
+                "INVALID_EMAIL_ADDRESS", f"{field_def.label}: invalid email address: {text}", [name]
+            )
         return text
     if kind == "picklist":
         text = str(raw)
@@ -137,8 +139,12 @@ def coerce_for_write(field_def: FieldDef, raw: Any) -> Any:
                 [name],
             )
         if len(text) > field_def.length:
-            raise RecordError("STRING_TOO_LONG", f"{field_def.label}: data value too large: "
-                              f"{text[:60]} (max length={field_def.length})", [name])  # fmt: skip
+            raise RecordError(
+                "STRING_TOO_LONG",
+                f"{field_def.label}: data value too large: "
+                f"{text[:60]} (max length={field_def.length})",
+                [name],
+            )
         return text
     if kind == "multipicklist":
         values = [v for v in str(raw).split(";") if v != ""]
@@ -175,8 +181,9 @@ def coerce_for_write(field_def: FieldDef, raw: Any) -> Any:
     if kind in ("reference", "id"):
         normalized = normalize_id(str(raw))
         if normalized is None:
-            raise RecordError("MALFORMED_ID", f"{field_def.label}: id value of incorrect type: "
-                              f"{raw}", [name])  # fmt: skip
+            raise RecordError(
+                "MALFORMED_ID", f"{field_def.label}: id value of incorrect type: {raw}", [name]
+            )
         return normalized
     raise _wrong_type(field_def, raw)
 
