@@ -18,7 +18,7 @@ from kam_sync.rules.columns import METRICS_SCHEMA
 from kam_sync.rules.explanation import explanation_expr, truncated
 from kam_sync.rules.governance import govern
 from kam_sync.rules.history import Alert, GovernanceHistory, KeyListRun
-from kam_sync.rules.metrics import compute_metrics, in_scope
+from kam_sync.rules.metrics import compute_metrics, conform, in_scope
 from kam_sync.rules.pack import RulePack
 from kam_sync.rules.scoring import score_portfolio
 from kam_sync.rules.stages import missing_roles_expr, plan_stage_expr, review_columns
@@ -87,8 +87,8 @@ def assess_portfolio(
     """
     if as_of.tzinfo is None:
         raise ValueError("as_of must be timezone-aware (UTC)")
-    accounts = _conform(accounts, {**ACCOUNT_SCHEMA, **pack.extra_account_columns})
-    opportunities = _conform(opportunities, OPPORTUNITY_SCHEMA)
+    accounts = conform(accounts, {**ACCOUNT_SCHEMA, **pack.extra_account_columns})
+    opportunities = conform(opportunities, OPPORTUNITY_SCHEMA)
     roll_up = pack.scoring.hierarchy.roll_up
     scope = in_scope(accounts)
     if metrics is None:
@@ -181,13 +181,6 @@ def _flags_expr(conditions: dict[str, pl.Expr]) -> pl.Expr:
         dtype=pl.List(pl.Utf8),
     )
     return pl.lit(table).gather(mask)
-
-
-def _conform(frame: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFrame:
-    """Add missing canonical columns as nulls and cast present ones to their canonical type."""
-    missing = [pl.lit(None, dtype=t).alias(n) for n, t in schema.items() if n not in frame.columns]
-    present = [pl.col(n).cast(t) for n, t in schema.items() if n in frame.columns]
-    return frame.with_columns(*present, *missing)
 
 
 def _inherit(

@@ -6,15 +6,21 @@ it, "the 12 before" the 365 days before those. Money stays Decimal; rates are Fl
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from collections.abc import Mapping
+from datetime import datetime
 
 import polars as pl
 
-from kam_sync.canonical import MONEY
+from kam_sync.canonical import ACCOUNT_SCHEMA, MONEY, OPPORTUNITY_SCHEMA
 from kam_sync.rules.columns import METRICS_SCHEMA
 from kam_sync.rules.hierarchy import group_ids
 
-_YEAR = timedelta(days=365)
+
+def conform(frame: pl.DataFrame, schema: Mapping[str, pl.DataType]) -> pl.DataFrame:
+    """Add missing canonical columns as nulls and cast present ones to their canonical type."""
+    missing = [pl.lit(None, dtype=t).alias(n) for n, t in schema.items() if n not in frame.columns]
+    present = [pl.col(n).cast(t) for n, t in schema.items() if n in frame.columns]
+    return frame.with_columns(*present, *missing)
 
 
 def in_scope(accounts: pl.DataFrame) -> pl.DataFrame:
@@ -42,7 +48,8 @@ def compute_metrics(
     With ``roll_up`` the metrics of every account are those of its whole group (the top-most
     ancestor and all its descendants), so a group is scored as a whole.
     """
-    scope = in_scope(accounts)
+    scope = in_scope(conform(accounts, ACCOUNT_SCHEMA))
+    opportunities = conform(opportunities, OPPORTUNITY_SCHEMA)
     groups = group_ids(scope)
     members = scope.select("id").join(groups, on="id", how="left")
     opp_key = "group_id" if roll_up else "account_id"
