@@ -92,11 +92,16 @@ def _salesforce_app(
     from kam_sync.sandbox.salesforce.seed import seed_store
     from kam_sync.sandbox.salesforce.store import SalesforceStore
 
+    saved = None
     if data_file is not None and data_file.exists():
-        store = SalesforceStore.load(data_file)
-    else:
-        store = SalesforceStore()
-        seed_store(store, generate_portfolio(accounts, seed))
+        saved = SalesforceStore.read_data_file(data_file)
+        # The file's own seed wins: its changes only make sense on top of it.
+        accounts, seed = int(saved["origin"]["accounts"]), int(saved["origin"]["seed"])
+    store = SalesforceStore()
+    seed_store(store, generate_portfolio(accounts, seed))
+    store.origin = {"accounts": accounts, "seed": seed}
+    if saved is not None:
+        store.apply_saved(saved)
     credentials, public_pem = make_credentials(workdir, seed)
     return SalesforceApp(
         store,

@@ -29,6 +29,7 @@ from kam_sync.sandbox.salesforce.values import (
 Record = dict[str, Any]
 Clock = Callable[[], dt.datetime]
 
+DATA_FORMAT = "kam-sync-sandbox-salesforce/2"
 API_USER_NUMBER = 0  # the integration user the sandbox's credentials log in as
 _SYSTEM_FIELDS = frozenset({"id", "isdeleted", "createddate", "createdbyid", "systemmodstamp"})
 _SYSTEM_FIELDS |= {"lastmodifieddate", "lastmodifiedbyid"}
@@ -54,6 +55,10 @@ class SalesforceStore:
         self._next_number: dict[str, int] = {}
         # Bumped on every write to a table; the query engine's sort caches key on it.
         self.table_versions: dict[str, int] = {}
+        # The seed this org was generated from, and the ids written since, per table: what
+        # a data file has to keep.
+        self.origin: dict[str, int] = {}
+        self.changed: dict[str, set[str]] = {}
         self.api_user_id = make_id("User", API_USER_NUMBER)
 
     # -- reading --------------------------------------------------------------------------
@@ -248,6 +253,7 @@ class SalesforceStore:
         record["SystemModstamp"] = now
         record["LastModifiedById"] = self.api_user_id
         self.table_versions[table_key] = self.table_versions.get(table_key, 0) + 1
+        self.changed.setdefault(table_key, set()).add(record["Id"])
 
     def bump(self, table_key: str) -> None:
         """Mark a table changed without stamping a record (schema-level edits)."""
@@ -261,18 +267,26 @@ class SalesforceStore:
     # -- files (`--data FILE`) ----------------------------------------------------------
 
     def save(self, path: Path) -> None:
-        """Write the org (custom fields and all records) to a JSON file, atomically."""
+        """Write what changed since the seed to a JSON file, atomically.
+
+        `origin` names the seed (accounts, seed) that is regenerated before the file is
+        replayed; the file holds only custom fields, Tooling records and records written
+        since the seed.
+        """
         with self.lock:
+            changed: dict[str, list[dict[str, Any]]] = {}
+            for key, schema in self.schema.objects.items():
+                table = self.tables[key]
+                ids = self.changed.get(key, set())
+                changed[schema.name] = [_record_json(schema, table[i]) for i in sorted(ids)]
             payload = {
-                "format": "kam-sync-sandbox-salesforce/1",
+                "format": DATA_FORMAT,
+                "origin": self.origin,
                 "custom_fields": {
                     schema.name: [_field_json(f) for f in schema.fields.values() if f.custom]
                     for schema in self.schema.objects.values()
                 },
-                "tables": {
-                    schema.name: [_record_json(schema, r) for r in self.tables[key].values()]
-                    for key, schema in self.schema.objects.items()
-                },
+                "changed": changed,
                 "tooling_tables": {
                     schema.name: [
                         _record_json(schema, r) for r in self.tooling_tables[key].values()
@@ -285,32 +299,41 @@ class SalesforceStore:
         temporary.write_text(json.dumps(payload, separators=(",", ":")))
         temporary.replace(path)
 
-    @classmethod
-    def load(cls, path: Path, clock: Clock = _utc_now) -> SalesforceStore:
-        """Read an org written by `save`."""
-        payload = json.loads(path.read_text())
-        if payload.get("format") != "kam-sync-sandbox-salesforce/1":
-            raise ValueError(f"{path}: not a Salesforce sandbox data file")
-        store = cls(clock=clock)
-        for sobject, fields in payload["custom_fields"].items():
-            for values in fields:
-                values["picklist"] = tuple(values["picklist"])
-                values["reference_to"] = tuple(values["reference_to"])
-                store.schema.add_field(sobject, FieldDef(**values))
-        for sobject, records in payload["tables"].items():
-            schema = store.schema.get(sobject)
-            assert schema is not None
-            table = store.tables[schema.name.lower()]
-            for raw in records:
-                table[raw["Id"]] = _record_from_json(schema, raw)
-        for sobject, records in payload.get("tooling_tables", {}).items():
-            schema = store.schema.get(sobject, tooling=True)
-            assert schema is not None
-            table = store.tooling_tables[schema.name.lower()]
-            for raw in records:
-                table[raw["Id"]] = _record_from_json(schema, raw)
-        store._next_number = {k: int(v) for k, v in payload["next_number"].items()}
-        return store
+    @staticmethod
+    def read_data_file(path: Path) -> dict[str, Any]:
+        """The parsed data file; raises ValueError when it is not one."""
+        try:
+            payload = json.loads(path.read_text())
+        except ValueError as exc:
+            raise ValueError(f"{path}: not a Salesforce sandbox data file ({exc})") from None
+        if not isinstance(payload, dict) or payload.get("format") != DATA_FORMAT:
+            raise ValueError(f"{path}: not a Salesforce sandbox data file ({DATA_FORMAT})")
+        return payload
+
+    def apply_saved(self, payload: Mapping[str, Any]) -> None:
+        """Replay a data file on a store seeded from the file's origin."""
+        with self.lock:
+            for sobject, fields in payload["custom_fields"].items():
+                for values in fields:
+                    values["picklist"] = tuple(values["picklist"])
+                    values["reference_to"] = tuple(values["reference_to"])
+                    self.schema.add_field(sobject, FieldDef(**values))
+            for sobject, records in payload["changed"].items():
+                schema = self.schema.get(sobject)
+                assert schema is not None
+                key = schema.name.lower()
+                for raw in records:
+                    self.tables[key][raw["Id"]] = _record_from_json(schema, raw)
+                    self.changed.setdefault(key, set()).add(raw["Id"])
+                self.bump(key)
+            for sobject, records in payload.get("tooling_tables", {}).items():
+                schema = self.schema.get(sobject, tooling=True)
+                assert schema is not None
+                table = self.tooling_tables[schema.name.lower()]
+                table.clear()
+                for raw in records:
+                    table[raw["Id"]] = _record_from_json(schema, raw)
+            self._next_number = {k: int(v) for k, v in payload["next_number"].items()}
 
 
 def _wire(value: Any) -> Any:

@@ -215,16 +215,20 @@ def test_the_data_file_keeps_provisioned_fields_and_edits_across_restarts(tmp_pa
     with running_sandbox("salesforce", accounts=30, seed=9, data_file=data_file) as first:
         sf = login(first)
         sf.toolingexecute("sobjects/CustomField", method="POST", data=TIER_FIELD)
-        record_id = sf.query("SELECT Id FROM Account ORDER BY Id LIMIT 1")["records"][0]["Id"]
-        sf.Account.update(record_id, {"KAM_Tier__c": "Emerging", "Name": "Kept Name"})
-        stamp = sf.Account.get(record_id)["SystemModstamp"]
+        ids = [r["Id"] for r in sf.query("SELECT Id FROM Account ORDER BY Id LIMIT 2")["records"]]
+        sf.Account.update(ids[0], {"KAM_Tier__c": "Emerging", "Name": "Kept Name"})
+        sf.Account.delete(ids[1])
+        stamp = sf.Account.get(ids[0])["SystemModstamp"]
     assert data_file.exists()
-    with running_sandbox("salesforce", accounts=30, seed=9, data_file=data_file) as second:
+    # The file's own seed wins over the arguments: its changes belong to that org.
+    with running_sandbox("salesforce", accounts=500, seed=2, data_file=data_file) as second:
         sf = login(second)
-        again = sf.Account.get(record_id)
+        again = sf.Account.get(ids[0])
         assert (again["KAM_Tier__c"], again["Name"]) == ("Emerging", "Kept Name")
         assert again["SystemModstamp"] == stamp
-        assert sf.query("SELECT COUNT() FROM Account")["totalSize"] == 30
+        assert sf.query("SELECT COUNT() FROM Account")["totalSize"] == 29
+        deleted = sf.query_all(f"SELECT IsDeleted FROM Account WHERE Id = '{ids[1]}'", True)
+        assert deleted["records"][0]["IsDeleted"] is True
 
 
 def test_a_picklist_field_gets_new_values_through_a_tooling_metadata_update(

@@ -43,7 +43,9 @@ def test_serve_prints_one_json_line_and_saves_its_data_on_sigterm(tmp_path: Path
     finally:
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=30) == 0
-    assert json.loads(data_file.read_text())["format"] == "kam-sync-sandbox-salesforce/1"
+    saved = json.loads(data_file.read_text())
+    assert saved["format"] == "kam-sync-sandbox-salesforce/2"
+    assert saved["origin"] == {"accounts": 40, "seed": 1}
 
 
 def test_serve_refuses_a_bad_fault_spec_with_exit_code_2() -> None:
