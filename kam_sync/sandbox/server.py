@@ -67,7 +67,7 @@ class Request:
         try:
             return json.loads(self.body or b"null")
         except (ValueError, UnicodeDecodeError) as exc:
-            raise HttpError(json_response(400, {"message": f"invalid JSON body: {exc}"})) from exc
+            raise BadJsonBody(str(exc)) from exc
 
 
 @dataclass(slots=True)
@@ -86,6 +86,14 @@ class HttpError(Exception):
     def __init__(self, response: Response) -> None:
         super().__init__(f"HTTP {response.status}")
         self.response = response
+
+
+class BadJsonBody(HttpError):
+    """The request body is not JSON; the server asks the CRM side for its error body."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(json_response(400, {"message": f"invalid JSON body: {reason}"}))
+        self.reason = reason
 
 
 def _json_default(value: object) -> object:
@@ -166,6 +174,10 @@ class CrmApp:
         """The body an injected 429/503 carries, in the CRM's format."""
         headers = {} if retry_after_s is None else {"Retry-After": _retry_after(retry_after_s)}
         return json_response(status, {"message": "injected fault"}, headers)
+
+    def bad_json(self, request: Request, reason: str) -> Response:
+        """The answer when a request body that must be JSON is not."""
+        return json_response(400, {"message": f"invalid JSON body: {reason}"})
 
     def not_found(self, request: Request) -> Response:
         """The answer for a path no route matches."""
@@ -309,6 +321,8 @@ class SandboxServer:
             request.params = {k: v for k, v in match.groupdict().items() if v is not None}
             try:
                 return route.handler(request)
+            except BadJsonBody as exc:
+                return app.bad_json(request, exc.reason)
             except HttpError as exc:
                 return exc.response
             except Exception as exc:

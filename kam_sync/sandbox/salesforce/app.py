@@ -147,6 +147,9 @@ class SalesforceApp(CrmApp):
         response.headers.update(headers)
         return response
 
+    def bad_json(self, request: Request, reason: str) -> Response:
+        return sf_error(400, "JSON_PARSER_ERROR", f"Unexpected character: {reason}")
+
     def not_found(self, request: Request) -> Response:
         return sf_error(404, "NOT_FOUND", NOT_FOUND_MESSAGE)
 

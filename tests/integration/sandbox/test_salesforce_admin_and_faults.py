@@ -287,3 +287,14 @@ def test_the_faults_endpoint_changes_faults_and_the_quota_of_a_running_sandbox(
     client.post(f"{sandbox.base_url}/__sandbox/faults", json={"spec": "limits:503=1"})
     assert sf.session.get(f"{sandbox.base_url}/services/data/v59.0/limits",
                           headers=sf.headers).status_code == 503  # fmt: skip
+
+
+def test_a_body_that_is_not_json_gets_json_parser_error(sandbox: SandboxHandle) -> None:
+    sf = login(sandbox)
+    response = sf.session.patch(
+        f"{sandbox.base_url}/services/data/v59.0/composite/sobjects",
+        data=b"{not json",
+        headers=sf.headers,
+    )
+    assert response.status_code == 400
+    assert response.json()[0]["errorCode"] == "JSON_PARSER_ERROR"
