@@ -10,6 +10,7 @@ import pytest
 import responses
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from sf_fakes import SleepRecorder
 
 from kam_sync_connectors.salesforce.client import SalesforceClient
 from kam_sync_connectors.salesforce.credentials import Credentials
@@ -49,14 +50,6 @@ def environ(rsa_key: tuple[Path, bytes]) -> dict[str, str]:
 def mocked() -> Iterator[responses.RequestsMock]:
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
         yield rsps
-
-
-class SleepRecorder:
-    def __init__(self) -> None:
-        self.waits: list[float] = []
-
-    def __call__(self, seconds: float) -> None:
-        self.waits.append(seconds)
 
 
 @pytest.fixture

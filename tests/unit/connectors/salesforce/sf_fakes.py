@@ -81,3 +81,13 @@ TEAM_DESCRIBE: dict[str, Any] = {
 def describes(rsps: responses.RequestsMock) -> None:
     for body in (ACCOUNT_DESCRIBE, USER_DESCRIBE, TEAM_DESCRIBE):
         rsps.get(f"{API}/sobjects/{body['name']}/describe", json=body)
+
+
+class SleepRecorder:
+    """A stand-in for time.sleep that records each wait instead of waiting."""
+
+    def __init__(self) -> None:
+        self.waits: list[float] = []
+
+    def __call__(self, seconds: float) -> None:
+        self.waits.append(seconds)

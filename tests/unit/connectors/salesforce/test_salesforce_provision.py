@@ -6,8 +6,7 @@ import json
 from typing import Any
 
 import responses
-from conftest import SleepRecorder
-from sf_fakes import API, describes, token_ok
+from sf_fakes import API, SleepRecorder, describes, token_ok
 
 from kam_sync_connectors.base import CustomFieldSpec
 from kam_sync_connectors.salesforce.connector import connect

@@ -12,8 +12,7 @@ from typing import Any
 
 import pytest
 import responses
-from conftest import SleepRecorder
-from sf_fakes import API, describes, token_ok
+from sf_fakes import API, SleepRecorder, describes, token_ok
 
 from kam_sync.errors import FatalApiError, QuotaExhaustedError
 from kam_sync_connectors.base import RecordUpdate

@@ -8,8 +8,7 @@ from collections.abc import Callable
 import pytest
 import requests
 import responses
-from conftest import SleepRecorder
-from sf_fakes import API, TOKEN_URL, token_ok
+from sf_fakes import API, TOKEN_URL, SleepRecorder, token_ok
 
 from kam_sync.errors import FatalApiError, QuotaExhaustedError, RetriableApiError
 from kam_sync_connectors.salesforce.client import SalesforceClient

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import responses
-from conftest import SleepRecorder
-from sf_fakes import describes, token_ok
+from sf_fakes import SleepRecorder, describes, token_ok
 
 from kam_sync_connectors.salesforce import SalesforceSettings, connect
 
