@@ -229,7 +229,8 @@ class RecordService:
         if not isinstance(records, list):
             raise sf_fail(400, "JSON_PARSER_ERROR", "records: a list of sObjects is required")
         if len(records) > MAX_COLLECTION_RECORDS:
-            # Guessed code and text; Salesforce refuses the whole request.
+            # Salesforce refuses the whole request with this code and text (as reported in
+            # sorenkrabbe/Chrome-Salesforce-inspector#134).
             raise sf_fail(
                 400,
                 "EXCEEDED_ID_LIMIT",
