@@ -18,40 +18,24 @@ from kam_sync.sandbox.hubspot.properties import (
     InvalidValue,
     PropertyRegistry,
     epoch_millis,
-    format_number,
     iso_millis,
     parse_datetime,
 )
-from kam_sync.sandbox.hubspot.standard_properties import (
-    COMPANY_TYPE_VALUES,
-    DEAL_STAGE_IDS,
-    DEAL_TYPE_VALUES,
-    company_registry,
-    deal_registry,
-    industry_value,
+from kam_sync.sandbox.hubspot.seed_values import (
+    CLOSED_STAGES,
+    COMPANY_ID_BASE,
+    DEAL_ID_BASE,
+    OWNER_ID_BASE,
+    STAGE_PROBABILITY,
+    USER_ID_BASE,
+    Reader,
+    company_readers,
+    deal_readers,
 )
+from kam_sync.sandbox.hubspot.standard_properties import company_registry, deal_registry
 from kam_sync.sandbox.portfolio import Portfolio, SeedCompany, SeedDeal
 
-# Record ids look like a real portal's (large numbers, distinct per object type) so a test
-# that mixes up a company id and a deal id fails instead of passing by accident.
-COMPANY_ID_BASE = 9_000_000_000
-DEAL_ID_BASE = 12_000_000_000
-OWNER_ID_BASE = 70_000_000
-USER_ID_BASE = 5_000_000
-# Stage probabilities of HubSpot's default pipeline.
-STAGE_PROBABILITY = {
-    "appointmentscheduled": "0.2",
-    "qualifiedtobuy": "0.4",
-    "presentationscheduled": "0.6",
-    "decisionmakerboughtin": "0.8",
-    "contractsent": "0.9",
-    "closedwon": "1",
-    "closedlost": "0",
-}
-CLOSED_STAGES = {"closedwon", "closedlost"}
-
 Seed = SeedCompany | SeedDeal
-Reader = Callable[[Any], "str | None"]
 
 
 class RecordNotFound(LookupError):
@@ -211,7 +195,7 @@ class HubSpotStore:
             for user in portfolio.users
         ]
         owner_ids = [str(o.id) for o in self.owners]
-        self.companies = ObjectTable("companies", company_registry(owner_ids), _company_readers())
+        self.companies = ObjectTable("companies", company_registry(owner_ids), company_readers())
         self.deals = ObjectTable("deals", deal_registry(owner_ids), {})
         self.deal_company: dict[int, int] = {}
         self.company_deals: dict[int, list[int]] = {}
@@ -234,7 +218,7 @@ class HubSpotStore:
                 parent_id = COMPANY_ID_BASE + company.parent_key
                 self.company_parent[company_id] = parent_id
                 self.company_children.setdefault(parent_id, []).append(company_id)
-        self.deals.readers.update(_deal_readers(company_owner, OWNER_ID_BASE + 1))
+        self.deals.readers.update(deal_readers(company_owner, OWNER_ID_BASE + 1))
         company_records = self.companies.records
         add_deal = self.deals.add
         for deal in portfolio.deals:
@@ -435,72 +419,3 @@ def _derive_deal_stage_values(values: dict[str, str | None], stage: str | None) 
     values["hs_is_closed"] = "true" if stage in CLOSED_STAGES else "false"
     values["hs_is_closed_won"] = "true" if stage == "closedwon" else "false"
     values["hs_deal_stage_probability"] = STAGE_PROBABILITY.get(stage or "")
-
-
-def _joined(items: list[str]) -> str | None:
-    return ";".join(items) if items else None
-
-
-def _company_readers() -> dict[str, Reader]:
-    def kam(getter: Callable[[Any], str | None]) -> Reader:
-        return lambda c: None if c.kam is None else getter(c.kam)
-
-    return {
-        "name": lambda c: c.name or None,
-        "domain": lambda c: c.domain,
-        "industry": lambda c: None if c.industry is None else industry_value(c.industry),
-        "country": lambda c: c.country,
-        "numberofemployees": lambda c: None if c.employees is None else str(c.employees),
-        "annualrevenue": lambda c: (
-            None if c.annual_revenue is None else format_number(c.annual_revenue)
-        ),
-        "type": lambda c: None if c.account_type is None else COMPANY_TYPE_VALUES[c.account_type],
-        "hubspot_owner_id": lambda c: str(OWNER_ID_BASE + c.owner_key),
-        "kam_tier_override": kam(lambda k: k.tier_override),
-        "kam_relationship_strength": kam(lambda k: k.relationship_strength),
-        "kam_logo_attractiveness": kam(lambda k: k.logo_attractiveness),
-        "kam_strategic_fit": kam(lambda k: k.strategic_fit),
-        "kam_public_company": kam(
-            lambda k: None if k.public_company is None else str(k.public_company).lower()
-        ),
-        "kam_executive_sponsor": kam(lambda k: k.executive_sponsor),
-        "kam_competitors": kam(lambda k: _joined(k.competitors)),
-        "kam_contacts_engaged": kam(
-            lambda k: None if k.contacts_engaged is None else str(k.contacts_engaged)
-        ),
-        "kam_checklist_answers": kam(lambda k: _joined(k.checklist_answers)),
-        "kam_checklist_not_applicable": kam(lambda k: _joined(k.checklist_not_applicable)),
-        "kam_account_plan_started": kam(
-            lambda k: None if k.account_plan_started is None else k.account_plan_started.isoformat()
-        ),
-        "kam_last_review_date": kam(
-            lambda k: None if k.last_review_date is None else k.last_review_date.isoformat()
-        ),
-        "kam_team_roles": kam(lambda k: _joined(k.team_roles)),
-    }
-
-
-def _deal_readers(company_owner: Mapping[int, str], fallback_owner: int) -> dict[str, Reader]:
-    fallback = str(fallback_owner)
-
-    def owner(deal: SeedDeal) -> str:
-        if deal.company_key is None:
-            return fallback
-        return company_owner.get(COMPANY_ID_BASE + deal.company_key, fallback)
-
-    def close_date(deal: SeedDeal) -> str:
-        day = deal.close_date
-        return iso_millis(datetime(day.year, day.month, day.day, tzinfo=UTC))
-
-    return {
-        "dealname": lambda d: d.name,
-        "amount": lambda d: None if d.amount is None else format_number(d.amount),
-        "dealstage": lambda d: DEAL_STAGE_IDS[d.stage],
-        "pipeline": lambda d: "default",
-        "closedate": close_date,
-        "dealtype": lambda d: DEAL_TYPE_VALUES[d.deal_type],
-        "hubspot_owner_id": owner,
-        "hs_is_closed": lambda d: "true" if d.is_closed else "false",
-        "hs_is_closed_won": lambda d: "true" if d.is_won else "false",
-        "hs_deal_stage_probability": lambda d: STAGE_PROBABILITY[DEAL_STAGE_IDS[d.stage]],
-    }
