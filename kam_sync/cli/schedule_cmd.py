@@ -17,7 +17,7 @@ from types import FrameType
 
 from kam_sync.config.loader import load_project
 from kam_sync.errors import ExitCode, KamSyncError
-from kam_sync.store.store import resolve_url
+from kam_sync.store import open_store
 
 log = logging.getLogger(__name__)
 JOB_ID = "kam-sync-nightly"
@@ -51,17 +51,16 @@ def scheduled_run(project_dir: str) -> None:
 
 def cmd_schedule(args: argparse.Namespace) -> int:
     from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
-    from apscheduler.schedulers.blocking import BlockingScheduler
+    from apscheduler.schedulers.background import BackgroundScheduler
     from apscheduler.triggers.cron import CronTrigger
 
     project = load_project(Path(args.project))
     sched_cfg = project.config.schedule
-    url = resolve_url(project.config.store.url, project.root)
-    scheduler = BlockingScheduler(
+    # The jobs live in the project's state store (created and migrated here if new).
+    store = open_store(project.config.store.url, project.root)
+    scheduler = BackgroundScheduler(
         jobstores={
-            "default": SQLAlchemyJobStore(
-                url=url.render_as_string(hide_password=False), tablename="apscheduler_jobs"
-            )
+            "default": SQLAlchemyJobStore(engine=store.engine, tablename="apscheduler_jobs")
         },
         job_defaults={
             "coalesce": True,  # several missed runs become one
@@ -71,28 +70,45 @@ def cmd_schedule(args: argparse.Namespace) -> int:
         timezone=sched_cfg.timezone,
     )
     trigger = CronTrigger.from_crontab(sched_cfg.cron, timezone=sched_cfg.timezone)
-    scheduler.add_job(
-        scheduled_run,
-        trigger=trigger,
-        args=[str(project.root)],
-        id=JOB_ID,
-        name="kam-sync nightly sync",
-        replace_existing=True,
-    )
+    # Start paused to look at the stored job first: an unchanged schedule keeps its stored next
+    # run time, so a run missed while kam-sync was down still happens (once) on restart.
+    scheduler.start(paused=True)
+    job = scheduler.get_job(JOB_ID)
+    if job is None or repr(job.trigger) != repr(trigger) or job.args != (str(project.root),):
+        scheduler.add_job(
+            scheduled_run,
+            trigger=trigger,
+            args=[str(project.root)],
+            id=JOB_ID,
+            name="kam-sync nightly sync",
+            replace_existing=True,
+        )
+        job = scheduler.get_job(JOB_ID)
+    else:
+        # Same schedule: keep the stored next run time, take the current grace time.
+        job = scheduler.modify_job(
+            JOB_ID,
+            misfire_grace_time=sched_cfg.misfire_grace_minutes * 60,
+            coalesce=True,
+            max_instances=1,
+        )
+    done = threading.Event()
 
     def _terminate(signum: int, _frame: FrameType | None) -> None:
         log.warning("received signal %d: finishing the current batch, then stopping", signum)
         _stop.set()
-        threading.Thread(target=scheduler.shutdown, kwargs={"wait": True}, daemon=True).start()
+        done.set()
 
     signal.signal(signal.SIGTERM, _terminate)
     signal.signal(signal.SIGINT, _terminate)
-    job = scheduler.get_job(JOB_ID)
-    next_run = job.next_run_time if job is not None and hasattr(job, "next_run_time") else None
+    next_run = getattr(job, "next_run_time", None)
     print(
-        f"kam-sync schedule: '{sched_cfg.cron}' in {sched_cfg.timezone}; next run at {next_run or 'when started'}",
+        f"kam-sync schedule: '{sched_cfg.cron}' in {sched_cfg.timezone}; next run at {next_run}",
         flush=True,
     )
-    scheduler.start()
+    scheduler.resume()
+    done.wait()
+    scheduler.shutdown(wait=True)  # lets a run in progress record itself as partial
+    store.close()
     print("kam-sync schedule: stopped", flush=True)
     return ExitCode.OK

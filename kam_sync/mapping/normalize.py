@@ -88,9 +88,16 @@ class Normalizer:
                     )
             except ValueError as exc:
                 return RecordError(record_id, f"{plan.crm}: {exc}", field=plan.name)
-            if plan.required and value is None:
-                return RecordError(record_id, f"{plan.crm} is empty but required", field=plan.name)
             record[plan.name] = value
+        for plan in self._plans:
+            # A deleted record only has to say which record it was: CRMs drop relations of
+            # archived records (HubSpot returns no associations for them).
+            if (
+                plan.required
+                and record[plan.name] is None
+                and (plan.name == "id" or not record.get("is_deleted"))
+            ):
+                return RecordError(record_id, f"{plan.crm} is empty but required", field=plan.name)
         if record.get("is_deleted") is None:
             record["is_deleted"] = False
         for list_field, kind in canonical.OBJECT_FIELDS[self.object_name].items():
