@@ -155,7 +155,7 @@ def test_full_lifecycle_writes_only_what_changed(tmp_path: Path, crm: str) -> No
 @pytest.mark.parametrize("crm", CRMS)
 def test_a_second_concurrent_run_is_refused_with_exit_code_5(tmp_path: Path, crm: str) -> None:
     project = tmp_path / "project"
-    with sandbox_project(crm, project, faults="latency=400ms") as (handle, env):
+    with sandbox_project(crm, project, faults="latency=400ms") as (_handle, env):
         assert (
             kam_sync_cli("provision", "--project", str(project), env=env, cwd=tmp_path).returncode
             == 0
