@@ -205,6 +205,8 @@ def generate_portfolio(accounts: int, seed: int, as_of: datetime | None = None) 
     """Generate ``accounts`` companies with about five deals each, deterministically."""
     if accounts < 0:
         raise ValueError(f"accounts must be >= 0, got {accounts}")
+    if as_of is not None and as_of.tzinfo is None:
+        raise ValueError("as_of must be timezone-aware (kam-sync keeps datetimes in UTC)")
     clock = DEFAULT_AS_OF if as_of is None else as_of.astimezone(UTC)
     rng = random.Random(f"kam-sync-portfolio:{seed}")
     users = _users(rng, accounts)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -160,3 +160,18 @@ def test_hundred_thousand_accounts_generate_well_under_a_minute() -> None:
     big = generate_portfolio(100_000, seed=1)
     assert time.perf_counter() - started < 30
     assert len(big.deals) > 450_000
+
+
+def test_a_naive_as_of_is_refused() -> None:
+    with pytest.raises(ValueError, match="timezone-aware"):
+        generate_portfolio(5, seed=1, as_of=datetime(2026, 1, 1))
+
+
+def test_as_of_moves_the_whole_history_with_it() -> None:
+    later = datetime(2027, 6, 1, tzinfo=UTC)
+    moved = generate_portfolio(50, seed=1, as_of=later)
+    assert moved.as_of == later
+    assert max(d.created_at for d in moved.deals) <= later
+    close_dates = [d.close_date for d in moved.deals]
+    assert min(close_dates) >= (later - timedelta(days=3 * 365)).date()
+    assert max(close_dates) <= (later + timedelta(days=180)).date()
