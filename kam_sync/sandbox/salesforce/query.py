@@ -62,6 +62,22 @@ class ResolvedField:
     relationships: tuple[tuple[str, str], ...]  # (relationship name, target object) per hop
 
 
+# Fields every record of every table carries (seeded, created or Tooling): sorting by them
+# can read `record[name]` directly, with no null handling.
+ALWAYS_SET_FIELDS = frozenset({"Id", "SystemModstamp", "CreatedDate", "LastModifiedDate"})
+
+
+@dataclass(frozen=True, slots=True)
+class SortKey:
+    """One ORDER BY item, bound to the schema."""
+
+    getter: Getter
+    descending: bool
+    nulls_last: bool
+    is_text: bool
+    always_set: str | None  # the field's name when every record has a value for it
+
+
 @dataclass(slots=True)
 class ProjectionNode:
     """Which columns of one object (and its parents) a query returns."""
@@ -80,7 +96,7 @@ class CompiledQuery:
     schema: ObjectSchema
     tooling: bool
     predicate: Predicate | None
-    sort_keys: list[tuple[Getter, bool, bool, bool]]  # getter, descending, nulls_last, text
+    sort_keys: list[SortKey]
     sort_signature: tuple[tuple[str, bool, bool], ...]  # (field path, desc, nulls last)
     projection: ProjectionNode
     count_only: bool
@@ -149,7 +165,16 @@ class QueryCompiler:
                     f"field '{resolved.field_def.name}' can not be sorted in a query call",
                 )
             is_text = resolved.field_def.type in TEXT_TYPES
-            sort_keys.append((resolved.getter, item.descending, item.nulls_last, is_text))
+            raw = resolved.field_def.name if not resolved.relationships else None
+            sort_keys.append(
+                SortKey(
+                    resolved.getter,
+                    item.descending,
+                    item.nulls_last,
+                    is_text,
+                    raw if raw in ALWAYS_SET_FIELDS else None,
+                )
+            )
         signature = tuple(
             (item.field.text.lower(), item.descending, item.nulls_last) for item in query.order_by
         )

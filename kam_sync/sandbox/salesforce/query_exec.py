@@ -7,11 +7,12 @@ The sorted views and child groupings are cached per table version, so paging thr
 from __future__ import annotations
 
 import bisect
+import operator
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from kam_sync.sandbox.salesforce.query import ChildQuery, CompiledQuery, Getter
+from kam_sync.sandbox.salesforce.query import ChildQuery, CompiledQuery, SortKey
 from kam_sync.sandbox.salesforce.store import Record, SalesforceStore
 
 
@@ -43,11 +44,12 @@ class SortedViews:
             cached = self._cache.get(key)
         if cached is not None and cached[0] == version and len(cached[1]) == len(table):
             return cached[1], cached[2]
-        ordered = list(table.values())
-        for getter, descending, nulls_last, is_text in reversed(compiled.sort_keys):
-            ordered.sort(key=_sort_key(getter, descending, nulls_last, is_text), reverse=descending)
-        lead_key = _sort_key(*compiled.sort_keys[0])
-        keys = [lead_key(r) for r in ordered]
+        ordered = sort_records(list(table.values()), compiled.sort_keys)
+        lead = compiled.sort_keys[0]
+        lead_key: Callable[[Record], Any] = (
+            operator.itemgetter(lead.always_set) if lead.always_set else _sort_key(lead)
+        )
+        keys = list(map(lead_key, ordered))
         with self._lock:
             if len(self._cache) >= self.max_entries:
                 self._cache.pop(next(iter(self._cache)))
@@ -103,8 +105,7 @@ def child_blocks(
             for r in rows
             if (include_deleted or not r["IsDeleted"]) and (predicate is None or predicate(r))
         ]
-        for getter, descending, nulls_last, is_text in reversed(sort_keys):
-            matched.sort(key=_sort_key(getter, descending, nulls_last, is_text), reverse=descending)
+        sort_records(matched, sort_keys)
         if limit is not None:
             matched = matched[:limit]
         if not matched:
@@ -116,12 +117,16 @@ def child_blocks(
     return block
 
 
-def _bounds(keys: list[Any], ranges: list[tuple[str, Any]]) -> tuple[int, int]:
-    # Keys are (rank, value) with rank 1 for values; nulls (rank 0 or 2) never match a range.
-    start = bisect.bisect_left(keys, (1,))
-    end = bisect.bisect_left(keys, (2,))
+def _bounds(keys: list[Any], ranges: list[tuple[str, Any]], *, raw: bool) -> tuple[int, int]:
+    # Raw keys are plain values; other keys are (rank, value) with rank 1 for values, and
+    # nulls (rank 0 or 2) never match a range.
+    if raw:
+        start, end = 0, len(keys)
+    else:
+        start = bisect.bisect_left(keys, (1,))
+        end = bisect.bisect_left(keys, (2,))
     for op, value in ranges:
-        probe = (1, value)
+        probe = value if raw else (1, value)
         if op == ">":
             start = max(start, bisect.bisect_right(keys, probe))
         elif op == ">=":
@@ -136,10 +141,7 @@ def _bounds(keys: list[Any], ranges: list[tuple[str, Any]]) -> tuple[int, int]:
 def _by_id(compiled: CompiledQuery, store: SalesforceStore, ids: list[str]) -> list[Record]:
     tables = store.tooling_tables if compiled.tooling else store.tables
     table = tables[compiled.schema.name.lower()]
-    found = [table[i] for i in sorted(set(ids)) if i in table]
-    for getter, descending, nulls_last, is_text in reversed(compiled.sort_keys):
-        found.sort(key=_sort_key(getter, descending, nulls_last, is_text), reverse=descending)
-    return found
+    return sort_records([table[i] for i in sorted(set(ids)) if i in table], compiled.sort_keys)
 
 
 def run_query(
@@ -154,7 +156,8 @@ def run_query(
         records, keys = views.records(compiled)
     if compiled.leading_ranges:
         assert keys is not None
-        start, end = _bounds(keys, compiled.leading_ranges)
+        raw = compiled.sort_keys[0].always_set is not None
+        start, end = _bounds(keys, compiled.leading_ranges, raw=raw)
         records = records[start:end]
     predicate = compiled.predicate
     if include_deleted:
@@ -170,13 +173,38 @@ def run_query(
     return matched
 
 
-def _sort_key(
-    getter: Getter, descending: bool, nulls_last: bool, is_text: bool
-) -> Callable[[Record], tuple[Any, ...]]:
-    # Nulls get a rank that lands them first or last after the (possibly reversed) sort.
-    null_rank = 2 if nulls_last != descending else 0
+def sort_records(records: list[Record], sort_keys: Sequence[SortKey]) -> list[Record]:
+    """Sort in place by ORDER BY keys and return the list.
 
-    if is_text:
+    When every key runs the same direction one pass with a composite key suffices; that
+    pass is near linear on tables kept in modification order, which is how the sandbox
+    seeds them and how writes append. Keys every record has are read with `itemgetter`.
+    """
+    if not sort_keys:
+        return records
+    directions = {k.descending for k in sort_keys}
+    if len(directions) == 1:
+        reverse = sort_keys[0].descending
+        names = [k.always_set for k in sort_keys]
+        if all(names):
+            records.sort(key=operator.itemgetter(*names), reverse=reverse)
+        elif len(sort_keys) == 1:
+            records.sort(key=_sort_key(sort_keys[0]), reverse=reverse)
+        else:
+            functions = [_sort_key(k) for k in sort_keys]
+            records.sort(key=lambda r: tuple(f(r) for f in functions), reverse=reverse)
+        return records
+    for item in reversed(sort_keys):
+        records.sort(key=_sort_key(item), reverse=item.descending)
+    return records
+
+
+def _sort_key(item: SortKey) -> Callable[[Record], tuple[Any, ...]]:
+    getter = item.getter
+    # Nulls get a rank that lands them first or last after the (possibly reversed) sort.
+    null_rank = 2 if item.nulls_last != item.descending else 0
+
+    if item.is_text:
 
         def text_key(r: Record) -> tuple[Any, ...]:
             v = getter(r)

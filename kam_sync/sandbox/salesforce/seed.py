@@ -127,6 +127,17 @@ def seed_store(store: SalesforceStore, portfolio: Portfolio) -> None:
                 "SystemModstamp": stamp,
             },
         )
+    _team(store, portfolio, company_keys, base, created)
+    store.order_tables_by_modstamp()
+
+
+def _team(
+    store: SalesforceStore,
+    portfolio: Portfolio,
+    company_keys: set[int],
+    base: dict[str, Any],
+    created: dt.datetime,
+) -> None:
     for number, member in enumerate(portfolio.team_members, start=1):
         if member.company_key not in company_keys:
             continue

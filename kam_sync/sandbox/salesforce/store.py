@@ -103,6 +103,20 @@ class SalesforceStore:
         self.tables[sobject.lower()][record["Id"]] = record
         self.table_versions[sobject.lower()] = self.table_versions.get(sobject.lower(), 0) + 1
 
+    def order_tables_by_modstamp(self) -> None:
+        """Reorder every table by (SystemModstamp, Id), as writes keep it afterwards.
+
+        Incremental pulls sort by exactly that; a table already in that order sorts in
+        near-linear time, so the first pull of 500,000 opportunities stays cheap.
+        """
+        with self.lock:
+            for table in self.tables.values():
+                ordered = sorted(
+                    table.items(), key=lambda item: (item[1]["SystemModstamp"], item[0])
+                )
+                table.clear()
+                table.update(ordered)
+
     def validate_changes(
         self, schema: ObjectSchema, raw: Mapping[str, Any], *, creating: bool = False
     ) -> dict[str, Any]:
