@@ -104,7 +104,7 @@ class SalesforceStore:
         self.table_versions[sobject.lower()] = self.table_versions.get(sobject.lower(), 0) + 1
 
     def order_tables_by_modstamp(self) -> None:
-        """Reorder every table by (SystemModstamp, Id), as writes keep it afterwards.
+        """Reorder every table by (SystemModstamp, Id), the order incremental pulls use.
 
         Incremental pulls sort by exactly that; a table already in that order sorts in
         near-linear time, so the first pull of 500,000 opportunities stays cheap.
