@@ -8,7 +8,6 @@ import polars as pl
 from kam_sync.rules.pack import RulePack
 from kam_sync.rules.scoring import raw_column
 from kam_sync.rules.spec.scoring import NUMERIC_SCALES
-from kam_sync.rules.tiers import next_tier_gaps
 
 
 def explanation_expr(pack: RulePack) -> pl.Expr:
@@ -25,7 +24,9 @@ def explanation_expr(pack: RulePack) -> pl.Expr:
         if factor.weight == 0 or not pack.signals[name]:
             continue
         first = pack.signals[name][0]
-        raw = _shown(pl.col(raw_column(name, 0)), first.spec.scale.type).fill_null("n/a")
+        raw = _shown(
+            pl.col(raw_column(name, 0)), first.spec.scale.type, whole=first.whole
+        ).fill_null("n/a")
         fscore = pl.col(f"factor_{name}")
         contribution = fscore * factor.weight / pl.col("_weight_in") * 100
         share = round(factor.weight * 100 / total_weight)
@@ -69,38 +70,44 @@ def truncated(pack: RulePack, text: pl.Expr) -> pl.Expr:
     )
 
 
-def _shown(raw: pl.Expr, scale_type: str) -> pl.Expr:
-    """Raw values as text; numbers with at most two decimals."""
+def _shown(raw: pl.Expr, scale_type: str, *, whole: bool) -> pl.Expr:
+    """Raw values as text: money and counts without decimals, other numbers with two."""
+    if scale_type in NUMERIC_SCALES and whole:
+        return raw.round(0).cast(pl.Int64).cast(pl.Utf8)
     if scale_type in NUMERIC_SCALES:
         return raw.round(2).cast(pl.Utf8)
     return raw.cast(pl.Utf8)
 
 
 def _gap_expr(pack: RulePack) -> pl.Expr:
-    gaps = {t: above for t, above in next_tier_gaps(pack).items() if above is not None}
-    if not gaps:
-        return pl.lit("Next tier: none above")
-    tiers = list(gaps)
-    next_name = pl.col("tier").replace_strict(
-        tiers, [gaps[t][0] for t in tiers], default=None, return_dtype=pl.Utf8
-    )
-    threshold = pl.col("tier").replace_strict(
-        tiers, [gaps[t][1] for t in tiers], default=None, return_dtype=pl.Float64
-    )
-    score = pl.col("score")
+    """The nearest tier above the account's tier whose score threshold it has not reached yet,
+    and the points missing; or why it is not higher although its score would do."""
+    tiers = [(name, min_score) for name, min_score, _ in pack.tiers]
+    tier, score = pl.col("tier"), pl.col("score")
+    name_chain: pl.Expr = pl.lit(None, dtype=pl.Utf8)
+    threshold_chain: pl.Expr = pl.lit(None, dtype=pl.Float64)
+    has_above: pl.Expr = pl.lit(False)
+    for k, (current, _) in enumerate(tiers):
+        above = [(n, m) for n, m in reversed(tiers[:k]) if m is not None]
+        if not above:
+            continue
+        has_above = has_above | (tier == current)
+        # Nearest first, so build the chain from the farthest.
+        for name, threshold in reversed(above):
+            hit = (tier == current) & (score < threshold)
+            name_chain = pl.when(hit).then(pl.lit(name)).otherwise(name_chain)
+            threshold_chain = pl.when(hit).then(pl.lit(threshold)).otherwise(threshold_chain)
     return (
-        pl.when(next_name.is_null())
+        pl.when(~has_above)
         .then(pl.lit("Next tier: none above"))
-        .when(score < threshold)
-        .then(
+        .when(name_chain.is_null())
+        .then(pl.lit("Score high enough for a higher tier: held by its conditions or governance"))
+        .otherwise(
             pl.format(
                 "Next tier {} needs {}: {} points to go",
-                next_name,
-                threshold.round(1),
-                (threshold - score).round(1),
+                name_chain,
+                threshold_chain.round(1),
+                (threshold_chain - score).round(1),
             )
-        )
-        .otherwise(
-            pl.format("Next tier {}: score reached, held by conditions or governance", next_name)
         )
     )

@@ -48,6 +48,7 @@ class CompiledSignal:
     spec: Signal
     label: str  # the input name or expression, for explanations
     expr: pl.Expr  # the raw value: Float64 for numeric scales, Utf8 / Boolean otherwise
+    whole: bool = False  # the source is money or a count: explained without decimals
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,7 +257,8 @@ class _Compiler:
             self.add("scoring", [(where, f"a boolean scale needs true/false, but "
                                   f"'{label}' is {dtype}")])  # fmt: skip
             return None
-        return CompiledSignal(spec=signal, label=label, expr=expr)
+        whole = dtype.is_integer() or isinstance(dtype, pl.Decimal)
+        return CompiledSignal(spec=signal, label=label, expr=expr, whole=whole)
 
     def checklist(self, spec: ChecklistFile) -> None:
         self.add("checklist", spec.semantic_issues())

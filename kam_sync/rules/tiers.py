@@ -34,14 +34,3 @@ def tier_expr(pack: RulePack, score: pl.Expr) -> pl.Expr:
             test = test & cond
         chain = pl.when(test).then(pl.lit(name)).otherwise(chain)
     return chain
-
-
-def next_tier_gaps(pack: RulePack) -> dict[str, tuple[str, float] | None]:
-    """For each tier, the nearest tier above it that has a score threshold, and that threshold."""
-    result: dict[str, tuple[str, float] | None] = {}
-    above: tuple[str, float] | None = None
-    for name, min_score, _ in pack.tiers:
-        result[name] = above
-        if min_score is not None:
-            above = (name, min_score)
-    return result
