@@ -176,8 +176,8 @@ def run_query(
 def sort_records(records: list[Record], sort_keys: Sequence[SortKey]) -> list[Record]:
     """Sort in place by ORDER BY keys and return the list.
 
-    When every key runs the same direction one pass with a composite key suffices; on a
-    table still in the modification order it was seeded in, that pass is near linear.
+    When every key runs the same direction one pass with a composite key suffices; tables
+    are kept in modification order, so for incremental pulls that pass is near linear.
     Keys every record has are read with `itemgetter`.
     """
     if not sort_keys:

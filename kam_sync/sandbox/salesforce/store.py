@@ -107,7 +107,8 @@ class SalesforceStore:
         """Reorder every table by (SystemModstamp, Id), the order incremental pulls use.
 
         Incremental pulls sort by exactly that; a table already in that order sorts in
-        near-linear time, so the first pull of 500,000 opportunities stays cheap.
+        near-linear time, so the first pull of 500,000 opportunities stays cheap. Writes
+        keep the order (`_stamp` moves a written record to the end).
         """
         with self.lock:
             for table in self.tables.values():
@@ -266,6 +267,11 @@ class SalesforceStore:
         record["LastModifiedDate"] = now
         record["SystemModstamp"] = now
         record["LastModifiedById"] = self.api_user_id
+        table = self.tables.get(table_key)
+        if table is not None and record["Id"] in table:
+            # Move the record to the end: tables stay in modification order, which keeps
+            # the next incremental-pull sort near linear.
+            table[record["Id"]] = table.pop(record["Id"])
         self.table_versions[table_key] = self.table_versions.get(table_key, 0) + 1
         self.changed.setdefault(table_key, set()).add(record["Id"])
 
