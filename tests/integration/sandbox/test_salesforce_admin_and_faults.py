@@ -298,3 +298,34 @@ def test_a_body_that_is_not_json_gets_json_parser_error(sandbox: SandboxHandle) 
     )
     assert response.status_code == 400
     assert response.json()[0]["errorCode"] == "JSON_PARSER_ERROR"
+
+
+def test_concurrent_pulls_and_writes_all_succeed(sandbox: SandboxHandle) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    ids = [r["Id"] for r in login(sandbox).query("SELECT Id FROM Account")["records"]]
+
+    def pull(_: int) -> int:
+        sf = login(sandbox)
+        query = "SELECT Id, Owner.Name FROM Account ORDER BY SystemModstamp, Id"
+        return sum(1 for _ in range(5) for _ in sf.query_all_iter(query))
+
+    def write(worker: int) -> int:
+        sf = login(sandbox)
+        done = 0
+        for round_ in range(5):
+            records = [
+                {"attributes": {"type": "Account"}, "id": i, "BillingCity": f"City {round_}"}
+                for i in ids[worker * 10 : worker * 10 + 10]
+            ]
+            results = sf.restful("composite/sobjects", method="PATCH", json={"records": records})
+            done += sum(r["success"] for r in results)
+        return done
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        pulls = [pool.submit(pull, n) for n in range(3)]
+        writes = [pool.submit(write, n) for n in range(3)]
+        pulled = [f.result() for f in pulls]
+        written = [f.result() for f in writes]
+    assert pulled == [5 * len(ids)] * 3
+    assert written == [50] * 3
