@@ -51,8 +51,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """Serve until SIGINT or SIGTERM; exit 0 after saving `--data`, 2 for a bad argument."""
-    from kam_sync.sandbox.runner import serve
-
     try:
         FaultSpec.parse(args.faults)
     except FaultSpecError as exc:
@@ -68,18 +66,30 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        return serve(
-            args.crm,
-            port=args.port,
-            accounts=args.accounts,
-            seed=args.seed,
-            data_file=args.data,
-            faults=args.faults,
-            rate_limit_tier=args.rate_limit_tier,
-            host=args.host,
-            print_line=lambda line: print(line, flush=True),
-            stop=stop,
-        )
+        return _serve(args, stop)
+    except ValueError as exc:  # a data file that is not one
+        print(f"kam-sync: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # the port is taken, the data file cannot be written, ...
+        print(f"kam-sync: error: {exc}", file=sys.stderr)
+        return 1
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def _serve(args: argparse.Namespace, stop: threading.Event) -> int:
+    from kam_sync.sandbox.runner import serve
+
+    return serve(
+        args.crm,
+        port=args.port,
+        accounts=args.accounts,
+        seed=args.seed,
+        data_file=args.data,
+        faults=args.faults,
+        rate_limit_tier=args.rate_limit_tier,
+        host=args.host,
+        print_line=lambda line: print(line, flush=True),
+        stop=stop,
+    )

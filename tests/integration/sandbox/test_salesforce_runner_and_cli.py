@@ -96,3 +96,12 @@ def test_sigint_stops_serve_cleanly() -> None:
     json.loads(process.stdout.readline())
     process.send_signal(signal.SIGINT)
     assert process.wait(timeout=30) == 0
+
+
+def test_serve_refuses_a_data_file_that_is_not_one(tmp_path: Path) -> None:
+    data_file = tmp_path / "org.json"
+    data_file.write_text('{"crm": "something else"}')
+    process = _serve("--crm", "salesforce", "--accounts", "5", "--data", str(data_file))
+    assert process.wait(timeout=60) == 2
+    assert process.stderr is not None
+    assert "not a Salesforce sandbox data file" in process.stderr.read()
