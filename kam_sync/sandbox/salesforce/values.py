@@ -44,9 +44,9 @@ def format_datetime(value: dt.datetime) -> str:
 
 
 def _format_number(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    return value
+    # The REST API sends currency, percent and number fields as JSON doubles (`15000.0`,
+    # `3.5E8`), whatever their scale; clients get floats and must not assume integers.
+    return float(value)
 
 
 def _identity(value: Any) -> Any:

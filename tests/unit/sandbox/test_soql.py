@@ -204,7 +204,10 @@ def test_unknown_fields_objects_and_relationships_name_the_culprit() -> None:
 def test_projection_nests_parent_fields_with_attributes_and_formats_values() -> None:
     store = _store()
     compiled = QueryCompiler(store, today=lambda: TODAY).compile(
-        parse_soql("SELECT Name, Owner.Name, Parent.Name, SystemModstamp FROM Account ORDER BY Id")
+        parse_soql(
+            "SELECT Name, Owner.Name, Parent.Name, SystemModstamp, AnnualRevenue FROM Account "
+            "ORDER BY Id"
+        )
     )
     rows = run_query(compiled, SortedViews(store), include_deleted=False)
     render = compile_renderer(compiled.projection, store, "/services/data/v59.0/", False)
@@ -215,6 +218,9 @@ def test_projection_nests_parent_fields_with_attributes_and_formats_values() -> 
     assert second["Owner"]["attributes"]["type"] == "User"
     assert second["Parent"]["Name"] == "Acme"
     assert second["SystemModstamp"] == "2026-01-01T02:00:00.000+0000"
+    # Currency goes out as a JSON double, as the REST API sends it.
+    assert isinstance(second["AnnualRevenue"], float)
+    assert second["AnnualRevenue"] == 100.0
     first = render(rows[0])
     assert first["Parent"] is None
 
