@@ -135,7 +135,13 @@ class SyncSection(BaseModel):
         le=100,
         description="runs a failed write is retried before it is a dead letter",
     )
-    snapshot_batch_size: int = Field(default=5_000, ge=100, le=100_000)
+    write_chunk_size: int = Field(
+        default=10_000,
+        ge=100,
+        le=100_000,
+        description="updates handed to the connector at once; their results are stored together "
+        "(large enough for Salesforce's Bulk API above its threshold)",
+    )
     overwrite_manual_edits: bool = Field(
         default=False,
         description="default for write-back targets: overwrite a value a person changed in the CRM",

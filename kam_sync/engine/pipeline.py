@@ -53,7 +53,6 @@ class RunInterrupted(KamSyncError):
 class RunOptions:
     mode: str = "run"  # run | plan
     full: bool = False  # ignore watermarks: pull everything
-    push_chunk: int = 2_000  # accounts whose results are stored together
     progress: Progress | None = None
     stop: threading.Event = field(default_factory=threading.Event)
 
@@ -100,8 +99,9 @@ class SyncEngine:
             self.connector.check_quota()
             for object_name in ("account", "opportunity"):
                 self._pull(object_name, as_of, summary, options)
-            outcome.assessment = self._assess(as_of, summary, options)
-            outcome.plan = self._diff(outcome.assessment, as_of, summary, options)
+            accounts = load_snapshot(self.store, "account")
+            outcome.assessment = self._assess(accounts, as_of, summary, options)
+            outcome.plan = self._diff(accounts, outcome.assessment, as_of, summary)
             if options.mode == "run":
                 self._record_governance(outcome.assessment, as_of, summary)
                 self._push(outcome.plan, summary, options)
@@ -204,9 +204,8 @@ class SyncEngine:
     # -- aggregate, score, govern, assess ----------------------------------------------------------
 
     def _assess(
-        self, as_of: datetime, summary: RunSummary, options: RunOptions
+        self, accounts: pl.DataFrame, as_of: datetime, summary: RunSummary, options: RunOptions
     ) -> PortfolioAssessment:
-        accounts = load_snapshot(self.store, "account")
         opportunities = load_snapshot(self.store, "opportunity")
         record_filter = self.project.mapping.objects.account.filter
         if record_filter:
@@ -239,9 +238,12 @@ class SyncEngine:
     # -- diff ------------------------------------------------------------------------------------
 
     def _diff(
-        self, result: PortfolioAssessment, as_of: datetime, summary: RunSummary, options: RunOptions
+        self,
+        accounts: pl.DataFrame,
+        result: PortfolioAssessment,
+        as_of: datetime,
+        summary: RunSummary,
     ) -> WritePlan:
-        accounts = load_snapshot(self.store, "account")
         written = load_written(self.store)
         plan = plan_writes(
             result.assessments,
@@ -295,8 +297,9 @@ class SyncEngine:
         account_ids = list(plan.updates)
         total = len(account_ids)
         retry_limit = self.project.config.sync.retry_limit
-        for start in range(0, total, options.push_chunk):
-            chunk = account_ids[start : start + options.push_chunk]
+        chunk_size = self.project.config.sync.write_chunk_size
+        for start in range(0, total, chunk_size):
+            chunk = account_ids[start : start + chunk_size]
             updates = [
                 RecordUpdate(
                     record_id=account_id,

@@ -31,6 +31,7 @@ class _FieldPlan:
     unmapped: str  # error | empty | keep
     required: bool
     scale: float | None
+    needs_mapping: bool  # a value map, or a closed set of canonical values to check
 
 
 class Normalizer:
@@ -55,8 +56,10 @@ class Normalizer:
             spec = FieldMapping(crm=target.crm, value_map=reverse, unmapped="keep")
             plans.append(self._plan(name, spec, kinds[name], False))
         self._plans = tuple(plans)
+        self._required = tuple(p for p in plans if p.required)
         self._id_crm = next(p.crm for p in plans if p.name == "id")
-        self._all_fields = tuple(kinds)
+        self._empty: CanonicalRecord = dict.fromkeys(kinds)
+        self._list_fields = tuple(n for n, k in kinds.items() if k is FieldKind.TEXT_LIST)
 
     @staticmethod
     def _plan(name: str, spec: FieldMapping, kind: FieldKind, required: bool) -> _FieldPlan:
@@ -71,17 +74,22 @@ class Normalizer:
             unmapped=unmapped,
             required=required,
             scale=spec.scale,
+            needs_mapping=spec.value_map is not None or closed,
         )
 
     def normalize(self, raw: dict[str, Any]) -> CanonicalRecord | RecordError:
         """The canonical record, or the reason it cannot be one."""
         raw_id = raw.get(self._id_crm)
         record_id = str(raw_id) if raw_id not in (None, "") else None
-        record: CanonicalRecord = dict.fromkeys(self._all_fields)
+        record: CanonicalRecord = dict(self._empty)
         for plan in self._plans:
+            value = raw.get(plan.crm)
+            if value is None or value == "":
+                continue  # already None (or [] for lists) in the empty record
             try:
-                value = plan.coerce(raw.get(plan.crm))
-                value = self._apply_value_map(plan, value)
+                value = plan.coerce(value)
+                if plan.needs_mapping:
+                    value = self._apply_value_map(plan, value)
                 if plan.scale is not None and value is not None:
                     value = value * (
                         Decimal(str(plan.scale)) if isinstance(value, Decimal) else plan.scale
@@ -89,20 +97,16 @@ class Normalizer:
             except ValueError as exc:
                 return RecordError(record_id, f"{plan.crm}: {exc}", field=plan.name)
             record[plan.name] = value
-        for plan in self._plans:
+        if record["is_deleted"] is None:
+            record["is_deleted"] = False
+        for name in self._list_fields:
+            if record[name] is None:
+                record[name] = []
+        for plan in self._required:
             # A deleted record only has to say which record it was: CRMs drop relations of
             # archived records (HubSpot returns no associations for them).
-            if (
-                plan.required
-                and record[plan.name] is None
-                and (plan.name == "id" or not record.get("is_deleted"))
-            ):
+            if record[plan.name] is None and (plan.name == "id" or not record["is_deleted"]):
                 return RecordError(record_id, f"{plan.crm} is empty but required", field=plan.name)
-        if record.get("is_deleted") is None:
-            record["is_deleted"] = False
-        for list_field, kind in canonical.OBJECT_FIELDS[self.object_name].items():
-            if kind is FieldKind.TEXT_LIST and record[list_field] is None:
-                record[list_field] = []
         return record
 
     @staticmethod

@@ -164,3 +164,47 @@ def test_sqlite_store_uses_wal_and_lives_in_the_project_folder(tmp_path: Path) -
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert current_version(conn) == LATEST_VERSION
     store.close()
+
+
+def test_the_fast_snapshot_loader_gives_the_same_table_as_typed_rows(
+    store_url: str, tmp_path: Path
+) -> None:
+    from kam_sync.canonical import ACCOUNT_FIELDS, OPPORTUNITY_FIELDS
+    from kam_sync.engine.frames import frame_from_records, load_snapshot
+
+    store = open_store(store_url, tmp_path)
+    base = dict.fromkeys(ACCOUNT_FIELDS)
+    store.upsert_snapshot(
+        "account",
+        [
+            base
+            | _account(
+                1,
+                annual_revenue=Decimal("1234567.89"),
+                team_roles=["innovator", "collaborator"],
+                last_review_date=date(2026, 1, 2),
+                public_company=True,
+                employees=12,
+                kam_score=55.25,
+                kam_flags=["over_cap"],
+                kam_last_assessed=T0,
+            ),
+            base | _account(2),
+            base | _account(3, is_deleted=True),
+        ],
+    )
+    opp = dict.fromkeys(OPPORTUNITY_FIELDS) | {
+        "id": "O1",
+        "account_id": "A0001",
+        "amount": Decimal("-10.05"),
+        "close_date": date(2026, 3, 31),
+        "modified_at": T0,
+        "is_deleted": False,
+    }
+    store.upsert_snapshot("opportunity", [opp])
+    for name in ("account", "opportunity"):
+        fast = load_snapshot(store, name)
+        typed = frame_from_records([r for batch in store.iter_snapshot(name) for r in batch], name)
+        assert fast.equals(typed), name
+    assert load_snapshot(store, "account")["id"].to_list() == ["A0001", "A0002"]
+    store.close()

@@ -1,0 +1,271 @@
+"""Benchmark of whole syncs against the sandbox CRM (issue 7, point 10). Prints figures; not a test.
+
+For each CRM and injected latency it runs, as an ops engineer would, in separate processes:
+`kam-sync sandbox serve` (the CRM), `kam-sync provision`, then `kam-sync run` three times:
+a full first sync, a run with no change, and a nightly run after 1 % of the accounts changed in
+the CRM. It reports the API calls by kind that the sandbox counted, against the theoretical
+minimum (reads: pages needed at the largest page size; writes: changed records / largest batch),
+wall time, and the peak memory (max RSS) of the `kam-sync run` process.
+
+    .venv/bin/python bench/bench_sync.py --crm both --accounts 50000 --latency 0,20
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import resource
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import requests
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from kam_sync.cli.demo_cmd import HUBSPOT_DEMO_BLOCK, SALESFORCE_DEMO_BLOCK  # noqa: E402
+from kam_sync.cli.project_cmds import create_project  # noqa: E402
+
+EXE = shutil.which("kam-sync", path=str(Path(sys.executable).parent)) or "kam-sync"
+PAGE = {"salesforce": 2000, "hubspot": 100}
+WRITE_BATCH = {"salesforce": 200, "hubspot": 100}
+
+
+def start_sandbox(
+    crm: str, accounts: int, latency_ms: int
+) -> tuple[subprocess.Popen[str], dict[str, Any]]:
+    cmd = [
+        EXE,
+        "sandbox",
+        "serve",
+        "--crm",
+        crm,
+        "--accounts",
+        str(accounts),
+        "--seed",
+        "11",
+        "--rate-limit-tier",
+        "250",
+    ]
+    if latency_ms:
+        cmd += ["--faults", f"latency={latency_ms}ms"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    assert proc.stdout is not None
+    info = json.loads(proc.stdout.readline())
+    return proc, info
+
+
+def session_for(crm: str, info: dict[str, Any]) -> requests.Session:
+    s = requests.Session()
+    s.trust_env = False
+    if crm == "salesforce":
+        s.verify = info["ca_cert_path"]
+        token = s.post(
+            info["base_url"] + "/services/oauth2/token",
+            data={
+                "grant_type": "client_credentials",
+                "client_id": info["credentials"]["client_id"],
+                "client_secret": info["credentials"]["client_secret"],
+            },
+            timeout=60,
+        ).json()["access_token"]
+    else:
+        token = info["credentials"]["access_token"]
+    s.headers["Authorization"] = f"Bearer {token}"
+    return s
+
+
+def stats(s: requests.Session, info: dict[str, Any], reset: bool = False) -> dict[str, Any]:
+    url = info["base_url"] + "/__sandbox/" + ("reset" if reset else "stats")
+    r = s.post(url, timeout=60) if reset else s.get(url, timeout=60)
+    return r.json() if not reset else {}
+
+
+def kam_run(project: Path, env: dict[str, str]) -> tuple[dict[str, Any], float, float]:
+    """Run `kam-sync run --json`; returns the summary, wall seconds, peak RSS in MB."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(
+        [EXE, "run", "--json", "--project", str(project)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert proc.stdout is not None
+    out = proc.stdout.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    summary = json.loads(out) if out.strip() else {"status": f"exit {status}"}
+    return summary, wall, usage.ru_maxrss / 1024
+
+
+def change_one_percent(crm: str, s: requests.Session, info: dict[str, Any], project: Path) -> int:
+    """Another integration edits the relationship strength of 1 % of the accounts."""
+    with sqlite3.connect(project / "state" / "kam-sync.sqlite") as db:
+        ids = [
+            r[0]
+            for r in db.execute("SELECT id FROM account_snapshot WHERE is_deleted = 0 ORDER BY id")
+        ]
+    chosen = ids[::100]
+    base = info["base_url"]
+    if crm == "salesforce":
+        for i in range(0, len(chosen), 200):
+            records = [
+                {
+                    "attributes": {"type": "Account"},
+                    "Id": a,
+                    "KAM_Relationship_Strength__c": "Strong",
+                }
+                for a in chosen[i : i + 200]
+            ]
+            s.patch(
+                base + "/services/data/v62.0/composite/sobjects",
+                json={"allOrNone": False, "records": records},
+                timeout=120,
+            ).raise_for_status()
+    else:
+        for i in range(0, len(chosen), 100):
+            inputs = [
+                {"id": a, "properties": {"kam_relationship_strength": "strong"}}
+                for a in chosen[i : i + 100]
+            ]
+            r = s.post(
+                base + "/crm/v3/objects/companies/batch/update",
+                json={"inputs": inputs},
+                timeout=120,
+            )
+            assert r.status_code in (200, 207), r.text
+    return len(chosen)
+
+
+def calls(st: dict[str, Any]) -> dict[str, int]:
+    return {kind: sum(methods.values()) for kind, methods in st["requests"].items()}
+
+
+def minimum(crm: str, accounts: int, opps: int, written: int, full: bool) -> dict[str, int]:
+    reads = math.ceil(accounts / PAGE[crm]) + math.ceil(opps / PAGE[crm])
+    if crm == "hubspot":
+        # associations: one batch call per page of deals (company) and of companies (parent)
+        reads *= 2
+    bulk = crm == "salesforce" and written > 2000
+    writes = 5 if bulk else math.ceil(written / WRITE_BATCH[crm])
+    return {"reads": reads, "writes": writes if written else 0}
+
+
+def bench(crm: str, accounts: int, latency_ms: int) -> list[dict[str, Any]]:
+    rows = []
+    t0 = time.perf_counter()
+    sandbox, info = start_sandbox(crm, accounts, latency_ms)
+    seed_s = time.perf_counter() - t0
+    tmp = Path(tempfile.mkdtemp(prefix="kam-bench-"))
+    project = tmp / "project"
+    try:
+        env = dict(os.environ)
+        if crm == "salesforce":
+            block = SALESFORCE_DEMO_BLOCK.format(base_url=info["base_url"], ca=info["ca_cert_path"])
+            env["KAM_SYNC_SF_CLIENT_ID"] = info["credentials"]["client_id"]
+            env["KAM_SYNC_SF_CLIENT_SECRET"] = info["credentials"]["client_secret"]
+        else:
+            block = (
+                HUBSPOT_DEMO_BLOCK.format(base_url=info["base_url"]) + "    rate_limit_tier: 250\n"
+            )
+            env["KAM_SYNC_HUBSPOT_TOKEN"] = info["credentials"]["access_token"]
+        create_project(project, crm, force=True, crm_block=block)
+        subprocess.run(
+            [EXE, "provision", "--project", str(project)],
+            env=env,
+            check=True,
+            capture_output=True,
+            timeout=600,
+        )
+        s = session_for(crm, info)
+        for label in ("full sync", "no change", "1 % changed"):
+            if label == "1 % changed":
+                change_one_percent(crm, s, info, project)
+            stats(s, info, reset=True)
+            summary, wall, rss = kam_run(project, env)
+            st = stats(s, info)
+            by_kind = calls(st)
+            pulled = summary.get("pulled", {})
+            written = summary.get("accounts_written", 0)
+            mini = minimum(
+                crm,
+                pulled.get("account", 0),
+                pulled.get("opportunity", 0),
+                written,
+                label == "full sync",
+            )
+            read_calls = sum(
+                v
+                for k, v in by_kind.items()
+                if k in ("query", "search", "associations", "list", "bulk")
+            )
+            write_calls = sum(v for k, v in by_kind.items() if k == "write") + (
+                by_kind.get("bulk", 0) if crm == "salesforce" and written > 2000 else 0
+            )
+            rows.append(
+                {
+                    "crm": crm,
+                    "latency_ms": latency_ms,
+                    "run": label,
+                    "status": summary.get("status"),
+                    "pulled": pulled,
+                    "written": written,
+                    "calls": by_kind,
+                    "read_calls": read_calls,
+                    "min_reads": mini["reads"],
+                    "write_calls": write_calls,
+                    "min_writes": mini["writes"],
+                    "wall_s": round(wall, 1),
+                    "peak_rss_mb": round(rss),
+                    "sandbox_start_s": round(seed_s, 1),
+                }
+            )
+            print(json.dumps(rows[-1]), flush=True)
+    finally:
+        sandbox.terminate()
+        sandbox.wait(timeout=60)
+        shutil.rmtree(tmp, ignore_errors=True)
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--crm", choices=("salesforce", "hubspot", "both"), default="both")
+    parser.add_argument("--accounts", type=int, default=50_000)
+    parser.add_argument(
+        "--latency", default="0,20", help="comma-separated injected latencies in ms"
+    )
+    args = parser.parse_args()
+    crms = ["salesforce", "hubspot"] if args.crm == "both" else [args.crm]
+    rows = []
+    for crm in crms:
+        for latency in (int(x) for x in args.latency.split(",")):
+            rows += bench(crm, args.accounts, latency)
+    print()
+    print(
+        "| CRM | latency | run | pulled (acc/opp) | written | read calls (min) | write calls (min) | wall | peak RSS |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        p = r["pulled"]
+        print(
+            f"| {r['crm']} | {r['latency_ms']} ms | {r['run']} | {p.get('account', 0)}/{p.get('opportunity', 0)} | "
+            f"{r['written']} | {r['read_calls']} ({r['min_reads']}) | {r['write_calls']} ({r['min_writes']}) | "
+            f"{r['wall_s']} s | {r['peak_rss_mb']} MB |"
+        )
+    _ = resource  # peak memory comes from os.wait4's rusage of the run process
+
+
+if __name__ == "__main__":
+    main()
