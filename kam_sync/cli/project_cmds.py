@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import shutil
+import os
 from pathlib import Path
 
 from kam_sync.config.loader import load_project
@@ -11,7 +11,7 @@ from kam_sync.config.project import PROJECT_FILE
 from kam_sync.config.schemas import schema_modeline, write_schemas
 from kam_sync.config.template import render_project_file
 from kam_sync.default_files import default_files
-from kam_sync.errors import ExitCode, KamSyncError
+from kam_sync.errors import ConfigError, ExitCode, KamSyncError
 
 RULE_SCHEMA_KINDS = {
     "scoring.yaml": "scoring",
@@ -38,7 +38,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     validate = sub.add_parser(
         "validate",
         help="check the project's config files; exit 0 when valid, 2 with every error when not",
+        description="Check every config file. When the CRM's credentials are in the environment, "
+        "also check the mapping against the CRM (fields exist, types fit, write-back targets are "
+        "updateable and their picklists hold every value the rules can produce).",
     )
+    validate.add_argument("--offline", action="store_true", help="do not contact the CRM")
     validate.set_defaults(handler=cmd_validate)
 
     schema = sub.add_parser("schema", help="write a JSON Schema for each YAML file kind")
@@ -100,7 +104,33 @@ def cmd_validate(args: argparse.Namespace) -> int:
     for kind in ("scoring", "governance", "checklist", "stages"):
         print(f"  {kind}: {project.files[kind].relative_to(project.root)}")
     print(f"  schedule: '{project.config.schedule.cron}' in {project.config.schedule.timezone}")
+    if args.offline:
+        return ExitCode.OK
+    crm = project.config.crm.type
+    if not any(os.environ.get(name) for name in CREDENTIAL_HINTS[crm]):
+        print(
+            f"  CRM check skipped: no {crm} credentials in the environment ({', '.join(CREDENTIAL_HINTS[crm])})"
+        )
+        return ExitCode.OK
+    from kam_sync.engine.crm_check import check_against_crm
+    from kam_sync_connectors.registry import connect
+
+    connector = connect(crm, project.config.connector_settings(), os.environ)
+    try:
+        issues = check_against_crm(project, connector)
+    finally:
+        connector.close()
+    if issues:
+        raise ConfigError(issues)
+    print(f"  the mapping matches the {crm} org/account")
     return ExitCode.OK
+
+
+# Any of these in the environment means the CRM can be asked.
+CREDENTIAL_HINTS = {
+    "salesforce": ("KAM_SYNC_SF_CLIENT_ID", "KAM_SYNC_SF_SESSION_ID", "KAM_SYNC_SF_USERNAME"),
+    "hubspot": ("KAM_SYNC_HUBSPOT_TOKEN", "KAM_SYNC_HUBSPOT_CLIENT_ID"),
+}
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
@@ -108,6 +138,3 @@ def cmd_schema(args: argparse.Namespace) -> int:
     for path in write_schemas(folder):
         print(path)
     return ExitCode.OK
-
-
-__all__ = ["register", "shutil"]

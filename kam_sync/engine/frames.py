@@ -69,7 +69,7 @@ def _raw_dtype(dtype: pl.DataType, native_dates: bool) -> pl.DataType:
         return pl.Int64()
     if dtype in (pl.Boolean, pl.Int64, pl.Float64):
         return dtype
-    if native_dates and (dtype == UTC_DATETIME or dtype == pl.Date):
+    if native_dates and dtype in (UTC_DATETIME, pl.Date):
         return dtype
     return pl.Utf8()
 
@@ -78,7 +78,7 @@ def _convert(name: str, dtype: pl.DataType, native_dates: bool) -> pl.Expr:
     col = pl.col(name)
     if dtype == MONEY:
         return (col.cast(pl.Decimal(20, 0)) * pl.lit(_CENT)).cast(MONEY).alias(name)
-    if native_dates and (dtype == UTC_DATETIME or dtype == pl.Date):
+    if native_dates and dtype in (UTC_DATETIME, pl.Date):
         return col.alias(name)  # the driver gives typed values (PostgreSQL)
     if dtype == UTC_DATETIME:
         # SQLite keeps "YYYY-MM-DD HH:MM:SS[.ffffff]" (UTC); PostgreSQL text has an offset.
