@@ -87,7 +87,9 @@ def assess_portfolio(
     """
     if as_of.tzinfo is None:
         raise ValueError("as_of must be timezone-aware (UTC)")
-    accounts = conform(accounts, {**ACCOUNT_SCHEMA, **pack.extra_account_columns})
+    schema = {**ACCOUNT_SCHEMA, **pack.extra_account_columns}
+    # Only known columns go in: a stray column could shadow a metric or a result column.
+    accounts = conform(accounts, schema).select(list(schema))
     opportunities = conform(opportunities, OPPORTUNITY_SCHEMA)
     roll_up = pack.scoring.hierarchy.roll_up
     scope = in_scope(accounts)

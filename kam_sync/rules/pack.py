@@ -39,6 +39,7 @@ RULE_FILE_MODELS: dict[str, type[BaseModel]] = {
     "stages": StagesFile,
 }
 
+_RESULT_COLUMNS = ("score", "classification", "tier", "group_id", "tier_reason", "flags")
 _NUMERIC = (pl.Int8, pl.Int16, pl.Int32, pl.Int64, pl.UInt8, pl.UInt16, pl.UInt32, pl.UInt64,
             pl.Float32, pl.Float64, pl.Decimal)  # fmt: skip
 
@@ -95,6 +96,15 @@ def load_rule_pack(
     """
     extra = dict(extra_account_columns or {})
     issues: list[ConfigIssue] = []
+    reserved = {**columns.METRICS_SCHEMA, **columns.CHECKLIST_COLUMNS, **columns.REVIEW_COLUMNS}
+    for name in sorted(set(extra) & (set(reserved) | set(_RESULT_COLUMNS))):
+        issues.append(
+            ConfigIssue(
+                None, None, None,
+                f"extra account column '{name}' has the name of a column the rules engine "
+                "computes; rename it in the mapping",
+            )
+        )  # fmt: skip
     for key in files:
         if key not in RULE_FILE_MODELS:
             issues.append(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -155,3 +156,40 @@ def test_metrics_computed_elsewhere_give_the_same_assessments(pack: RulePack) ->
             accounts, opportunities, GovernanceHistory.empty(), pack, AS_OF,
             metrics=pl.DataFrame({"id": ["A"]}),
         )  # fmt: skip
+
+
+def test_extra_account_columns_may_be_named_in_conditions(tmp_path: Path) -> None:
+    files = default_files()
+    scoring = tmp_path / "scoring.yaml"
+    text = files["scoring"].read_text(encoding="utf-8")
+    scoring.write_text(text.replace("won_amount_12m >= 250000", "segment = 'enterprise'"), "utf-8")
+    files["scoring"] = scoring
+    pack, issues = load_rule_pack(files)
+    assert pack is None and "unknown column 'segment'" in issues[0].message
+    pack, issues = load_rule_pack(files, extra_account_columns={"segment": pl.Utf8()})
+    assert pack is not None, issues
+    accounts = accounts_frame([{"id": "A"}, {"id": "B"}]).with_columns(
+        pl.Series("segment", ["enterprise", "smb"])
+    )
+    result = assess_portfolio(
+        accounts, opportunities_frame([]), GovernanceHistory.empty(), pack, AS_OF
+    )
+    assert result.assessments["classification"].to_list() == ["existing_key", "not_key"]
+
+
+def test_an_extra_account_column_may_not_shadow_a_computed_column() -> None:
+    pack, issues = load_rule_pack(
+        default_files(), extra_account_columns={"won_amount_12m": pl.Float64()}
+    )
+    assert pack is None
+    assert "extra account column 'won_amount_12m'" in issues[0].message
+
+
+def test_unknown_columns_in_the_account_table_are_ignored(pack: RulePack) -> None:
+    accounts = accounts_frame([{"id": "A"}]).with_columns(
+        pl.lit(99.0).alias("score"), pl.lit("x").alias("won_amount_12m")
+    )
+    result = assess_portfolio(
+        accounts, opportunities_frame([]), GovernanceHistory.empty(), pack, AS_OF
+    )
+    assert result.assessments["score"][0] != 99.0
