@@ -26,6 +26,7 @@ DEFAULT_PACK, _ = load_rule_pack(default_files())
 assert DEFAULT_PACK is not None
 (_FOLDER / "capped").mkdir()
 (_FOLDER / "rollup").mkdir()
+(_FOLDER / "flapping").mkdir()
 CAPPED_PACK = pack_with(
     {
         "governance": {"cap": {"max_accounts": 3, "max_share": 0.2, "mode": "enforce"}},
@@ -176,3 +177,64 @@ def test_the_result_does_not_depend_on_row_order(data: Any, rnd: Any, pack_name:
 @given(portfolios(), st.sampled_from(sorted(PACKS)))
 def test_the_same_input_gives_the_same_output(data: Any, pack_name: str) -> None:
     assert _assess(PACKS[pack_name], *data).equals(_assess(PACKS[pack_name], *data))
+
+
+FLAPPING_PACK = pack_with(
+    {
+        "scoring": {
+            "factors": {
+                "relationship_strength": {
+                    "weight": 1,
+                    "missing": "zero",
+                    "signals": [
+                        {
+                            "input": "contacts_engaged",
+                            "scale": {"type": "linear_band", "low": 0, "high": 100},
+                        }
+                    ],
+                }
+            },
+            "classification": [{"name": "existing_key", "when": "score >= 0"}, {"name": "not_key"}],
+            "tiers": [
+                {"name": "key", "min_score": 60},
+                {"name": "watchlist", "min_score": 10},
+                {"name": "none"},
+            ],
+        },
+        "governance": {
+            "key_tiers": ["key"],
+            "cap": None,
+            "growth_alert": None,
+            "anti_flapping": {"promotion_margin": 3, "demotion_margin": 5, "demotion_runs": 3},
+        },
+        "stages": {"programme_tiers": ["key"], "team": {"required_roles": []}},
+    },
+    _FOLDER / "flapping",
+)
+
+
+@pytest.mark.slow
+@SETTINGS
+@given(st.lists(st.integers(0, 100), min_size=1, max_size=8))
+def test_tiers_change_only_past_the_margins_and_after_k_runs(scores: list[int]) -> None:
+    history = GovernanceHistory.empty()
+    was_key = False
+    below = 0
+    for day, score in enumerate(scores):
+        result = assess_portfolio(
+            accounts_frame([{"id": "A", "contacts_engaged": score}]),
+            opportunities_frame([]),
+            history,
+            FLAPPING_PACK,
+            AS_OF + timedelta(days=day),
+        )
+        history = result.history
+        is_key = result.assessments["tier"][0] == "key"
+        below = below + 1 if score < 55 else 0
+        if is_key and not was_key:
+            assert score >= 63, "a newcomer must clear the line plus the promotion margin"
+        if was_key and not is_key:
+            assert below >= 3, "an incumbent drops only after 3 runs below the line minus margin"
+        if was_key and score >= 60:
+            assert is_key
+        was_key = is_key
