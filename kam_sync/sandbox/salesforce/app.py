@@ -26,9 +26,11 @@ from kam_sync.sandbox.salesforce.tooling import ToolingService, register_custom_
 from kam_sync.sandbox.server import CrmApp, Request, Response, Route, json_response
 from kam_sync.sandbox.stats import SandboxStats
 
-API_VERSIONS = tuple(f"{v}.0" for v in range(31, 63))
+# Up to Winter '27 (v68.0), the release current when this sandbox was written.
+API_VERSIONS = tuple(f"{v}.0" for v in range(31, 69))
 DEFAULT_DAILY_API_LIMIT = 100_000  # Enterprise Edition's base allocation
 _V = r"/services/data/v(?P<version>\d{2}\.0)"
+_VERSION = re.compile(r"/services/data/v(\d+\.\d+)")
 _KINDS = (
     (re.compile(r"^/services/oauth2/"), "auth"),
     (re.compile(_V + r"/(query|queryAll)(/|$)"), "query"),
@@ -119,6 +121,9 @@ class SalesforceApp(CrmApp):
     def before_route(self, request: Request) -> Response | None:
         if not request.path.startswith("/services/data/v"):
             return None
+        version = _VERSION.match(request.path)
+        if version is None or version.group(1) not in API_VERSIONS:
+            return sf_error(404, "NOT_FOUND", NOT_FOUND_MESSAGE)
         if not self.sessions.check(request.header("authorization")):
             return sf_error(401, "INVALID_SESSION_ID", "Session expired or invalid")
         with self._quota_lock:

@@ -329,3 +329,12 @@ def test_concurrent_pulls_and_writes_all_succeed(sandbox: SandboxHandle) -> None
         written = [f.result() for f in writes]
     assert pulled == [5 * len(ids)] * 3
     assert written == [50] * 3
+
+
+def test_an_api_version_salesforce_does_not_serve_is_not_found(sandbox: SandboxHandle) -> None:
+    sf = login(sandbox)
+    unknown = sf.session.get(f"{sandbox.base_url}/services/data/v99.0/limits", headers=sf.headers)
+    assert unknown.status_code == 404
+    assert unknown.json()[0]["errorCode"] == "NOT_FOUND"
+    known = sf.session.get(f"{sandbox.base_url}/services/data/v62.0/limits", headers=sf.headers)
+    assert known.status_code == 200
