@@ -103,7 +103,11 @@ def seed_store(store: SalesforceStore, portfolio: Portfolio) -> None:
     for deal in portfolio.deals:
         created_at = deal.created_at.replace(microsecond=0)
         stamp = _modstamp(created_at, as_of, deal.key)
-        account_id = None if deal.company_key is None else make_id("Account", deal.company_key)
+        # Salesforce cannot hold a lookup to a missing account (deleting an account deletes
+        # its opportunities), so both kinds of orphan deal become opportunities without one.
+        account_id = (
+            make_id("Account", deal.company_key) if deal.company_key in company_keys else None
+        )
         owner_key = 1 + (deal.company_key or deal.key) % max(1, len(portfolio.users))
         store.put_seed(
             "Opportunity",
@@ -163,7 +167,8 @@ def _account(company: SeedCompany, as_of: dt.datetime, api_user: str) -> dict[st
     record: dict[str, Any] = {
         "Id": make_id("Account", company.key),
         "IsDeleted": False,
-        "Name": company.name,
+        # Account Name is required in Salesforce; a blank name arrives as a placeholder.
+        "Name": company.name or "-",
         "Type": ACCOUNT_TYPE_LABELS.get(company.account_type or ""),
         "ParentId": None if company.parent_key is None else make_id("Account", company.parent_key),
         "Industry": company.industry,

@@ -495,3 +495,17 @@ def test_describe_lists_child_relationships_and_subqueries_return_them(
     assert team["totalSize"] == expected == len(team["records"])
     assert team["done"] is True
     assert all(isinstance(m["User"]["Name"], str) for m in team["records"])
+
+
+def test_the_seeded_org_has_orphan_opportunities_but_no_dangling_lookups(sf: Salesforce) -> None:
+    orphans = sf.query("SELECT COUNT() FROM Opportunity WHERE AccountId = null")["totalSize"]
+    assert orphans > 0
+    records = sf.query_all("SELECT AccountId, Account.Name FROM Opportunity")["records"]
+    dangling = [r for r in records if r["AccountId"] and r["Account"] is None]
+    assert dangling == []
+    unnamed = sf.query("SELECT COUNT() FROM Account WHERE Name = null OR Name = ''")
+    assert unnamed["totalSize"] == 0  # Name is required in Salesforce
+    won_without_amount = sf.query(
+        "SELECT COUNT() FROM Opportunity WHERE IsWon = true AND Amount = null"
+    )
+    assert won_without_amount["totalSize"] > 0  # dirty data the pipeline must survive
