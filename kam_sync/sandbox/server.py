@@ -412,7 +412,12 @@ class _RequestHandler(BaseHTTPRequestHandler):
             headers=_Headers(self.headers.items()),
             body=body,
         )
-        response = self.server.sandbox.dispatch(request)
+        sandbox = self.server.sandbox
+        try:
+            response = sandbox.dispatch(request)
+        except Exception as exc:  # a bug in a hook must still answer, not hang up
+            log.exception("sandbox request failed: %s %s", request.method, request.path)
+            response = sandbox.app.internal_error(request, exc)
         if response is None:
             self.close_connection = True
             with contextlib.suppress(OSError):
