@@ -119,3 +119,28 @@ def test_reset_zeroes_the_counters_and_sandbox_requests_are_not_counted(
     stats = requests.get(f"{server.base_url}/__sandbox/stats", timeout=5).json()
     assert stats["requests_total"] == 0
     assert stats["faults_total"] == 0
+
+
+def test_tls_certificate_is_trusted_for_127_0_0_1_and_localhost(tmp_path: object) -> None:
+    from pathlib import Path
+
+    from kam_sync.sandbox.tls import generate_tls_material
+
+    assert isinstance(tmp_path, Path)
+    material = generate_tls_material(tmp_path / "tls")
+    sandbox = SandboxServer(EchoApp(), ssl_context=material.server_context())
+    sandbox.start()
+    try:
+        session = requests.Session()
+        session.trust_env = False
+        session.verify = str(material.ca_cert_path)
+        assert sandbox.base_url.startswith("https://127.0.0.1:")
+        for host in ("127.0.0.1", "localhost"):
+            url = f"https://{host}:{sandbox.port}/items/a"
+            assert session.get(url, timeout=5).json()["item"] == "a"
+        with pytest.raises(requests.exceptions.SSLError):
+            untrusted = requests.Session()
+            untrusted.trust_env = False
+            untrusted.get(f"{sandbox.base_url}/items/a", timeout=5)
+    finally:
+        sandbox.stop()
