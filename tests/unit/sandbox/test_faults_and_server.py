@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import requests
@@ -17,6 +18,7 @@ from kam_sync.sandbox.server import (
     SandboxServer,
     json_response,
 )
+from kam_sync.sandbox.tls import generate_tls_material
 
 
 class EchoApp(CrmApp):
@@ -121,12 +123,7 @@ def test_reset_zeroes_the_counters_and_sandbox_requests_are_not_counted(
     assert stats["faults_total"] == 0
 
 
-def test_tls_certificate_is_trusted_for_127_0_0_1_and_localhost(tmp_path: object) -> None:
-    from pathlib import Path
-
-    from kam_sync.sandbox.tls import generate_tls_material
-
-    assert isinstance(tmp_path, Path)
+def test_tls_certificate_is_trusted_for_127_0_0_1_and_localhost(tmp_path: Path) -> None:
     material = generate_tls_material(tmp_path / "tls")
     sandbox = SandboxServer(EchoApp(), ssl_context=material.server_context())
     sandbox.start()
