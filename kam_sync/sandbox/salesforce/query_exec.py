@@ -10,6 +10,7 @@ import bisect
 import operator
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from kam_sync.sandbox.salesforce.query import ChildQuery, CompiledQuery, SortKey
@@ -27,34 +28,61 @@ class SortedViews:
     def __init__(self, store: SalesforceStore, max_entries: int = 16) -> None:
         self.store = store
         self.max_entries = max_entries
-        self._cache: dict[tuple[Any, ...], tuple[int, list[Record], list[Any]]] = {}
+        self._cache: dict[tuple[Any, ...], _View] = {}
         self._lock = threading.Lock()
 
     def records(self, compiled: CompiledQuery) -> tuple[Sequence[Record], list[Any] | None]:
         """The object's records (deleted included) in the query's order, and leading keys."""
+        view = self._view(compiled)
+        return view.ordered, view.keys
+
+    def live(self, compiled: CompiledQuery) -> tuple[list[Record], list[Any] | None]:
+        """The records that are not deleted, in the query's order, and their leading keys.
+
+        Both lists are shared: callers must not modify them.
+        """
+        view = self._view(compiled)
+        if view.live is None:
+            alive = [i for i, r in enumerate(view.ordered) if not r["IsDeleted"]]
+            keys = view.keys
+            view.live_keys = None if keys is None else [keys[i] for i in alive]
+            view.live = [view.ordered[i] for i in alive]
+        return view.live, view.live_keys
+
+    def _view(self, compiled: CompiledQuery) -> _View:
         store = self.store
         name = compiled.schema.name
         tables = store.tooling_tables if compiled.tooling else store.tables
         table = tables[name.lower()]
-        if not compiled.sort_keys:
-            return list(table.values()), None
         key = (compiled.tooling, name.lower(), compiled.sort_signature)
         version = store.table_version(name, tooling=compiled.tooling)
         with self._lock:
             cached = self._cache.get(key)
-        if cached is not None and cached[0] == version and len(cached[1]) == len(table):
-            return cached[1], cached[2]
+        if cached is not None and cached.version == version and len(cached.ordered) == len(table):
+            return cached
         ordered = sort_records(list(table.values()), compiled.sort_keys)
-        lead = compiled.sort_keys[0]
-        lead_key: Callable[[Record], Any] = (
-            operator.itemgetter(lead.always_set) if lead.always_set else _sort_key(lead)
-        )
-        keys = list(map(lead_key, ordered))
+        keys = None
+        if compiled.sort_keys:
+            lead = compiled.sort_keys[0]
+            lead_key: Callable[[Record], Any] = (
+                operator.itemgetter(lead.always_set) if lead.always_set else _sort_key(lead)
+            )
+            keys = list(map(lead_key, ordered))
+        view = _View(version, ordered, keys)
         with self._lock:
             if len(self._cache) >= self.max_entries:
                 self._cache.pop(next(iter(self._cache)))
-            self._cache[key] = (version, ordered, keys)
-        return ordered, keys
+            self._cache[key] = view
+        return view
+
+
+@dataclass(slots=True)
+class _View:
+    version: int
+    ordered: list[Record]
+    keys: list[Any] | None  # the leading sort key of each record, for `bisect`
+    live: list[Record] | None = None  # the records not deleted, computed on first use
+    live_keys: list[Any] | None = None
 
 
 class ChildIndex:
@@ -150,8 +178,14 @@ def run_query(
     """All matching records in order, after OFFSET and LIMIT."""
     records: Sequence[Record]
     keys: list[Any] | None = None
+    predicate = compiled.predicate
+    # Without a residual predicate the cached views answer directly: `query` reads the
+    # live view and `queryAll` the full one, each sliced by any leading range.
+    served_by_view = compiled.id_lookup is None and predicate is None
     if compiled.id_lookup is not None:
         records = _by_id(compiled, views.store, compiled.id_lookup)
+    elif served_by_view and not include_deleted:
+        records, keys = views.live(compiled)
     else:
         records, keys = views.records(compiled)
     if compiled.leading_ranges:
@@ -159,13 +193,12 @@ def run_query(
         raw = compiled.sort_keys[0].always_set is not None
         start, end = _bounds(keys, compiled.leading_ranges, raw=raw)
         records = records[start:end]
-    predicate = compiled.predicate
-    if include_deleted:
+    if served_by_view:
+        matched = records if isinstance(records, list) else list(records)
+    elif include_deleted:
         matched = [r for r in records if predicate(r)] if predicate else list(records)
-    elif predicate is None:
-        matched = [r for r in records if not r["IsDeleted"]]
     else:
-        matched = [r for r in records if not r["IsDeleted"] and predicate(r)]
+        matched = [r for r in records if not r["IsDeleted"] and (predicate is None or predicate(r))]
     offset = compiled.query.offset or 0
     limit = compiled.query.limit
     if offset or limit is not None:
