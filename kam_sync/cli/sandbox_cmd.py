@@ -32,7 +32,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     serve.add_argument("--accounts", type=int, default=1000, help="accounts to seed (default 1000)")
     serve.add_argument("--seed", type=int, default=1, help="seed of the generated data")
     serve.add_argument(
-        "--data", type=Path, metavar="FILE", help="keep the data in FILE between restarts"
+        "--data",
+        type=Path,
+        metavar="FILE",
+        help="keep the data in FILE between restarts (start again with the same --accounts "
+        "and --seed; a Salesforce file remembers them itself)",
     )
     serve.add_argument(
         "--faults",
