@@ -18,7 +18,6 @@ import json
 import shutil
 import tempfile
 import threading
-import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -43,16 +42,15 @@ class SandboxHandle:
     credentials: dict[str, str]
     ca_cert_path: Path | None
     app: Any  # SalesforceApp or HubSpotApp: tests mutate data through it
-    server: SandboxServer
-    _stats: SandboxStats = field(repr=False)
+    server: SandboxServer = field(repr=False)
 
     def stats(self) -> dict[str, Any]:
         """The counters `GET /__sandbox/stats` returns."""
-        return self._stats.snapshot()
+        return self.server.stats.snapshot()
 
     def reset_stats(self) -> None:
         """Zero the counters."""
-        self._stats.reset()
+        self.server.stats.reset()
 
     def set_faults(self, faults: FaultSpec | str | Mapping[str, object] | None) -> None:
         """Replace the fault spec (and restart its deterministic sequence)."""
@@ -212,7 +210,6 @@ def running_sandbox(
             ca_cert_path=ca_cert_path,
             app=app,
             server=server,
-            _stats=stats,
         )
     finally:
         if server is not None:
@@ -249,6 +246,7 @@ def serve(
         rate_limit_tier=rate_limit_tier,
     ) as handle:
         print_line(json.dumps(handle.connection_info()))
+        # A timed wait keeps the main thread responsive to signal handlers.
         while not stop_event.wait(0.5):
-            time.sleep(0)
+            pass
     return 0
