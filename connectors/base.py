@@ -20,6 +20,10 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 RawRecord = dict[str, Any]
 
+# WriteResult.error_code of an update that was never sent because the API budget ran out
+# mid-push. The push then raises QuotaExhaustedError carrying ``results`` (one per update).
+NOT_SENT_QUOTA = "KAM_QUOTA_STOP"
+
 CustomFieldType = Literal[
     "picklist",  # one value from a list
     "multipicklist",  # several values from a list
@@ -167,7 +171,9 @@ class Connector(Protocol):
     def push(self, object_name: str, updates: Sequence[RecordUpdate]) -> list[WriteResult]:
         """Update records in the CRM's largest batch form; one result per update, same order.
 
-        A field outside the write-back targets is refused before any request is made.
+        A field outside the write-back targets is refused before any request is made. When the
+        API budget runs out midway, raises QuotaExhaustedError with a ``results`` attribute:
+        one result per update, those not sent marked with ``NOT_SENT_QUOTA``.
         """
         ...
 

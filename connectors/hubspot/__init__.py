@@ -1,5 +1,23 @@
-"""HubSpot connector (hubspot-api-client): ``connect(settings, environ) -> HubSpotConnector``."""
+"""HubSpot connector (hubspot-api-client): ``connect(settings, environ) -> HubSpotConnector``.
 
-from kam_sync_connectors.hubspot.connector import HubSpotConnector, connect
+The SDK is imported on first use only, so reading a project's settings (which names both
+CRMs' settings models) does not load either CRM's SDK.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "HubSpotConnector": "kam_sync_connectors.hubspot.connector",
+    "connect": "kam_sync_connectors.hubspot.connector",
+}
 
 __all__ = ["HubSpotConnector", "connect"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

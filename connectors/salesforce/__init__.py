@@ -1,9 +1,25 @@
-"""Salesforce connector (simple-salesforce): ``connect(settings, environ)`` builds one."""
+"""Salesforce connector (simple-salesforce): ``connect(settings, environ)`` builds one.
+
+The SDK is imported on first use only, so reading a project's settings (which names both
+CRMs' settings models) does not load either CRM's SDK.
+"""
 
 from __future__ import annotations
 
-from kam_sync_connectors.salesforce.connector import SalesforceConnector, connect
-from kam_sync_connectors.salesforce.push import PushStoppedByQuota
-from kam_sync_connectors.salesforce.settings import SalesforceSettings
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "SalesforceConnector": "kam_sync_connectors.salesforce.connector",
+    "connect": "kam_sync_connectors.salesforce.connector",
+    "PushStoppedByQuota": "kam_sync_connectors.salesforce.push",
+    "SalesforceSettings": "kam_sync_connectors.salesforce.settings",
+}
 
 __all__ = ["PushStoppedByQuota", "SalesforceConnector", "SalesforceSettings", "connect"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -103,8 +103,10 @@ class SalesforceSettings(BaseModel):
         le=100_000_000,
         description="CSV bytes per ingest job (Bulk API 2.0 maximum: 100 MB)",
     )
+    # 10,000 rather than more: a page is parsed whole in memory, and at 10,000 records a
+    # 250,000-record first pull still takes only 25 result pages.
     bulk_query_page_records: int = Field(
-        default=50_000,
+        default=10_000,
         ge=1,
         description="records per page of Bulk API 2.0 query results (maxRecords)",
     )

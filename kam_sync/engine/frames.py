@@ -90,17 +90,29 @@ def _convert(name: str, dtype: pl.DataType, native_dates: bool) -> pl.Expr:
     return col.cast(dtype).alias(name)
 
 
-def load_snapshot(store: StateStore, object_name: str, batch_size: int = 50_000) -> pl.DataFrame:
-    """All live records of one object as a canonical table, ordered by id."""
+def load_snapshot(
+    store: StateStore,
+    object_name: str,
+    *,
+    columns: tuple[str, ...] | None = None,
+    batch_size: int = 10_000,
+) -> pl.DataFrame:
+    """All live records of one object as a canonical table, ordered by id.
+
+    ``columns`` limits the table to those columns (the rules engine needs few opportunity
+    columns, and 250,000 opportunity names cost memory for nothing).
+    """
     table_schema = SCHEMAS[object_name]
+    if columns is not None:
+        table_schema = {name: table_schema[name] for name in columns}
     table = _TABLES[object_name]
     # SQLite has no date types (values come back as text); PostgreSQL's driver types them.
     native = store.engine.dialect.name != "sqlite"
-    columns = [
+    selected = [
         type_coerce(table.c[name], _raw_type(dtype, native)).label(name)
         for name, dtype in table_schema.items()
     ]
-    query = select(*columns).where(table.c.is_deleted.is_(False)).order_by(table.c.id)
+    query = select(*selected).where(table.c.is_deleted.is_(False)).order_by(table.c.id)
     raw_schema = {name: _raw_dtype(dtype, native) for name, dtype in table_schema.items()}
     parts = []
     with store.engine.connect() as conn:
@@ -112,4 +124,4 @@ def load_snapshot(store: StateStore, object_name: str, batch_size: int = 50_000)
             )
     if not parts:
         return pl.DataFrame(schema=table_schema)
-    return pl.concat(parts, how="vertical", rechunk=True)
+    return pl.concat(parts, how="vertical", rechunk=False)

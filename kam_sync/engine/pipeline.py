@@ -11,6 +11,7 @@ state as after an undisturbed run.
 from __future__ import annotations
 
 import logging
+import resource
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from typing import Any
 
 import polars as pl
 
+from kam_sync.canonical import ACCOUNT_FIELDS, KAM_OUTPUT_FIELDS
 from kam_sync.config.conditions import compile_condition
 from kam_sync.config.loader import LoadedProject
 from kam_sync.config.mapping import ObjectMapping
@@ -38,11 +40,32 @@ from kam_sync.store.writes import (
 )
 from kam_sync.writeback.diff import WritePlan, plan_writes
 from kam_sync.writeback.values import to_crm
-from kam_sync_connectors.base import Connector, PullRequest, RecordUpdate
+from kam_sync_connectors.base import NOT_SENT_QUOTA, Connector, PullRequest, RecordUpdate
 
 log = logging.getLogger(__name__)
 
+
+def _peak_rss_mb() -> float:
+    """Peak resident memory of this process so far (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 Progress = Callable[[str, int, int | None], None]
+
+ACCOUNT_INPUT_COLUMNS = tuple(name for name in ACCOUNT_FIELDS if name not in KAM_OUTPUT_FIELDS)
+# The opportunity columns the rules engine reads (metrics); the rest stay in the store.
+ENGINE_OPPORTUNITY_COLUMNS = (
+    "id",
+    "account_id",
+    "amount",
+    "is_closed",
+    "is_won",
+    "probability",
+    "opportunity_type",
+    "close_date",
+    "created_at",
+    "is_deleted",
+)
 
 
 class RunInterrupted(KamSyncError):
@@ -99,9 +122,11 @@ class SyncEngine:
             self.connector.check_quota()
             for object_name in ("account", "opportunity"):
                 self._pull(object_name, as_of, summary, options)
-            accounts = load_snapshot(self.store, "account")
-            outcome.assessment = self._assess(accounts, as_of, summary, options)
-            outcome.plan = self._diff(accounts, outcome.assessment, as_of, summary)
+                log.debug("pulled %s; peak memory %.0f MB", object_name, _peak_rss_mb())
+            outcome.assessment = self._assess(as_of, summary, options)
+            log.debug("assessed; peak memory %.0f MB", _peak_rss_mb())
+            outcome.plan = self._diff(outcome.assessment, as_of, summary)
+            log.debug("diffed; peak memory %.0f MB", _peak_rss_mb())
             if options.mode == "run":
                 self._record_governance(outcome.assessment, as_of, summary)
                 self._push(outcome.plan, summary, options)
@@ -128,6 +153,7 @@ class SyncEngine:
         summary.api_calls = dict(quota.calls_by_kind)
         summary.quota_used, summary.quota_limit = quota.used, quota.limit
         summary.finished_at = self.clock()
+        summary.peak_memory_mb = round(_peak_rss_mb())
         self.store.finish_run(
             summary.run_id,
             status=summary.status,
@@ -204,9 +230,11 @@ class SyncEngine:
     # -- aggregate, score, govern, assess ----------------------------------------------------------
 
     def _assess(
-        self, accounts: pl.DataFrame, as_of: datetime, summary: RunSummary, options: RunOptions
+        self, as_of: datetime, summary: RunSummary, options: RunOptions
     ) -> PortfolioAssessment:
-        opportunities = load_snapshot(self.store, "opportunity")
+        # The engine reads the inputs only; the current KAM values are loaded for the diff.
+        accounts = load_snapshot(self.store, "account", columns=ACCOUNT_INPUT_COLUMNS)
+        opportunities = load_snapshot(self.store, "opportunity", columns=ENGINE_OPPORTUNITY_COLUMNS)
         record_filter = self.project.mapping.objects.account.filter
         if record_filter:
             condition = compile_condition(record_filter)
@@ -237,13 +265,8 @@ class SyncEngine:
 
     # -- diff ------------------------------------------------------------------------------------
 
-    def _diff(
-        self,
-        accounts: pl.DataFrame,
-        result: PortfolioAssessment,
-        as_of: datetime,
-        summary: RunSummary,
-    ) -> WritePlan:
+    def _diff(self, result: PortfolioAssessment, as_of: datetime, summary: RunSummary) -> WritePlan:
+        accounts = load_snapshot(self.store, "account", columns=("id", *KAM_OUTPUT_FIELDS))
         written = load_written(self.store)
         plan = plan_writes(
             result.assessments,
@@ -310,7 +333,16 @@ class SyncEngine:
                 )
                 for account_id in chunk
             ]
-            results = self.connector.push(crm_object, updates)
+            stopped: QuotaExhaustedError | None = None
+            try:
+                results = self.connector.push(crm_object, updates)
+            except QuotaExhaustedError as exc:
+                # Record what this push did write before stopping, or the next run would take
+                # our own writes for a person's edits.
+                partial = getattr(exc, "results", None)
+                if partial is None:
+                    raise
+                results, stopped = list(partial), exc
             if len(results) != len(updates):
                 raise KamSyncError(
                     f"the connector returned {len(results)} results for {len(updates)} updates"
@@ -321,6 +353,8 @@ class SyncEngine:
                 values = plan.updates[account_id]
                 if outcome.ok:
                     succeeded[account_id] = values
+                elif outcome.error_code == NOT_SENT_QUOTA:
+                    continue  # never sent: the next run's diff brings it back, no attempt used
                 else:
                     failures += [
                         (account_id, name, value, outcome.error_code, outcome.message)
@@ -335,6 +369,8 @@ class SyncEngine:
             summary.accounts_written += len(succeeded)
             summary.fields_written += sum(len(v) for v in succeeded.values())
             summary.write_failures += len({f[0] for f in failures})
+            if stopped is not None:
+                raise stopped
             if options.progress:
                 options.progress("push", min(start + len(chunk), total), total)
             if options.stop.is_set() and start + len(chunk) < total:

@@ -38,6 +38,7 @@ class RunSummary:
     quota_limit: int | None = None
     error: str | None = None
     stopped_reason: str | None = None
+    peak_memory_mb: int | None = None
 
     @property
     def duration_seconds(self) -> float | None:
