@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
+from decimal import Decimal
 
 import polars as pl
 
@@ -78,7 +79,13 @@ def compute_metrics(
         amount.filter(won & last_12).sum().alias("won_amount_12m"),
         amount.filter(won & prev_12).sum().alias("won_amount_prev_12m"),
         amount.filter(is_open).sum().alias("open_pipeline"),
-        (amount.cast(pl.Float64) * pl.col("probability").fill_null(0) / 100)
+        # Money stays Decimal: a float sum depends on the order polars adds in, so the same
+        # portfolio could give a different weighted pipeline (and explanation) on each run.
+        (
+            amount
+            * pl.col("probability").fill_null(0).cast(pl.Decimal(12, 4))
+            * pl.lit(Decimal("0.01"))
+        )
         .filter(is_open)
         .sum()
         .alias("_weighted"),
