@@ -9,7 +9,7 @@ Figures, with `--accounts` accounts (and about five times as many deals) loaded:
   (the first page evaluates the filter over all deals; later pages of the same query are
   served from the sandbox's result cache), over HTTP with a keep-alive session;
 - Salesforce: one 2,000-record SOQL query page and one 200-record `composite/sobjects`
-  PATCH (when the Salesforce side and `running_sandbox` are available).
+  PATCH.
 Each request figure is the median (and the worst) of `--repeats` runs, after one warm-up.
 """
 
@@ -26,12 +26,8 @@ import requests
 
 from kam_sync.sandbox.hubspot.app import HubSpotApp
 from kam_sync.sandbox.portfolio import Portfolio, generate_portfolio
+from kam_sync.sandbox.runner import running_sandbox
 from kam_sync.sandbox.server import SandboxServer
-
-try:
-    from kam_sync.sandbox.runner import running_sandbox
-except ImportError:  # the runner belongs to the Salesforce half, which may land later
-    running_sandbox = None
 
 
 def timed(call: Callable[[], Any], repeats: int) -> tuple[float, float]:
@@ -158,9 +154,6 @@ def bench_hubspot(portfolio: Portfolio, repeats: int) -> None:
 
 
 def bench_salesforce(accounts: int, seed: int, repeats: int) -> None:
-    if running_sandbox is None:
-        print("salesforce  skipped: kam_sync.sandbox.runner is not available yet")
-        return
     started = time.perf_counter()
     with running_sandbox("salesforce", accounts=accounts, seed=seed) as handle:
         print(

@@ -16,7 +16,6 @@ import argparse
 import json
 import math
 import os
-import resource
 import shutil
 import sqlite3
 import subprocess
@@ -37,6 +36,7 @@ from kam_sync.cli.project_cmds import create_project  # noqa: E402
 EXE = shutil.which("kam-sync", path=str(Path(sys.executable).parent)) or "kam-sync"
 PAGE = {"salesforce": 2000, "hubspot": 100}
 WRITE_BATCH = {"salesforce": 200, "hubspot": 100}
+OVERHEAD_KINDS = ("auth", "describe", "limits", "quota", "metadata", "tooling", "other")
 
 
 def start_sandbox(
@@ -151,13 +151,29 @@ def calls(st: dict[str, Any]) -> dict[str, int]:
 
 
 def minimum(crm: str, accounts: int, opps: int, written: int, full: bool) -> dict[str, int]:
-    reads = math.ceil(accounts / PAGE[crm]) + math.ceil(opps / PAGE[crm])
-    if crm == "hubspot":
-        # associations: one batch call per page of deals (company) and of companies (parent)
-        reads *= 2
-    bulk = crm == "salesforce" and written > 2000
-    writes = 5 if bulk else math.ceil(written / WRITE_BATCH[crm])
-    return {"reads": reads, "writes": writes if written else 0}
+    """Theoretical minimum calls: reads at the largest page size, writes at the largest batch.
+
+    Salesforce: REST query pages of 2,000; a first pull above 50,000 records is one Bulk API 2.0
+    query job (create, one status check, result pages of 10,000). Writes above 2,000 records
+    are Bulk API 2.0 ingest jobs of up to 50,000 (create, upload, close, one status check,
+    three result lists = 7 calls), else sObject Collections of 200.
+    HubSpot: list pages of 100 on a first pull, search pages of 200 after; one v4 association
+    batch call per page (deals -> company, companies -> parent); batch updates of 100.
+    """
+
+    def sf_reads(n: int) -> int:
+        if full and n > 50_000:
+            return 2 + math.ceil(n / 10_000)
+        return math.ceil(n / 2_000)
+
+    if crm == "salesforce":
+        reads = sf_reads(accounts) + sf_reads(opps)
+        writes = 7 * math.ceil(written / 50_000) if written > 2_000 else math.ceil(written / 200)
+    else:
+        page = 100 if full else 200
+        reads = 2 * (math.ceil(accounts / page) + math.ceil(opps / page))
+        writes = math.ceil(written / 100)
+    return {"reads": reads, "writes": writes}
 
 
 def bench(crm: str, accounts: int, latency_ms: int) -> list[dict[str, Any]]:
@@ -203,14 +219,8 @@ def bench(crm: str, accounts: int, latency_ms: int) -> list[dict[str, Any]]:
                 written,
                 label == "full sync",
             )
-            read_calls = sum(
-                v
-                for k, v in by_kind.items()
-                if k in ("query", "search", "associations", "list", "bulk")
-            )
-            write_calls = sum(v for k, v in by_kind.items() if k == "write") + (
-                by_kind.get("bulk", 0) if crm == "salesforce" and written > 2000 else 0
-            )
+            # Data calls: everything but the fixed per-run overhead (login, describe, limits).
+            data_calls = sum(v for k, v in by_kind.items() if k not in OVERHEAD_KINDS)
             rows.append(
                 {
                     "crm": crm,
@@ -220,9 +230,8 @@ def bench(crm: str, accounts: int, latency_ms: int) -> list[dict[str, Any]]:
                     "pulled": pulled,
                     "written": written,
                     "calls": by_kind,
-                    "read_calls": read_calls,
+                    "data_calls": data_calls,
                     "min_reads": mini["reads"],
-                    "write_calls": write_calls,
                     "min_writes": mini["writes"],
                     "wall_s": round(wall, 1),
                     "peak_rss_mb": round(rss),
@@ -254,17 +263,21 @@ def main() -> None:
             rows += bench(crm, args.accounts, latency)
     print()
     print(
-        "| CRM | latency | run | pulled (acc/opp) | written | read calls (min) | write calls (min) | wall | peak RSS |"
+        "| CRM | latency | run | pulled (acc/opp) | written | data calls by kind | data calls "
+        "| minimum (reads + writes) | wall | peak RSS |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         p = r["pulled"]
-        print(
-            f"| {r['crm']} | {r['latency_ms']} ms | {r['run']} | {p.get('account', 0)}/{p.get('opportunity', 0)} | "
-            f"{r['written']} | {r['read_calls']} ({r['min_reads']}) | {r['write_calls']} ({r['min_writes']}) | "
-            f"{r['wall_s']} s | {r['peak_rss_mb']} MB |"
+        kinds = ", ".join(
+            f"{k} {v}" for k, v in sorted(r["calls"].items()) if k not in OVERHEAD_KINDS
         )
-    _ = resource  # peak memory comes from os.wait4's rusage of the run process
+        print(
+            f"| {r['crm']} | {r['latency_ms']} ms | {r['run']} | "
+            f"{p.get('account', 0)}/{p.get('opportunity', 0)} | {r['written']} | {kinds} | "
+            f"{r['data_calls']} | {r['min_reads'] + r['min_writes']} "
+            f"({r['min_reads']} + {r['min_writes']}) | {r['wall_s']} s | {r['peak_rss_mb']} MB |"
+        )
 
 
 if __name__ == "__main__":
