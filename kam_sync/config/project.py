@@ -136,7 +136,7 @@ class SyncSection(BaseModel):
         description="runs a failed write is retried before it is a dead letter",
     )
     write_chunk_size: int = Field(
-        default=10_000,
+        default=50_000,
         ge=100,
         le=100_000,
         description="updates handed to the connector at once; their results are stored together "
