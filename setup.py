@@ -21,7 +21,9 @@ package_dir = {
 }
 
 setup(
-    packages=packages + connector_packages + ["kam_sync.defaults.mappings", "kam_sync.defaults.rules"],
+    packages=packages
+    + connector_packages
+    + ["kam_sync.defaults.mappings", "kam_sync.defaults.rules"],
     package_dir=package_dir,
     package_data={
         "kam_sync": ["py.typed"],
