@@ -6,10 +6,16 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
-from typing import Any
 
 from kam_sync import __version__
-from kam_sync.cli import project_cmds
+from kam_sync.cli import (
+    demo_cmd,
+    project_cmds,
+    provision_cmd,
+    sandbox_cmd,
+    schedule_cmd,
+    sync_cmds,
+)
 from kam_sync.cli.logs import configure_logging
 from kam_sync.errors import ConfigError, ExitCode, KamSyncError
 
@@ -26,60 +32,23 @@ def build_parser() -> argparse.ArgumentParser:
         "4 stopped at the API quota budget, 5 another run holds the lock.",
     )
     parser.add_argument("--version", action="version", version=f"kam-sync {__version__}")
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
-        "--project", default=".", metavar="DIR", help="project folder (default: current folder)"
-    )
-    verbosity = common.add_mutually_exclusive_group()
-    verbosity.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    verbosity.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
-    common.add_argument("--log-file", metavar="FILE", help="also write the log to FILE")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    _ParentedSubparsers(sub, common).register_all()
+    for module in (project_cmds, sync_cmds, provision_cmd, schedule_cmd, demo_cmd, sandbox_cmd):
+        module.register(sub)
+    for command_parser in sub.choices.values():
+        _add_common_options(command_parser)
     return parser
 
 
-class _ParentedSubparsers:
-    """Gives every sub-command the common options (--project, -v, -q, --log-file)."""
-
-    def __init__(
-        self,
-        sub: argparse._SubParsersAction[argparse.ArgumentParser],
-        common: argparse.ArgumentParser,
-    ) -> None:
-        self._sub = sub
-        self._common = common
-        original = sub.add_parser
-
-        def add_parser(name: str, **kwargs: object) -> argparse.ArgumentParser:
-            parents = list(kwargs.pop("parents", []))  # type: ignore[call-overload]
-            return original(name, parents=[*parents, common], **kwargs)  # type: ignore[arg-type]
-
-        sub.add_parser = add_parser  # type: ignore[method-assign]
-
-    def register_all(self) -> None:
-        project_cmds.register(self._sub)
-        for module in _optional_command_modules():
-            module.register(self._sub)
-
-
-def _optional_command_modules() -> list[Any]:
-    import importlib
-
-    modules: list[Any] = []
-    for name in (
-        "kam_sync.cli.sync_cmds",
-        "kam_sync.cli.provision_cmd",
-        "kam_sync.cli.schedule_cmd",
-        "kam_sync.cli.demo_cmd",
-        "kam_sync.cli.sandbox_cmd",
-    ):
-        try:
-            modules.append(importlib.import_module(name))
-        except ModuleNotFoundError as exc:
-            # Only commands that work are listed; a missing optional part is logged, not hidden.
-            log.debug("command module %s not available: %s", name, exc)
-    return modules
+def _add_common_options(parser: argparse.ArgumentParser) -> None:
+    """The options every command takes."""
+    parser.add_argument(
+        "--project", default=".", metavar="DIR", help="project folder (default: current folder)"
+    )
+    verbosity = parser.add_mutually_exclusive_group()
+    verbosity.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    verbosity.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
+    parser.add_argument("--log-file", metavar="FILE", help="also write the log to FILE")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
