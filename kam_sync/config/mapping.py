@@ -11,18 +11,10 @@ from kam_sync import canonical
 from kam_sync.config.conditions import ConditionError, compile_condition
 from kam_sync.config.located import Loc
 from kam_sync.config.suggest import did_you_mean
+from kam_sync_connectors.base import CustomFieldType
 
-WriteBackType = Literal[
-    "picklist",
-    "multipicklist",
-    "number",
-    "percent",
-    "text",
-    "longtext",
-    "date",
-    "datetime",
-    "checkbox",
-]
+# The mapping's write-back types are the field types connectors know how to create.
+WriteBackType = CustomFieldType
 ENUMERATED_TYPES = ("picklist", "multipicklist")
 
 # The canonical kind each write-back target holds, and the CRM types that can hold it.
