@@ -6,7 +6,10 @@ from __future__ import annotations
 import pickle
 import signal
 import sqlite3
+import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -32,6 +35,18 @@ def _wait_for_line(proc, text: str, timeout: float = 60) -> str:  # type: ignore
 def _runs(project: Path) -> list[tuple[int, str]]:
     with sqlite3.connect(project / "state" / "kam-sync.sqlite") as db:
         return list(db.execute("SELECT id, status FROM run WHERE mode = 'run' ORDER BY id"))
+
+
+@contextmanager
+def _scheduler(project: Path, env: dict[str, str], cwd: Path) -> Iterator[subprocess.Popen[str]]:
+    """`kam-sync schedule` in the background, never left running after the test."""
+    proc = kam_sync_popen("schedule", "--project", str(project), env=env, cwd=cwd)
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=30)
 
 
 def _pretend_missed(project: Path, missed_by: timedelta) -> None:
@@ -62,11 +77,11 @@ def test_a_missed_run_runs_once_after_a_restart_and_sigterm_stops_cleanly(tmp_pa
         )
         (project / "kam-sync.yaml").write_text(text)
 
-        first = kam_sync_popen("schedule", "--project", str(project), env=env, cwd=tmp_path)
-        _wait_for_line(first, "next run at")
-        first.send_signal(signal.SIGTERM)
-        assert first.wait(timeout=60) == 0
-        assert "stopped" in first.stdout.read()
+        with _scheduler(project, env, tmp_path) as first:
+            _wait_for_line(first, "next run at")
+            first.send_signal(signal.SIGTERM)
+            assert first.wait(timeout=60) == 0
+            assert "stopped" in first.stdout.read()
         assert _runs(project) == [], "nothing was due"
 
         # Down for three days: three nightly runs missed, within the grace time of the last one.
@@ -77,17 +92,15 @@ def test_a_missed_run_runs_once_after_a_restart_and_sigterm_stops_cleanly(tmp_pa
             .replace("misfire_grace_minutes: 120", "misfire_grace_minutes: 1440")
         )
         (project / "kam-sync.yaml").write_text(text)
-        second = kam_sync_popen("schedule", "--project", str(project), env=env, cwd=tmp_path)
-        _wait_for_line(second, "next run at")
-        deadline = time.monotonic() + 60
-        while not _runs(project) or _runs(project)[-1][1] == "running":
-            if time.monotonic() > deadline:
-                second.kill()
-                raise AssertionError(f"the missed run did not run: {second.stderr.read()}")
-            time.sleep(0.2)
-        time.sleep(1.5)  # would a second (uncoalesced) run start?
-        second.send_signal(signal.SIGTERM)
-        assert second.wait(timeout=60) == 0
+        with _scheduler(project, env, tmp_path) as second:
+            _wait_for_line(second, "next run at")
+            deadline = time.monotonic() + 60
+            while not _runs(project) or _runs(project)[-1][1] == "running":
+                assert time.monotonic() < deadline, "the missed run did not run"
+                time.sleep(0.2)
+            time.sleep(1.5)  # would a second (uncoalesced) run start?
+            second.send_signal(signal.SIGTERM)
+            assert second.wait(timeout=60) == 0
         runs = _runs(project)
         assert len(runs) == 1, f"missed runs are coalesced into one, got {runs}"
         assert runs[0][1] == "ok"
