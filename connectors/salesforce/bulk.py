@@ -202,9 +202,18 @@ def run_update_job(
     return outcomes
 
 
-def _result_rows(client: SalesforceClient, job_id: str, which: str) -> list[dict[str, str]]:
+_RESULT_KEYS = ("Id", "sf__Id", "sf__Error")
+
+
+def _result_rows(client: SalesforceClient, job_id: str, which: str) -> Iterator[dict[str, str]]:
+    """The rows of a result list, keeping only the id and error columns.
+
+    Salesforce echoes every uploaded column in these lists; keeping whole rows of a
+    50,000-record job (with long text fields) would cost hundreds of MB for nothing.
+    """
     response = client.raw(
         f"bulk ingest {which}", "GET", f"jobs/ingest/{job_id}/{which}", accept="text/csv"
     )
     response.encoding = "utf-8"
-    return list(csv.DictReader(io.StringIO(response.text)))
+    for row in csv.DictReader(io.StringIO(response.text)):
+        yield {key: row[key] for key in _RESULT_KEYS if key in row}

@@ -14,6 +14,7 @@ from kam_sync.canonical import ACCOUNT_SCHEMA, KAM_OUTPUT_FIELDS
 from kam_sync.store import schema
 from kam_sync.store.store import StateStore
 
+WRITE_RECORD_BATCH = 5_000
 WRITTEN_SCHEMA = {"account_id": pl.Utf8(), **{f: ACCOUNT_SCHEMA[f] for f in KAM_OUTPUT_FIELDS}}
 
 
@@ -44,22 +45,29 @@ def record_written(
     if not values_by_account:
         return
     now = datetime.now(UTC)
-    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    groups: dict[tuple[str, ...], list[str]] = {}
     for account_id, values in values_by_account.items():
-        groups.setdefault(tuple(sorted(values)), []).append({"account_id": account_id, **values})
-    for names, rows in groups.items():
-        written_rows = [r | {"written_at": now, "run_id": run_id} for r in rows]
-        conn.execute(
-            store.upsert_statement(schema.written_value, written_rows, ("account_id",)),
-            written_rows,
-        )
-        snap = schema.account_snapshot
-        conn.execute(
+        groups.setdefault(tuple(sorted(values)), []).append(account_id)
+    snap = schema.account_snapshot
+    for names, account_ids in groups.items():
+        update = (
             snap.update()
             .where(snap.c.id == _bind("account_id"))
-            .values({n: _bind(n) for n in names}),
-            [{"b_" + k: v for k, v in r.items()} for r in rows],
+            .values({n: _bind(n) for n in names})
         )
+        # Rows are built a slice at a time: a 50,000-account first write-back would otherwise
+        # hold two copies of every written value at once.
+        for start in range(0, len(account_ids), WRITE_RECORD_BATCH):
+            rows = [
+                {"account_id": a, **values_by_account[a]}
+                for a in account_ids[start : start + WRITE_RECORD_BATCH]
+            ]
+            written_rows = [r | {"written_at": now, "run_id": run_id} for r in rows]
+            conn.execute(
+                store.upsert_statement(schema.written_value, written_rows, ("account_id",)),
+                written_rows,
+            )
+            conn.execute(update, [{"b_" + k: v for k, v in r.items()} for r in rows])
 
 
 def _bind(name: str) -> Any:
