@@ -13,11 +13,13 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from kam_sync.cli.progress import StepProgress
 from kam_sync.config.loader import LoadedProject, load_project
+from kam_sync.engine.alerts import send_alerts
 from kam_sync.engine.lock import RunLock
 from kam_sync.engine.pipeline import RunOptions, RunOutcome, SyncEngine
 from kam_sync.engine.report import explain_account, save_last_run
@@ -80,6 +82,10 @@ def execute(
     with RunLock(project.root), _opened(project) as (store, connector):
         progress = StepProgress(enabled=not quiet)
         options = RunOptions(mode=mode, full=full, progress=progress)
+        if mode == "run":
+            options.on_finish = partial(
+                send_alerts, project.config.alerts, project=str(project.root)
+            )
         if stop is not None:
             options.stop = stop
         try:

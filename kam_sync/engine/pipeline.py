@@ -78,6 +78,8 @@ class RunOptions:
     full: bool = False  # ignore watermarks: pull everything
     progress: Progress | None = None
     stop: threading.Event = field(default_factory=threading.Event)
+    # Called with the recorded summary when the run ends, however it ends (alert hooks).
+    on_finish: Callable[[RunSummary], None] | None = None
 
 
 @dataclass(slots=True)
@@ -143,12 +145,12 @@ class SyncEngine:
             log.warning("%s", exc)
         except Exception as exc:
             summary.status, summary.error = "failed", f"{type(exc).__name__}: {exc}"
-            self._finish(summary)
+            self._finish(summary, options)
             raise
-        self._finish(summary)
+        self._finish(summary, options)
         return outcome
 
-    def _finish(self, summary: RunSummary) -> None:
+    def _finish(self, summary: RunSummary, options: RunOptions) -> None:
         quota = self.connector.quota()
         summary.api_calls = dict(quota.calls_by_kind)
         summary.quota_used, summary.quota_limit = quota.used, quota.limit
@@ -162,6 +164,8 @@ class SyncEngine:
             alerts=summary.alerts,
             error=summary.error,
         )
+        if options.on_finish is not None:
+            options.on_finish(summary)
 
     # -- pull, normalize, snapshot ---------------------------------------------------------------
 
