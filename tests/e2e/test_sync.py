@@ -226,9 +226,9 @@ def test_faults_do_not_change_the_final_crm_state(tmp_path: Path, crm: str) -> N
 def test_a_run_killed_mid_push_converges_to_the_same_state(tmp_path: Path, crm: str) -> None:
     import signal
 
-    expected = _reference_state(crm, tmp_path, accounts=450)
+    expected = _reference_state(crm, tmp_path, accounts=800)
     project = tmp_path / "killed"
-    with sandbox_project(crm, project, accounts=450, faults="write:latency=300ms") as (handle, env):
+    with sandbox_project(crm, project, accounts=800, faults="write:latency=500ms") as (handle, env):
         assert (
             kam_sync_cli("provision", "--project", str(project), env=env, cwd=tmp_path).returncode
             == 0
