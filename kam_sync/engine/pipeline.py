@@ -117,6 +117,12 @@ class SyncEngine:
     def run(self, options: RunOptions | None = None) -> RunOutcome:
         options = options or RunOptions()
         as_of = self.clock()
+        # The caller holds the run lock, so a run still marked running died mid-way.
+        if abandoned := self.store.abandon_unfinished_runs():
+            log.warning(
+                "%d earlier run(s) ended without finishing; this run continues their work",
+                abandoned,
+            )
         run_id = self.store.begin_run(as_of=as_of, mode=options.mode)
         summary = RunSummary(run_id=run_id, mode=options.mode, as_of=as_of, started_at=self.clock())
         outcome = RunOutcome(summary=summary)

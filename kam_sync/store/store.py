@@ -207,6 +207,19 @@ class StateStore:
             )
             return int(result.inserted_primary_key[0])  # type: ignore[index]
 
+    def abandon_unfinished_runs(self) -> int:
+        """Mark runs still 'running' as 'abandoned' (their process died, e.g. kill -9).
+
+        Only call while holding the project's run lock: then no other run can be in progress.
+        """
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                schema.run.update()
+                .where(schema.run.c.status == "running")
+                .values(status="abandoned", error="the process ended before the run finished")
+            )
+            return int(result.rowcount or 0)
+
     def finish_run(
         self,
         run_id: int,

@@ -208,3 +208,12 @@ def test_the_fast_snapshot_loader_gives_the_same_table_as_typed_rows(
         assert fast.equals(typed), name
     assert load_snapshot(store, "account")["id"].to_list() == ["A0001", "A0002"]
     store.close()
+
+
+def test_a_run_that_died_is_marked_abandoned(store_url: str, tmp_path: Path) -> None:
+    store = open_store(store_url, tmp_path)
+    dead = store.begin_run(as_of=T0, mode="run")
+    assert store.abandon_unfinished_runs() == 1
+    [last] = store.runs(limit=1)
+    assert (last["id"], last["status"]) == (dead, "abandoned")
+    store.close()
