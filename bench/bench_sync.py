@@ -155,8 +155,8 @@ def minimum(crm: str, accounts: int, opps: int, written: int, full: bool) -> dic
 
     Salesforce: REST query pages of 2,000; a first pull above 50,000 records is one Bulk API 2.0
     query job (create, one status check, result pages of 10,000). Writes above 2,000 records
-    are Bulk API 2.0 ingest jobs of up to 50,000 (create, upload, close, one status check,
-    three result lists = 7 calls), else sObject Collections of 200.
+    are Bulk API 2.0 ingest jobs of up to 50,000 (create, upload, close, one status check, the
+    failed-results list = 5 calls), else sObject Collections of 200.
     HubSpot: list pages of 100 on a first pull, search pages of 200 after; one v4 association
     batch call per page (deals -> company, companies -> parent); batch updates of 100.
     """
@@ -168,7 +168,7 @@ def minimum(crm: str, accounts: int, opps: int, written: int, full: bool) -> dic
 
     if crm == "salesforce":
         reads = sf_reads(accounts) + sf_reads(opps)
-        writes = 7 * math.ceil(written / 50_000) if written > 2_000 else math.ceil(written / 200)
+        writes = 5 * math.ceil(written / 50_000) if written > 2_000 else math.ceil(written / 200)
     else:
         page = 100 if full else 200
         reads = 2 * (math.ceil(accounts / page) + math.ceil(opps / page))

@@ -252,16 +252,16 @@ class Pusher:
 
     def _bulk(self, object_name: str, updates: Sequence[RecordUpdate]) -> dict[str, WriteResult]:
         columns = sorted({name for u in updates for name in u.values})
-        rows = [{"Id": u.record_id, **u.values} for u in updates]
+        rows = ({"Id": u.record_id, **u.values} for u in updates)  # made one at a time
         by_id = {u.record_id: u for u in updates}
         results: dict[str, WriteResult] = {}
         chunks = bulk.update_csv_chunks(rows, columns, self._client.settings.bulk_max_upload_bytes)
-        for ids, csv_text in chunks:
+        for ids, csv_body in chunks:
             if self._quota_stop is not None:
                 results.update(self._stop_for_quota(self._quota_stop, (by_id[i] for i in ids)))
                 continue
             try:
-                outcomes = bulk.run_update_job(self._client, object_name, ids, csv_text)
+                outcomes = bulk.run_update_job(self._client, object_name, ids, csv_body)
             except QuotaExhaustedError as exc:
                 results.update(self._stop_for_quota(exc, (by_id[i] for i in ids)))
                 continue

@@ -302,3 +302,36 @@ def test_a_quota_stop_mid_push_still_reports_what_was_written_and_what_was_not(
     assert all(r.ok for r in results[:200])
     assert all(not r.ok and r.retriable and r.error_code == "KAM_QUOTA_STOP" for r in results[200:])
     assert len(bodies(mocked, COLLECTIONS)) == 1
+
+
+def test_a_bulk_job_whose_counts_add_up_does_not_fetch_the_echoed_successful_list(
+    mocked: responses.RequestsMock,
+    connector: Callable[..., SalesforceConnector],
+    sleeps: SleepRecorder,
+) -> None:
+    token_ok(mocked)
+    describes(mocked)
+    mocked.post(f"{API}/jobs/ingest", json={"id": "750I2", "state": "Open"})
+    mocked.put(f"{API}/jobs/ingest/750I2/batches", status=201, body="")
+    mocked.patch(f"{API}/jobs/ingest/750I2", json={"id": "750I2", "state": "UploadComplete"})
+    mocked.get(
+        f"{API}/jobs/ingest/750I2",
+        json={
+            "id": "750I2",
+            "state": "JobComplete",
+            "numberRecordsProcessed": 3,
+            "numberRecordsFailed": 1,
+        },
+    )
+    mocked.get(
+        f"{API}/jobs/ingest/750I2/failedResults",
+        body=f'"sf__Id","sf__Error",Id,KAM_Tier__c\n{rid(2)},"STRING_TOO_LONG:too long:--",{rid(2)},Key\n',
+    )
+    successful = mocked.get(f"{API}/jobs/ingest/750I2/successfulResults", body="")
+    updates = [RecordUpdate(rid(n), {"KAM_Tier__c": "Key"}) for n in (1, 2, 3)]
+
+    first, second, third = connector(bulk_write_threshold=2).push("Account", updates)
+
+    assert first.ok and third.ok
+    assert not second.ok and second.error_code == "STRING_TOO_LONG"
+    assert successful.call_count == 0
