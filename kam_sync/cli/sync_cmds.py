@@ -180,7 +180,7 @@ def format_summary(summary: RunSummary) -> str:
         f"  protected:   {summary.protected} values a person edited (flagged manual_override)",
         f"  alerts:      {len(summary.alerts)}"
         + "".join(f"\n    - {a['kind']}: {a['message']}" for a in summary.alerts),
-        f"  API calls:   {_kv(summary.api_calls)}"
+        f"  API calls:   {_kv({k: v for k, v in summary.api_calls.items() if k not in NOT_CALLS})}"
         + (
             f"  (daily quota used {summary.quota_used}/{summary.quota_limit})"
             if summary.quota_limit
@@ -217,6 +217,10 @@ def format_plan(
             lines.append(f"  {current_account}")
         lines.append(f"    {row['field']:<26} {row['current'] or '-':>20} -> {row['new']}")
     return "\n".join(lines)
+
+
+# Counters a connector reports beside its calls that are not calls (Bulk API jobs created).
+NOT_CALLS = ("bulk_jobs",)
 
 
 def _kv(values: dict[str, Any]) -> str:
