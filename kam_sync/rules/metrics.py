@@ -56,16 +56,18 @@ def compute_metrics(
     opp_key = "group_id" if roll_up else "account_id"
     account_key = "group_id" if roll_up else "id"
     today = as_of.date()
-    opps = (
-        opportunities.filter(~pl.col("is_deleted").fill_null(False))
-        .unique("id", keep="last")
-        .join(members, left_on="account_id", right_on="id", how="inner")
-        .with_columns(
-            pl.col("is_won").fill_null(False),
-            pl.col("is_closed").fill_null(False),
-            pl.lit(today).alias("_today"),
-        )
-        .with_columns(age=(pl.col("_today") - pl.col("close_date")).dt.total_days())
+    # The store hands over live, unique opportunities: skip the copies filtering and
+    # de-duplicating would make of the largest table of a run when there is nothing to drop.
+    if opportunities["is_deleted"].any():
+        opportunities = opportunities.filter(~pl.col("is_deleted").fill_null(False))
+    if not opportunities["id"].is_unique().all():
+        opportunities = opportunities.unique("id", keep="last")
+    opps = opportunities.join(
+        members, left_on="account_id", right_on="id", how="inner"
+    ).with_columns(
+        pl.col("is_won").fill_null(False),
+        pl.col("is_closed").fill_null(False),
+        age=(pl.lit(today) - pl.col("close_date")).dt.total_days(),
     )
     won = pl.col("is_won") & pl.col("is_closed")
     last_12 = (pl.col("age") >= 0) & (pl.col("age") < 365)
