@@ -173,7 +173,13 @@ def format_summary(summary: RunSummary) -> str:
         f"  pulled:      {_kv(summary.pulled)}  (deleted {sum(summary.deleted.values())}, "
         f"quarantined {sum(summary.quarantined.values())})",
         f"  scored:      {summary.scored} accounts in scope",
-        f"  tiers:       {_kv(summary.tiers)}  ({summary.tier_changes} changed, {summary.key_accounts} key accounts)",
+        f"  tiers:       {_kv(summary.tiers)}  ({summary.tier_changes} changed)",
+        f"  key list:    {summary.key_accounts} key accounts"
+        + (
+            f", cap {summary.key_cap} ({summary.cap_mode}), {summary.over_cap} over the cap"
+            if summary.key_cap is not None
+            else ", no cap"
+        ),
         f"  written:     {summary.accounts_written} accounts, {summary.fields_written} fields"
         f"  {_kv(summary.changes_by_field)}",
         f"  failed:      {summary.write_failures} accounts (retried next run); dead letters skipped: {summary.dead_letters}",

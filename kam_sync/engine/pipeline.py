@@ -29,6 +29,7 @@ from kam_sync.engine.summary import RunSummary
 from kam_sync.errors import KamSyncError, QuotaExhaustedError
 from kam_sync.mapping.normalize import Normalizer
 from kam_sync.rules import PortfolioAssessment, assess_portfolio
+from kam_sync.rules.governance import cap_size
 from kam_sync.store import StateStore
 from kam_sync.store.audit import load_history, save_history
 from kam_sync.store.writes import (
@@ -260,6 +261,12 @@ class SyncEngine:
         summary.tiers = dict(sorted(a.group_by("tier").len().iter_rows())) if a.height else {}
         key_tiers = tuple(self.project.rules.governance.key_tiers)
         summary.key_accounts = int(a.filter(pl.col("tier").is_in(list(key_tiers))).height)
+        governance = self.project.rules.governance
+        summary.key_cap = cap_size(self.project.rules, a.height)
+        summary.cap_mode = governance.cap.mode if governance.cap is not None else None
+        summary.over_cap = (
+            int(a.filter(pl.col("flags").list.contains("over_cap")).height) if a.height else 0
+        )
         summary.tier_changes = int(
             a.filter(~pl.col("tier").eq_missing(pl.col("previous_tier"))).height
         )

@@ -25,6 +25,9 @@ class RunSummary:
     tiers: dict[str, int] = field(default_factory=dict)
     tier_changes: int = 0
     key_accounts: int = 0
+    key_cap: int | None = None  # the cap on the key-account list for this portfolio
+    cap_mode: str | None = None  # enforce | flag
+    over_cap: int = 0  # accounts flagged over_cap (waitlisted under enforce)
     changes_by_field: dict[str, int] = field(default_factory=dict)
     accounts_to_write: int = 0
     accounts_written: int = 0
@@ -77,6 +80,8 @@ class RunSummary:
             "tiers": self.tiers,
             "tier_changes": self.tier_changes,
             "key_accounts": self.key_accounts,
+            "key_cap": self.key_cap,
+            "over_cap": self.over_cap,
             "changes_by_field": self.changes_by_field,
             "accounts_written": self.accounts_written,
             "fields_written": self.fields_written,
