@@ -62,6 +62,10 @@ class _Boundary:
         return True  # older than the boundary: only after a restart, and never seen then
 
 
+class _UseBulk(Exception):
+    """The first REST page showed a result set big enough for a Bulk API 2.0 query."""
+
+
 class Puller:
     """Runs one PullRequest as a stream of Pages."""
 
@@ -78,15 +82,28 @@ class Puller:
         since = request.since
         if since is not None:
             since = since - timedelta(minutes=self._client.settings.look_back_minutes)
-        if since is None and not selection.related and self._big_enough_for_bulk(request):
-            yield from self._bulk_pull(request, selection)
+        if since is None and not selection.related:
+            # A first full pull: the REST query's first page says how many records match; a
+            # set above the threshold goes through a Bulk API 2.0 query job instead. Nothing has
+            # been yielded by then, and no extra COUNT() call is needed.
+            try:
+                yield from self._rest_pull(
+                    request, selection, since, bulk_above=self._client.settings.bulk_query_threshold
+                )
+            except _UseBulk:
+                yield from self._bulk_pull(request, selection)
             return
         yield from self._rest_pull(request, selection, since)
 
     # -- REST ----------------------------------------------------------------------------------
 
     def _rest_pull(
-        self, request: PullRequest, selection: soql.Selection, since: datetime | None
+        self,
+        request: PullRequest,
+        selection: soql.Selection,
+        since: datetime | None,
+        *,
+        bulk_above: int | None = None,
     ) -> Iterator[Page]:
         batch = request.page_size or self._client.settings.query_batch_size
         batch = min(max(batch, 200), 2000)
@@ -111,6 +128,10 @@ class Puller:
                             f"query {request.object_name}",
                             partial(_query_all, query_text, headers),
                         )
+                        if bulk_above is not None:
+                            if int(result.get("totalSize") or 0) > bulk_above:
+                                raise _UseBulk
+                            bulk_above = None  # decided once, on the first page
                     else:
                         result = self._client.call(
                             f"query {request.object_name} (next page)",
@@ -156,18 +177,6 @@ class Puller:
         return result
 
     # -- Bulk API 2.0 --------------------------------------------------------------------------
-
-    def _big_enough_for_bulk(self, request: PullRequest) -> bool:
-        threshold = self._client.settings.bulk_query_threshold
-        query_text = soql.count_query(
-            request.object_name, modified_field=request.modified_field, until=request.until
-        )
-
-        def count(sf: Salesforce) -> Any:
-            return sf.query(query_text, include_deleted=True)
-
-        result = self._client.call(f"count {request.object_name}", count)
-        return int(result.get("totalSize", 0)) > threshold
 
     def _bulk_pull(self, request: PullRequest, selection: soql.Selection) -> Iterator[Page]:
         schema = self._describe.schema(request.object_name)

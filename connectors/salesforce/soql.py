@@ -201,11 +201,6 @@ def incremental_query(
     )
 
 
-def count_query(object_name: str, *, modified_field: str, until: datetime) -> str:
-    check_name(object_name, "object")
-    return f"SELECT COUNT() FROM {object_name} WHERE {modified_field} <= {literal(until)}"
-
-
 def ids_query(object_name: str, fields: Sequence[str], ids: Sequence[str]) -> str:
     """SELECT Id, <fields> FROM object WHERE Id IN (...)."""
     check_name(object_name, "object")

@@ -36,9 +36,9 @@ def test_a_full_pull_pages_through_every_account_with_one_query_call_per_page(
     stamps = [r["SystemModstamp"] for p in pages for r in p.records]
     assert stamps == sorted(stamps)
     assert len(pages) == 5
-    # one COUNT() to choose REST over Bulk, then one call per page of 200
-    assert requests_of(sandbox, "query") == 6
-    assert sf.quota().calls_by_kind["query"] == 6
+    # one call per page of 200: the first page's totalSize chose REST over Bulk, no COUNT()
+    assert requests_of(sandbox, "query") == 5
+    assert sf.quota().calls_by_kind["query"] == 5
     assert requests_of(sandbox, "auth") == 1
 
 
@@ -216,8 +216,8 @@ def test_the_run_stops_cleanly_when_the_daily_budget_is_reached(
             pages.append(page)
 
     assert caught.value.exit_code == 4
-    # describe + COUNT() + 2 pages bring usage to the 800 stop line; nothing more is sent
-    assert sum(len(p.records) for p in pages) == 400
+    # describe + 3 pages bring usage to the 800 stop line; nothing more is sent
+    assert sum(len(p.records) for p in pages) == 600
     assert pages[-1].high_watermark is not None
     assert sf.quota().used == 800
     assert requests_of(sandbox, "query") == 3
@@ -264,7 +264,7 @@ def test_throttling_and_dropped_connections_are_retried_without_losing_a_page(
     faults = sandbox.stats()["faults"]
     injected = faults.get("429", 0) + faults.get("503", 0) + faults.get("drop", 0)
     assert injected >= 1
-    assert requests_of(sandbox, "query") == 6 + injected
+    assert requests_of(sandbox, "query") == 5 + injected
     assert len(sleeps.waits) == injected
     # throttled answers carry Retry-After: 2 and are waited out exactly
     assert sleeps.waits.count(2.0) >= faults.get("429", 0) + faults.get("503", 0)
