@@ -8,7 +8,6 @@ cheap in time and memory.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
@@ -34,15 +33,6 @@ SCHEMAS: dict[str, dict[str, pl.DataType]] = {
 }
 _TABLES = {"account": schema.account_snapshot, "opportunity": schema.opportunity_snapshot}
 _CENT = Decimal("0.01")
-
-
-def frame_from_records(records: Iterable[dict[str, Any]], object_name: str) -> pl.DataFrame:
-    """A canonical table from canonical records (missing fields are null)."""
-    table_schema = SCHEMAS[object_name]
-    rows = [{k: r.get(k) for k in table_schema} for r in records]
-    if not rows:
-        return pl.DataFrame(schema=table_schema)
-    return pl.DataFrame(rows, schema=table_schema, orient="row")
 
 
 def _raw_type(dtype: pl.DataType, native_dates: bool) -> Any:

@@ -55,13 +55,7 @@ def explain_account(project: LoadedProject, store: StateStore, account_id: str) 
         c for c in row if c in Assessment.model_fields or c.startswith(("factor_", "checklist_"))
     ]
     assessment = Assessment.from_row({k: row[k] for k in assessment_cols if k in row})
-    snapshot = {
-        r["id"]: r
-        for batch in store.iter_snapshot("account")
-        for r in batch
-        if r["id"] == account_id
-    }
-    account = snapshot.get(account_id, {})
+    account = store.get_record("account", account_id) or {}
     return {
         **assessment.model_dump(),
         "name": account.get("name"),

@@ -157,6 +157,13 @@ class StateStore:
         with self.engine.connect() as conn:
             return int(conn.execute(query).scalar_one())
 
+    def get_record(self, object_name: str, record_id: str) -> dict[str, Any] | None:
+        """One record of the snapshot by id (deleted or not), or None."""
+        table = _snapshot_table(object_name)
+        with self.engine.connect() as conn:
+            row = conn.execute(select(table).where(table.c.id == record_id)).mappings().first()
+        return dict(row) if row is not None else None
+
     def iter_snapshot(
         self, object_name: str, *, batch_size: int = 10_000
     ) -> Iterator[list[dict[str, Any]]]:

@@ -169,8 +169,16 @@ def test_sqlite_store_uses_wal_and_lives_in_the_project_folder(tmp_path: Path) -
 def test_the_fast_snapshot_loader_gives_the_same_table_as_typed_rows(
     store_url: str, tmp_path: Path
 ) -> None:
+    import polars as pl
+
     from kam_sync.canonical import ACCOUNT_FIELDS, OPPORTUNITY_FIELDS
-    from kam_sync.engine.frames import frame_from_records, load_snapshot
+    from kam_sync.engine.frames import SCHEMAS, load_snapshot
+
+    def frame_from_records(records: list[dict[str, object]], name: str) -> pl.DataFrame:
+        schema = SCHEMAS[name]
+        return pl.DataFrame(
+            [{k: r.get(k) for k in schema} for r in records], schema=schema, orient="row"
+        )
 
     store = open_store(store_url, tmp_path)
     base = dict.fromkeys(ACCOUNT_FIELDS)
@@ -207,6 +215,15 @@ def test_the_fast_snapshot_loader_gives_the_same_table_as_typed_rows(
         typed = frame_from_records([r for batch in store.iter_snapshot(name) for r in batch], name)
         assert fast.equals(typed), name
     assert load_snapshot(store, "account")["id"].to_list() == ["A0001", "A0002"]
+    store.close()
+
+
+def test_one_snapshot_record_is_read_by_id(store_url: str, tmp_path: Path) -> None:
+    store = open_store(store_url, tmp_path)
+    store.upsert_snapshot("account", [_account(1), _account(2)])
+    record = store.get_record("account", "A0002")
+    assert record is not None and record["name"] == "Account 2"
+    assert store.get_record("account", "NOPE") is None
     store.close()
 
 
