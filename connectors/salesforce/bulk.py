@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
+import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any, Literal
+from typing import Any, BinaryIO, Literal
 
 from kam_sync.errors import FatalApiError, RetriableApiError
 from kam_sync_connectors.salesforce.client import SalesforceClient
@@ -37,6 +39,9 @@ class RowOutcome:
     error_code: str | None = None
     message: str | None = None
     processed: bool = True
+
+
+_SUCCEEDED = RowOutcome(ok=True)  # shared: a 50,000-row job mostly succeeds
 
 
 def _wait(client: SalesforceClient, kind: JobKind, job_id: str) -> dict[str, Any]:
@@ -65,8 +70,16 @@ def _wait(client: SalesforceClient, kind: JobKind, job_id: str) -> dict[str, Any
 # -- query -------------------------------------------------------------------------------------
 
 
-def query_pages(client: SalesforceClient, soql: str) -> Iterator[list[dict[str, str]]]:
-    """Run a ``queryAll`` job (deleted records included) and yield its CSV rows page by page."""
+def query_pages(
+    client: SalesforceClient, soql: str, *, rows_per_slice: int = 2_000
+) -> Iterator[list[dict[str, str]]]:
+    """Run a ``queryAll`` job (deleted records included) and yield its CSV rows.
+
+    A result page (up to ``bulk_query_page_records`` rows, one call) is parsed lazily and
+    handed on ``rows_per_slice`` rows at a time, so no more than a slice of parsed rows is
+    alive at once: the pages of a 250,000-record first pull would otherwise each hold tens of
+    thousands of dicts, and the Python heap keeps the high-water mark for the rest of the run.
+    """
     job = client.json_call(
         "bulk query create",
         "POST",
@@ -95,8 +108,11 @@ def query_pages(client: SalesforceClient, soql: str) -> Iterator[list[dict[str, 
             accept="text/csv",
         )
         response.encoding = "utf-8"
-        yield list(csv.DictReader(io.StringIO(response.text)))
         locator = response.headers.get("Sforce-Locator")
+        reader = csv.DictReader(io.StringIO(response.text))
+        del response
+        while rows := list(itertools.islice(reader, rows_per_slice)):
+            yield rows
         if not locator or locator == "null":
             return
 
@@ -121,30 +137,37 @@ def csv_cell(value: Any) -> str:
 
 def update_csv_chunks(
     rows: Iterable[Mapping[str, Any]], columns: Sequence[str], max_bytes: int
-) -> Iterator[tuple[list[str], bytes]]:
-    """``(record ids, CSV bytes)`` chunks, each below ``max_bytes`` (one job each).
+) -> Iterator[tuple[list[str], BinaryIO]]:
+    """``(record ids, CSV file)`` chunks, each below ``max_bytes`` (one job each).
 
-    Lines are encoded as they are written and joined once: a 50,000-record job (about 50 MB
-    with long text fields) is held once as bytes, not also as text and as a list of lines.
+    Each chunk is written to a temporary file as its lines are made and uploaded from there:
+    a job takes up to 100 MB of CSV, which would otherwise be held in memory while it uploads.
+    A file is closed (and gone) when the next chunk is asked for.
     """
     header = _csv_line(["Id", *columns])
     ids: list[str] = []
-    parts: list[bytes] = [header]
-    size = len(header)
-    for row in rows:
-        line = _csv_line([row["Id"], *(csv_cell(row.get(c)) if c in row else "" for c in columns)])
-        if ids and size + len(line) > max_bytes:
-            body = b"".join(parts)
-            parts = [header]
+    body: BinaryIO = tempfile.TemporaryFile()  # noqa: SIM115 (closed below, chunk by chunk)
+    try:
+        body.write(header)
+        size = len(header)
+        for row in rows:
+            cells = [row["Id"], *(csv_cell(row.get(c)) if c in row else "" for c in columns)]
+            line = _csv_line(cells)
+            if ids and size + len(line) > max_bytes:
+                body.seek(0)
+                yield ids, body
+                body.close()
+                ids, body = [], tempfile.TemporaryFile()  # noqa: SIM115
+                body.write(header)
+                size = len(header)
+            ids.append(str(row["Id"]))
+            body.write(line)
+            size += len(line)
+        if ids:
+            body.seek(0)
             yield ids, body
-            ids, size = [], len(header)
-        ids.append(str(row["Id"]))
-        parts.append(line)
-        size += len(line)
-    if ids:
-        body = b"".join(parts)
-        parts = []
-        yield ids, body
+    finally:
+        body.close()
 
 
 def _csv_line(cells: Sequence[Any]) -> bytes:
@@ -161,7 +184,7 @@ def parse_sf_error(text: str) -> tuple[str, str]:
 
 
 def run_update_job(
-    client: SalesforceClient, object_name: str, ids: Sequence[str], csv_body: bytes
+    client: SalesforceClient, object_name: str, ids: Sequence[str], csv_body: bytes | BinaryIO
 ) -> dict[str, RowOutcome]:
     """One update job for one CSV chunk; the outcome of every uploaded record id."""
     job = client.json_call(
@@ -200,10 +223,10 @@ def run_update_job(
     failed = int(info.get("numberRecordsFailed") or 0)
     if processed == len(ids) and failed == len(outcomes):
         for record_id in ids:
-            outcomes.setdefault(record_id, RowOutcome(ok=True))
+            outcomes.setdefault(record_id, _SUCCEEDED)
         return outcomes
     for row in _result_rows(client, job_id, "successfulResults"):
-        outcomes.setdefault(row.get("Id") or row.get("sf__Id", ""), RowOutcome(ok=True))
+        outcomes.setdefault(row.get("Id") or row.get("sf__Id", ""), _SUCCEEDED)
     missing = [i for i in ids if i not in outcomes]
     if missing:
         for row in _result_rows(client, job_id, "unprocessedrecords"):

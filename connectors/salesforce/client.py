@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any, BinaryIO, TypeVar
 
 import requests
 from simple_salesforce.api import Salesforce
@@ -172,7 +172,7 @@ class SalesforceClient:
         method: str,
         path: str,
         *,
-        body: bytes | str | None = None,
+        body: bytes | str | BinaryIO | None = None,
         content_type: str = "application/json",
         accept: str = "application/json",
         params: Mapping[str, Any] | None = None,
@@ -180,6 +180,8 @@ class SalesforceClient:
         """A request to ``/services/data/vXX.X/<path>`` whose body is not (only) JSON, e.g. CSV."""
 
         def send(sf: Salesforce) -> requests.Response:
+            if body is not None and not isinstance(body, bytes | str):
+                body.seek(0)  # a file body is read again from its start on each attempt
             headers = dict(sf.headers)
             headers["Content-Type"] = content_type
             headers["Accept"] = accept

@@ -192,17 +192,15 @@ class Puller:
             since=None,
             until=request.until,
         )
+        # A Bulk query's rows come in no useful order, so the watermark can only move once the
+        # whole result is stored: every slice goes out without one, then an empty page carries it.
         highest: datetime | None = None
-        pending: Page | None = None
         for rows in bulk.query_pages(self._client, query_text):
             records = list(csv_records(iter(rows), types))
+            del rows
             for record in records:
                 stamp = parse_datetime(record.get(request.modified_field))
                 if stamp is not None and (highest is None or stamp > highest):
                     highest = stamp
-            if pending is not None:
-                yield pending
-            pending = Page(records, high_watermark=None)
-        if pending is not None:
-            pending.high_watermark = highest
-            yield pending
+            yield Page(records, high_watermark=None)
+        yield Page([], high_watermark=highest)

@@ -242,9 +242,11 @@ def test_a_big_first_pull_runs_as_one_bulk_query_job_with_typed_values(
     assert first["NumberOfEmployees"] == 40
     assert first["IsDeleted"] is False and second["IsDeleted"] is True
     assert second["AnnualRevenue"] is None
-    # Bulk results are unordered: only the last page may move the watermark, to the highest stamp.
-    assert pages[0].high_watermark is None
-    assert pages[1].high_watermark == datetime(2026, 11, 1, 12, tzinfo=UTC)
+    # Bulk results are unordered: only an empty page after the last rows moves the watermark,
+    # to the highest stamp.
+    assert [len(p.records) for p in pages] == [1, 1, 0]
+    assert pages[0].high_watermark is None and pages[1].high_watermark is None
+    assert pages[2].high_watermark == datetime(2026, 11, 1, 12, tzinfo=UTC)
     created = [c for c in mocked.calls if c.request.method == "POST" and "jobs" in c.request.url]
     assert '"operation": "queryAll"' in str(created[0].request.body)
     results = [c for c in mocked.calls if c.request.url.split("?")[0].endswith("/results")]

@@ -335,3 +335,53 @@ def test_a_bulk_job_whose_counts_add_up_does_not_fetch_the_echoed_successful_lis
     assert first.ok and third.ok
     assert not second.ok and second.error_code == "STRING_TOO_LONG"
     assert successful.call_count == 0
+
+
+def test_a_retried_bulk_upload_sends_the_whole_csv_again(
+    mocked: responses.RequestsMock,
+    connector: Callable[..., SalesforceConnector],
+) -> None:
+    token_ok(mocked)
+    describes(mocked)
+    mocked.post(f"{API}/jobs/ingest", json={"id": "750I3", "state": "Open"})
+    mocked.put(f"{API}/jobs/ingest/750I3/batches", status=503, body="busy")
+    mocked.put(f"{API}/jobs/ingest/750I3/batches", status=201, body="")
+    mocked.patch(f"{API}/jobs/ingest/750I3", json={"id": "750I3", "state": "UploadComplete"})
+    mocked.get(
+        f"{API}/jobs/ingest/750I3",
+        json={
+            "id": "750I3",
+            "state": "JobComplete",
+            "numberRecordsProcessed": 3,
+            "numberRecordsFailed": 0,
+        },
+    )
+    mocked.get(f"{API}/jobs/ingest/750I3/failedResults", body='"sf__Id","sf__Error",Id\n')
+    updates = [RecordUpdate(rid(n), {"KAM_Tier__c": "Key"}) for n in range(3)]
+
+    results = connector(bulk_write_threshold=2).push("Account", updates)
+
+    uploads = [bytes(c.request.body) for c in mocked.calls if c.request.method == "PUT"]
+    expected = "Id,KAM_Tier__c\n" + "".join(f"{rid(n)},Key\n" for n in range(3))
+    assert uploads == [expected.encode()] * 2
+    assert all(r.ok for r in results)
+
+
+def test_bulk_csv_chunks_stay_below_the_byte_limit_and_keep_every_row() -> None:
+    from kam_sync_connectors.salesforce.bulk import update_csv_chunks
+
+    rows = [{"Id": rid(n), "KAM_Tier__c": "Key", "KAM_Score__c": n} for n in range(100)]
+    files = []
+    seen: list[list[str]] = []
+    for ids, body in update_csv_chunks(rows, ["KAM_Score__c", "KAM_Tier__c"], max_bytes=600):
+        text = body.read().decode()
+        files.append(body)
+        assert len(text.encode()) <= 600
+        parsed = list(csv.reader(io.StringIO(text)))
+        assert parsed[0] == ["Id", "KAM_Score__c", "KAM_Tier__c"]
+        assert [r[0] for r in parsed[1:]] == ids
+        seen.append(ids)
+
+    assert len(seen) > 1
+    assert [i for ids in seen for i in ids] == [rid(n) for n in range(100)]
+    assert all(f.closed for f in files)  # each temporary file is gone once passed on
