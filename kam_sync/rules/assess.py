@@ -15,7 +15,7 @@ from kam_sync.canonical import ACCOUNT_SCHEMA, FLAGS, OPPORTUNITY_SCHEMA, UTC_DA
 from kam_sync.rules.alignment import attach
 from kam_sync.rules.checklist import completion_columns, count_columns, gaps_expr, mask_columns
 from kam_sync.rules.columns import METRICS_SCHEMA
-from kam_sync.rules.explanation import explanation_expr, truncated
+from kam_sync.rules.explanation import explanations
 from kam_sync.rules.governance import govern
 from kam_sync.rules.history import Alert, GovernanceHistory, KeyListRun
 from kam_sync.rules.metrics import compute_metrics, conform, in_scope
@@ -105,8 +105,7 @@ def assess_portfolio(
     governed = score_portfolio(governed, pack)
     governed = governed.with_columns(classification_expr(pack).alias("classification"))
     governed, alerts, entry = govern(governed, history, pack, as_of)
-    governed = governed.with_columns(explanation_expr(pack).alias("score_explanation"))
-    governed = governed.with_columns(truncated(pack, pl.col("score_explanation")))
+    governed = governed.with_columns(explanations(governed, pack))
     factor_cols = [f"factor_{f}" for f in pack.factor_names]
     portfolio = _inherit(portfolio, governed, history, factor_cols, pack) if roll_up else governed
     portfolio = _assess_programme(portfolio, pack, as_of)

@@ -52,6 +52,24 @@ def explanation_expr(pack: RulePack) -> pl.Expr:
     )
 
 
+def explanations(frame: pl.DataFrame, pack: RulePack, *, slice_rows: int = 10_000) -> pl.Series:
+    """``score_explanation`` for every row of ``frame`` (see ``explanation_expr``), cut to length.
+
+    Built a slice of rows at a time: the text of every factor is made before they are joined,
+    which over a whole portfolio would cost several times the explanations themselves.
+    """
+    parts = [
+        frame.slice(start, slice_rows)
+        .select(explanation_expr(pack).alias("score_explanation"))
+        .select(truncated(pack, pl.col("score_explanation")).alias("score_explanation"))
+        .to_series()
+        for start in range(0, frame.height, slice_rows)
+    ]
+    if not parts:
+        return pl.Series("score_explanation", [], dtype=pl.Utf8)
+    return pl.concat(parts)
+
+
 def _escape(label: str) -> str:
     """A label safe inside a ``pl.format`` template."""
     return label.replace("{", "(").replace("}", ")")
