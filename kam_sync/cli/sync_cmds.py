@@ -22,7 +22,7 @@ from kam_sync.config.loader import LoadedProject, load_project
 from kam_sync.engine.alerts import send_alerts
 from kam_sync.engine.lock import RunLock
 from kam_sync.engine.pipeline import RunOptions, RunOutcome, SyncEngine
-from kam_sync.engine.report import explain_account, save_last_run
+from kam_sync.engine.report import explain_account
 from kam_sync.engine.summary import RunSummary
 from kam_sync.errors import ExitCode, KamSyncError
 from kam_sync.store import StateStore, open_store
@@ -89,12 +89,9 @@ def execute(
         if stop is not None:
             options.stop = stop
         try:
-            outcome = SyncEngine(project, connector, store).run(options)
+            return SyncEngine(project, connector, store).run(options)
         finally:
             progress.close()
-        if outcome.assessment is not None:
-            save_last_run(project.root, outcome.assessment, mode=mode)
-        return outcome
 
 
 def cmd_run(args: argparse.Namespace) -> int:

@@ -85,7 +85,7 @@ def load_snapshot(
     object_name: str,
     *,
     columns: tuple[str, ...] | None = None,
-    batch_size: int = 10_000,
+    batch_size: int = 2_000,
 ) -> pl.DataFrame:
     """All live records of one object as a canonical table, ordered by id.
 

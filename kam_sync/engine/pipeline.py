@@ -25,10 +25,11 @@ from kam_sync.config.conditions import compile_condition
 from kam_sync.config.loader import LoadedProject
 from kam_sync.config.mapping import ObjectMapping
 from kam_sync.engine.frames import load_snapshot
+from kam_sync.engine.report import save_last_run
 from kam_sync.engine.summary import RunSummary
 from kam_sync.errors import KamSyncError, QuotaExhaustedError
 from kam_sync.mapping.normalize import Normalizer
-from kam_sync.rules import PortfolioAssessment, assess_portfolio
+from kam_sync.rules import PortfolioAssessment, assess_portfolio, compute_metrics
 from kam_sync.rules.governance import cap_size
 from kam_sync.store import StateStore
 from kam_sync.store.audit import load_history, save_history
@@ -133,6 +134,8 @@ class SyncEngine:
                 self._pull(object_name, as_of, summary, options)
                 log.debug("pulled %s; peak memory %.0f MB", object_name, _peak_rss_mb())
             outcome.assessment = self._assess(as_of, summary, options)
+            # Kept for `kam-sync explain` before anything is written, while the run holds little.
+            save_last_run(self.project.root, outcome.assessment, mode=options.mode)
             log.debug("assessed; peak memory %.0f MB", _peak_rss_mb())
             outcome.plan = self._diff(outcome.assessment, as_of, summary)
             log.debug("diffed; peak memory %.0f MB", _peak_rss_mb())
@@ -244,16 +247,24 @@ class SyncEngine:
         self, as_of: datetime, summary: RunSummary, options: RunOptions
     ) -> PortfolioAssessment:
         # The engine reads the inputs only; the current KAM values are loaded for the diff.
+        pack = self.project.rules
         accounts = load_snapshot(self.store, "account", columns=ACCOUNT_INPUT_COLUMNS)
-        opportunities = load_snapshot(self.store, "opportunity", columns=ENGINE_OPPORTUNITY_COLUMNS)
         record_filter = self.project.mapping.objects.account.filter
         if record_filter:
             condition = compile_condition(record_filter)
             accounts = accounts.filter(condition.fill_null(False))
         if options.progress:
             options.progress("assess", 0, accounts.height)
+        # The largest table of a run is read for the metrics only, and let go before the rest
+        # of the assessment builds its own tables.
+        opportunities = load_snapshot(self.store, "opportunity", columns=ENGINE_OPPORTUNITY_COLUMNS)
+        metrics = compute_metrics(
+            accounts, opportunities, as_of, roll_up=pack.scoring.hierarchy.roll_up
+        )
+        no_opportunities = opportunities.clear()
+        del opportunities
         history = load_history(self.store)
-        result = assess_portfolio(accounts, opportunities, history, self.project.rules, as_of)
+        result = assess_portfolio(accounts, no_opportunities, history, pack, as_of, metrics=metrics)
         self._history = history
         a = result.assessments
         summary.in_scope = accounts.height
@@ -364,6 +375,7 @@ class SyncEngine:
                 raise KamSyncError(
                     f"the connector returned {len(results)} results for {len(updates)} updates"
                 )
+            del updates  # the CRM-ready copies: what is recorded next reuses their memory
             succeeded: dict[str, dict[str, Any]] = {}
             failures: list[tuple[str, str, Any, str | None, str | None]] = []
             for account_id, outcome in zip(chunk, results, strict=True):

@@ -26,12 +26,15 @@ def save_last_run(root: Path, result: PortfolioAssessment, *, mode: str) -> Path
     """Store the assessments joined with the metrics they used (atomically replaced)."""
     path = _path(root, mode)
     path.parent.mkdir(parents=True, exist_ok=True)
-    metrics = (
-        result.metrics.rename({"id": "account_id"})
-        if "id" in result.metrics.columns
-        else result.metrics
-    )
-    table = result.assessments.join(metrics, on="account_id", how="left", suffix="_metric")
+    assessments, metrics = result.assessments, result.metrics
+    if "id" in metrics.columns:
+        metrics = metrics.rename({"id": "account_id"})
+    clashes = set(metrics.columns) & set(assessments.columns) - {"account_id"}
+    if not clashes and assessments["account_id"].equals(metrics["account_id"]):
+        # Both are sorted by account id, one row each: put side by side without copying.
+        table = pl.concat([assessments, metrics.drop("account_id")], how="horizontal")
+    else:
+        table = assessments.join(metrics, on="account_id", how="left", suffix="_metric")
     tmp = path.with_suffix(".tmp")
     table.write_parquet(tmp)
     tmp.replace(path)

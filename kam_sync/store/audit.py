@@ -13,6 +13,7 @@ from kam_sync.store import schema
 from kam_sync.store.store import StateStore
 
 HISTORY_RUNS_KEPT = 400  # about a year of nightly runs; far more than any growth-alert window
+_ROWS_PER_STATEMENT = 5_000  # also below PostgreSQL's 65,535 bind parameters per statement
 
 
 def load_history(store: StateStore) -> GovernanceHistory:
@@ -71,7 +72,8 @@ def save_history(
     removed_gone = gone.filter(pl.col("old_tier").is_in(list(key_tiers)))["account_id"].to_list()
     removed = removed_in_scope + removed_gone
 
-    if changed.height:
+    # Rows are made a slice at a time: a first run changes the tier of every account.
+    for start in range(0, changed.height, _ROWS_PER_STATEMENT):
         rows = [
             {
                 "account_id": r["account_id"],
@@ -82,7 +84,7 @@ def save_history(
                 "score": r["score"],
                 "reason": r["tier_reason"] or "",
             }
-            for r in changed.iter_rows(named=True)
+            for r in changed.slice(start, _ROWS_PER_STATEMENT).iter_rows(named=True)
         ]
         conn.execute(schema.tier_history.insert(), rows)
 
@@ -106,18 +108,17 @@ def _save_account_state(
 ) -> None:
     gs = schema.governance_state
     changed = new.join(old, on=["account_id", "tier", "runs_below"], how="anti", nulls_equal=True)
-    if changed.height:
+    for start in range(0, changed.height, _ROWS_PER_STATEMENT):
         rows = [
             {
                 "account_id": r["account_id"],
                 "state": {"tier": r["tier"], "runs_below": r["runs_below"]},
                 "updated_run_id": run_id,
             }
-            for r in changed.iter_rows(named=True)
+            for r in changed.slice(start, _ROWS_PER_STATEMENT).iter_rows(named=True)
         ]
-        for start in range(0, len(rows), 5_000):
-            chunk = rows[start : start + 5_000]
-            conn.execute(store.upsert_statement(gs, chunk, ("account_id",)), chunk)
+        conn.execute(store.upsert_statement(gs, rows, ("account_id",)), rows)
     gone = old.join(new.select("account_id"), on="account_id", how="anti")["account_id"].to_list()
-    for start in range(0, len(gone), 5_000):
-        conn.execute(gs.delete().where(gs.c.account_id.in_(gone[start : start + 5_000])))
+    for start in range(0, len(gone), _ROWS_PER_STATEMENT):
+        ids = gone[start : start + _ROWS_PER_STATEMENT]
+        conn.execute(gs.delete().where(gs.c.account_id.in_(ids)))

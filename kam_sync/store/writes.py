@@ -14,11 +14,13 @@ from kam_sync.canonical import ACCOUNT_SCHEMA, KAM_OUTPUT_FIELDS
 from kam_sync.store import schema
 from kam_sync.store.store import StateStore
 
-WRITE_RECORD_BATCH = 5_000
+# Rows per statement when recording writes: small slices keep the peak memory of a first
+# write-back of 50,000 accounts low, and cost no time.
+WRITE_RECORD_BATCH = 1_000
 WRITTEN_SCHEMA = {"account_id": pl.Utf8(), **{f: ACCOUNT_SCHEMA[f] for f in KAM_OUTPUT_FIELDS}}
 
 
-def load_written(store: StateStore, batch_size: int = 20_000) -> pl.DataFrame:
+def load_written(store: StateStore, batch_size: int = 2_000) -> pl.DataFrame:
     """Last written value of every KAM field by account (null: never written)."""
     table = schema.written_value
     columns = [table.c.account_id, *[table.c[f] for f in KAM_OUTPUT_FIELDS]]

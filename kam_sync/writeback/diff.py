@@ -38,6 +38,7 @@ ASSESSMENT_TO_FIELD = {
     "flags": "kam_flags",
 }
 LAST_ASSESSED = "kam_last_assessed"
+DIFF_SLICE_ROWS = 5_000
 MANUAL_OVERRIDE = "manual_override"
 
 
@@ -116,8 +117,33 @@ def plan_writes(
         pl.col("id").alias("account_id"), *[pl.col(f).alias(f"have_{f}") for f in fields]
     )
     wrote = written.select(pl.col("account_id"), *[pl.col(f).alias(f"wrote_{f}") for f in fields])
-    table = want.join(have, on="account_id", how="left").join(wrote, on="account_id", how="left")
+    plan = WritePlan()
+    # A slice of accounts at a time: normalizing a long text field (the score explanation)
+    # makes copies of it, which over a whole 50,000-account portfolio would cost tens of MB.
+    for start in range(0, want.height, DIFF_SLICE_ROWS):
+        table = want.slice(start, DIFF_SLICE_ROWS)
+        table = table.join(have, on="account_id", how="left", maintain_order="left").join(
+            wrote, on="account_id", how="left", maintain_order="left"
+        )
+        _add_to_plan(
+            plan,
+            _compared(table, fields, targets, overwrite_manual_default),
+            fields=fields,
+            targets=targets,
+            as_of=as_of,
+            skip=excluded or set(),
+        )
+    return plan
 
+
+def _compared(
+    table: pl.DataFrame,
+    fields: list[str],
+    targets: dict[str, WriteBackTarget],
+    overwrite_manual_default: bool,
+) -> pl.DataFrame:
+    """``table`` with ``write_*`` and ``protected_*`` for each field, and the wanted values
+    brought to each field's precision; only rows with something to write or protect."""
     protected_cols = []
     for name in fields:
         dtype = table.schema[f"want_{name}"]
@@ -168,9 +194,19 @@ def plan_writes(
 
     write_cols = [f"write_{n}" for n in fields]
     flag_cols = write_cols + [f"protected_{n}" for n in fields]
-    interesting = table.filter(pl.any_horizontal(flag_cols)) if fields else table.clear()
-    plan = WritePlan()
-    skip = excluded or set()
+    return table.filter(pl.any_horizontal(flag_cols)) if fields else table.clear()
+
+
+def _add_to_plan(
+    plan: WritePlan,
+    interesting: pl.DataFrame,
+    *,
+    fields: list[str],
+    targets: dict[str, WriteBackTarget],
+    as_of: datetime,
+    skip: set[tuple[str, str]],
+) -> None:
+    """Add the writes and protected values of ``interesting`` (see ``_compared``) to ``plan``."""
     for row in interesting.iter_rows(named=True):
         account_id = row["account_id"]
         values: dict[str, Any] = {}
@@ -194,4 +230,3 @@ def plan_writes(
                 values[LAST_ASSESSED] = as_of
             plan.updates[account_id] = values
             plan.current[account_id] = before
-    return plan
