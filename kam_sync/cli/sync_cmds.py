@@ -189,7 +189,12 @@ def format_summary(summary: RunSummary) -> str:
             if summary.quota_limit
             else ""
         ),
-        f"  time:        {summary.duration_seconds or 0:.1f} s",
+        f"  time:        {summary.duration_seconds or 0:.1f} s"
+        + (
+            f", peak memory {summary.peak_memory_mib} MiB"
+            if summary.peak_memory_mib is not None
+            else ""
+        ),
     ]
     if summary.error:
         lines.append(f"  note:        {summary.error}")

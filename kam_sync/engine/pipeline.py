@@ -47,7 +47,7 @@ from kam_sync_connectors.base import NOT_SENT_QUOTA, Connector, PullRequest, Rec
 log = logging.getLogger(__name__)
 
 
-def _peak_rss_mb() -> float:
+def _peak_rss_mib() -> float:
     """Peak resident memory of this process so far (Linux reports KiB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -132,13 +132,13 @@ class SyncEngine:
             self.connector.check_quota()
             for object_name in ("account", "opportunity"):
                 self._pull(object_name, as_of, summary, options)
-                log.debug("pulled %s; peak memory %.0f MB", object_name, _peak_rss_mb())
+                log.debug("pulled %s; peak memory %.0f MiB", object_name, _peak_rss_mib())
             outcome.assessment = self._assess(as_of, summary, options)
             # Kept for `kam-sync explain` before anything is written, while the run holds little.
             save_last_run(self.project.root, outcome.assessment, mode=options.mode)
-            log.debug("assessed; peak memory %.0f MB", _peak_rss_mb())
+            log.debug("assessed; peak memory %.0f MiB", _peak_rss_mib())
             outcome.plan = self._diff(outcome.assessment, as_of, summary)
-            log.debug("diffed; peak memory %.0f MB", _peak_rss_mb())
+            log.debug("diffed; peak memory %.0f MiB", _peak_rss_mib())
             if options.mode == "run":
                 self._record_governance(outcome.assessment, as_of, summary)
                 self._push(outcome.plan, summary, options)
@@ -165,7 +165,7 @@ class SyncEngine:
         summary.api_calls = dict(quota.calls_by_kind)
         summary.quota_used, summary.quota_limit = quota.used, quota.limit
         summary.finished_at = self.clock()
-        summary.peak_memory_mb = round(_peak_rss_mb())
+        summary.peak_memory_mib = round(_peak_rss_mib())
         self.store.finish_run(
             summary.run_id,
             status=summary.status,

@@ -41,7 +41,7 @@ class RunSummary:
     quota_limit: int | None = None
     error: str | None = None
     stopped_reason: str | None = None
-    peak_memory_mb: int | None = None
+    peak_memory_mib: int | None = None  # the run process's peak resident memory
 
     @property
     def duration_seconds(self) -> float | None:

@@ -62,6 +62,7 @@ def test_full_lifecycle_writes_only_what_changed(tmp_path: Path, crm: str) -> No
         handle.reset_stats()
         first = _run_json(project, env)
         assert first["status"] == "ok"
+        assert 0 < first["peak_memory_mib"] < 1024  # the run's peak RSS, reported to ops
         assert first["accounts_written"] == planned["accounts_to_write"]
         batch = 200 if crm == "salesforce" else 100
         assert write_requests(handle.stats()) == -(-first["accounts_written"] // batch)
