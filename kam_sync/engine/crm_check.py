@@ -2,7 +2,8 @@
 
 Reported like config errors, at the line of the mapping file that names the field: fields that
 do not exist (with suggestions), types that cannot hold the canonical value, write-back targets
-that are not updateable, and picklists that lack a value the rules can produce.
+that are not updateable, and picklists that lack a value the rules can produce. Paths through
+relations and related pseudo-fields are checked by connectors that can (Salesforce).
 """
 
 from __future__ import annotations
@@ -65,15 +66,21 @@ def check_against_crm(project: LoadedProject, connector: Connector) -> list[Conf
     mapping = project.mapping
     found: list[tuple[Loc, str]] = []
     described: dict[str, ObjectDescription] = {}
+    # Paths through relations (``Owner.Name``) and related pseudo-fields
+    # (``@AccountTeamMember.TeamMemberRole``) are known to the connector only; one that can
+    # check them says so by offering ``mapped_field_problems`` (Salesforce does).
+    path_problems = getattr(connector, "mapped_field_problems", None)
     for obj_name in ("account", "opportunity"):
         obj = getattr(mapping.objects, obj_name)
         described[obj_name] = desc = connector.describe(obj.crm_object)
         kinds = canonical.OBJECT_FIELDS[obj_name]
         for name, spec in obj.field_mappings().items():
-            if spec.crm.startswith("@") or "." in spec.crm or spec.crm == "archived":
-                continue  # relations and pseudo-fields are the connector's, checked when pulled
-            field = desc.fields.get(spec.crm)
             loc: Loc = ("objects", obj_name, "fields", name)
+            if spec.crm.startswith("@") or "." in spec.crm or spec.crm == "archived":
+                if path_problems is not None and spec.crm != "archived":
+                    found += [(loc, p) for p in path_problems(obj.crm_object, [spec.crm])]
+                continue  # otherwise the connector checks them when it pulls
+            field = desc.fields.get(spec.crm)
             if field is None:
                 found.append(
                     (

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e.crm import kam_sync_cli, sandbox_project
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -157,3 +159,35 @@ def test_the_wheel_ships_the_defaults_and_init_works_outside_the_repo(tmp_path: 
     assert result.returncode == 0, result.stderr
     assert str(site) in result.stdout.splitlines()[0]
     assert (outside / "p" / "rules" / "checklist.yaml").is_file()
+
+
+@pytest.mark.slow
+def test_validate_checks_relation_paths_against_the_org(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    with sandbox_project("salesforce", project) as (_, env):
+        mapping = project / "mappings" / "salesforce.yaml"
+        text = mapping.read_text()
+        text = text.replace("      industry: Industry\n", "      industry: Industy\n")
+        text = text.replace(
+            "      executive_sponsor: KAM_Executive_Sponsor__c\n",
+            "      executive_sponsor: Owner.Nmae\n",
+        )
+        text = text.replace(
+            "        crm: KAM_Team_Roles__c\n", "        crm: '@AccountTeamMember.Role'\n"
+        )
+        mapping.write_text(text)
+        lines = text.splitlines()
+
+        def line_of(fragment: str) -> int:
+            return next(n for n, line in enumerate(lines, 1) if fragment in line)
+
+        result = kam_sync_cli("validate", "--project", str(project), env=env, cwd=tmp_path)
+
+    assert result.returncode == 2, result.stdout + result.stderr
+    errors = result.stderr
+    assert f"salesforce.yaml:{line_of('industry: Industy')}:" in errors
+    assert "did you mean 'Industry'?" in errors
+    assert f"salesforce.yaml:{line_of('Owner.Nmae')}:" in errors
+    assert "User has no field Nmae (did you mean 'Name'?)" in errors
+    assert f"salesforce.yaml:{line_of('team_roles:')}:" in errors  # the field's key
+    assert "AccountTeamMember has no field Role" in errors
