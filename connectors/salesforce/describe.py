@@ -19,6 +19,8 @@ class SObjectSchema:
     parents: dict[str, tuple[str, ...]] = field(default_factory=dict)
     # child object name -> relationshipName (``AccountTeamMember`` -> ``AccountTeamMembers``)
     children: dict[str, str] = field(default_factory=dict)
+    # child object name -> the child's field that references this object (``AccountId``)
+    child_fields: dict[str, str] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -57,11 +59,16 @@ def parse_describe(body: Any) -> SObjectSchema:
         if f.get("relationshipName")
     }
     children: dict[str, str] = {}
+    child_fields: dict[str, str] = {}
     for rel in body.get("childRelationships", []) or ():
         child, name = rel.get("childSObject"), rel.get("relationshipName")
-        if child and name:
-            children.setdefault(str(child), str(name))
-    return SObjectSchema(ObjectDescription(str(body["name"]), fields), parents, children)
+        if child and name and str(child) not in children:
+            children[str(child)] = str(name)
+            if rel.get("field"):
+                child_fields[str(child)] = str(rel["field"])
+    return SObjectSchema(
+        ObjectDescription(str(body["name"]), fields), parents, children, child_fields
+    )
 
 
 class DescribeCache:

@@ -82,6 +82,14 @@ class RelatedField:
     child_object: str
     relationship: str
     field: str
+    parent_field: str | None = None  # the child's reference to the parent (``AccountId``)
+    # ``queryAll`` returns deleted children in a relationship subquery too: they are filtered
+    # out where the child object has ``IsDeleted``.
+    live_only: bool = False
+
+    def subquery(self) -> str:
+        where = " WHERE IsDeleted = false" if self.live_only else ""
+        return f"(SELECT {self.field} FROM {self.relationship}{where})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +101,7 @@ class Selection:
 
     def select_list(self) -> str:
         parts = list(self.paths)
-        parts += [f"(SELECT {r.field} FROM {r.relationship})" for r in self.related]
+        parts += [r.subquery() for r in self.related]
         return ", ".join(parts)
 
 
@@ -152,7 +160,14 @@ def _related(
             f"{schema.name} field {key}: {child} has no field {field}"
             + did_you_mean(field, describe(child).description.fields)
         )
-    return RelatedField(key, child, relationship, field)
+    return RelatedField(
+        key,
+        child,
+        relationship,
+        field,
+        schema.child_fields.get(child),
+        live_only=describe(child).field("IsDeleted") is not None,
+    )
 
 
 def _path(schema: SObjectSchema, key: str, describe: Callable[[str], SObjectSchema]) -> str:
@@ -198,6 +213,32 @@ def incremental_query(
     return (
         f"SELECT {selection.select_list()} FROM {object_name} WHERE {' AND '.join(where)} "
         f"ORDER BY {modified_field} ASC, {id_field} ASC"
+    )
+
+
+def changed_children_query(
+    related: RelatedField, *, modified_field: str, since: datetime, until: datetime
+) -> str:
+    """The parents of the child records (deleted ones too, with queryAll) changed in the window."""
+    if related.parent_field is None:
+        raise ValueError(f"{related.child_object} has no known reference to its parent")
+    child = check_name(related.child_object, "object")
+    parent_field = check_name(related.parent_field, child)
+    return (
+        f"SELECT {parent_field} FROM {child} WHERE {modified_field} >= {literal(since)} "
+        f"AND {modified_field} <= {literal(until)}"
+    )
+
+
+def selection_by_ids_query(
+    object_name: str, selection: Selection, id_field: str, ids: Sequence[str]
+) -> str:
+    """SELECT <selection> FROM object WHERE Id IN (...)."""
+    check_name(object_name, "object")
+    check_name(id_field, object_name)
+    return (
+        f"SELECT {selection.select_list()} FROM {object_name} "
+        f"WHERE {id_field} IN ({', '.join(id_literal(i) for i in ids)})"
     )
 
 

@@ -74,7 +74,13 @@ ACCOUNT_DESCRIBE: dict[str, Any] = {
 USER_DESCRIBE: dict[str, Any] = {"name": "User", "fields": [field("Id", "id"), field("Name")]}
 TEAM_DESCRIBE: dict[str, Any] = {
     "name": "AccountTeamMember",
-    "fields": [field("Id", "id"), field("TeamMemberRole", "picklist")],
+    "fields": [
+        field("Id", "id"),
+        field("AccountId", "reference"),
+        field("TeamMemberRole", "picklist"),
+        field("IsDeleted", "boolean"),
+        field("SystemModstamp", "datetime"),
+    ],
 }
 
 

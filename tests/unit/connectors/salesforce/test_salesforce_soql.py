@@ -74,9 +74,21 @@ def test_the_incremental_query_selects_mapped_fields_in_modstamp_order() -> None
     )
     assert text == (
         "SELECT Id, SystemModstamp, Name, Owner.Name, "
-        "(SELECT TeamMemberRole FROM AccountTeamMembers) FROM Account "
+        "(SELECT TeamMemberRole FROM AccountTeamMembers WHERE IsDeleted = false) FROM Account "
         "WHERE SystemModstamp >= 2026-11-01T00:00:00Z AND SystemModstamp <= 2026-11-02T03:04:05Z "
         "ORDER BY SystemModstamp ASC, Id ASC"
+    )
+    # queryAll would return deleted team members in the subquery; their parents are found by
+    # the children's own stamps (the parent's does not move).
+    (roles,) = selection.related
+    assert soql.changed_children_query(
+        roles,
+        modified_field="SystemModstamp",
+        since=datetime(2026, 11, 1, tzinfo=UTC),
+        until=datetime(2026, 11, 2, tzinfo=UTC),
+    ) == (
+        "SELECT AccountId FROM AccountTeamMember WHERE SystemModstamp >= 2026-11-01T00:00:00Z "
+        "AND SystemModstamp <= 2026-11-02T00:00:00Z"
     )
 
 
