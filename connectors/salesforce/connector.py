@@ -16,9 +16,11 @@ Use ``connect(settings, os.environ)``; nothing is sent until the first call. Bey
 
 Related pseudo-fields (see ``soql``): ``@AccountTeamMember.TeamMemberRole`` in
 ``PullRequest.fields`` of an Account pull yields, per Account, the list of its team members'
-role labels (from a parent-to-child subquery on ``AccountTeamMembers``; an empty list when the
-account has none). Any ``@<ChildObject>.<Field>`` of a child relationship works the same way.
-Pulls with related pseudo-fields always use the REST query API (Bulk API 2.0 has no subqueries).
+role labels (from a parent-to-child subquery on ``AccountTeamMembers``, deleted members left
+out; an empty list when the account has none). Any ``@<ChildObject>.<Field>`` of a child
+relationship works the same way. Pulls with related pseudo-fields always use the REST query API
+(Bulk API 2.0 has no subqueries); incremental ones also pull again, by Id, the parents whose
+children alone changed since the last run.
 """
 
 from __future__ import annotations
