@@ -13,8 +13,8 @@
   empty last one.
 * Related pseudo-fields (``@AccountTeamMember.TeamMemberRole``): a change to a child record does
   not move the parent's ``SystemModstamp``. An incremental pull therefore also asks which
-  parents have children changed (or deleted) in the same window, and pulls those parents again
-  by Id, after the regular pages and without a watermark.
+  parents have children changed (or deleted) in the same window, and pulls those parents by Id
+  first, without a watermark (the regular pages that follow move it).
 """
 
 from __future__ import annotations
@@ -105,15 +105,14 @@ class Puller:
             except _UseBulk:
                 yield from self._bulk_pull(request, selection)
             return
-        seen: set[str] = set()
-        for page in self._rest_pull(request, selection, since):
-            seen.update(str(r.get(request.id_field)) for r in page.records)
-            yield page
         if since is not None and selection.related:
-            yield from self._parents_of_changed_children(request, selection, since, seen)
+            # Before the regular pages: they move the watermark, and a run stopped after them
+            # must not have skipped these parents.
+            yield from self._parents_of_changed_children(request, selection, since)
+        yield from self._rest_pull(request, selection, since)
 
     def _parents_of_changed_children(
-        self, request: PullRequest, selection: soql.Selection, since: datetime, seen: set[str]
+        self, request: PullRequest, selection: soql.Selection, since: datetime
     ) -> Iterator[Page]:
         parents: set[str] = set()
         for related in selection.related:
@@ -133,19 +132,19 @@ class Puller:
             for record in self._all_records(f"query {related.child_object}", query_text):
                 if record.get(related.parent_field):
                     parents.add(str(record[related.parent_field]))
-        missing = sorted(parents - seen)
-        if missing:
+        ids = sorted(parents)
+        if ids:
             log.info(
-                "salesforce: %d %s records have changed related records; pulling them again",
-                len(missing),
+                "salesforce: %d %s records have changed related records; pulling them by Id",
+                len(ids),
                 request.object_name,
             )
-        for start in range(0, len(missing), _IDS_PER_QUERY):
+        for start in range(0, len(ids), _IDS_PER_QUERY):
             query_text = soql.selection_by_ids_query(
                 request.object_name,
                 selection,
                 request.id_field,
-                missing[start : start + _IDS_PER_QUERY],
+                ids[start : start + _IDS_PER_QUERY],
             )
             records = [
                 flatten(raw, selection, self._fetch_children)

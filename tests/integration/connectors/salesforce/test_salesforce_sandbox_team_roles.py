@@ -67,8 +67,9 @@ def test_an_incremental_pull_finds_accounts_whose_team_alone_changed(
         m["TeamMemberRole"] for m in members[1:] if m["AccountId"] == left["AccountId"]
     )
     assert sorted(pulled[left["AccountId"]][ROLES]) == remaining
-    # the regular pages keep the watermark; the accounts pulled again by Id do not move it
-    assert pages[-1].high_watermark is None
-    assert max(p.high_watermark for p in pages if p.high_watermark) >= watermark
+    # the accounts pulled by Id come first and do not move the watermark; the regular pages do
+    assert pages[0].high_watermark is None
+    assert {joined, left["AccountId"]} <= {r["Id"] for r in pages[0].records}
+    assert pages[-1].high_watermark is not None and pages[-1].high_watermark >= watermark
     # the incremental query, the changed children, the accounts by Id
     assert requests_of(sandbox, "query") == 3
