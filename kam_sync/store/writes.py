@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select
 
 from kam_sync.canonical import ACCOUNT_SCHEMA, KAM_OUTPUT_FIELDS
 from kam_sync.store import schema
@@ -73,8 +73,6 @@ def record_written(
 
 
 def _bind(name: str) -> Any:
-    from sqlalchemy import bindparam
-
     return bindparam("b_" + name)
 
 
@@ -106,14 +104,11 @@ def record_failures(
     if not failures:
         return
     table = schema.retry_queue
-    keys = [(a, f) for a, f, *_ in failures]
+    # The whole queue is read rather than an IN list of the failed accounts: a failed bulk job
+    # fails 50,000 accounts at once, more than a statement may bind.
     existing = {
         (r.account_id, r.field): r.attempts
-        for r in conn.execute(
-            select(table.c.account_id, table.c.field, table.c.attempts).where(
-                table.c.account_id.in_({a for a, _ in keys})
-            )
-        )
+        for r in conn.execute(select(table.c.account_id, table.c.field, table.c.attempts))
     }
     now = datetime.now(UTC)
     rows = []
@@ -137,14 +132,22 @@ def record_failures(
 
 
 def clear_retries(conn: Connection, pairs: Sequence[tuple[str, str]]) -> None:
-    """Written successfully: leave the retry queue."""
+    """Written successfully: leave the retry queue.
+
+    The queue is small (failures only) while a first write-back succeeds for every account:
+    only the pairs the queue holds are deleted, with one statement for all of them.
+    """
     table = schema.retry_queue
-    by_account: dict[str, list[str]] = {}
-    for account_id, name in pairs:
-        by_account.setdefault(account_id, []).append(name)
-    for account_id, names in by_account.items():
+    queued = {
+        (r.account_id, r.field) for r in conn.execute(select(table.c.account_id, table.c.field))
+    }
+    gone = [{"a": a, "f": f} for a, f in pairs if (a, f) in queued]
+    if gone:
         conn.execute(
-            table.delete().where(table.c.account_id == account_id, table.c.field.in_(names))
+            table.delete().where(
+                table.c.account_id == bindparam("a"), table.c.field == bindparam("f")
+            ),
+            gone,
         )
 
 

@@ -234,3 +234,30 @@ def test_a_run_that_died_is_marked_abandoned(store_url: str, tmp_path: Path) -> 
     [last] = store.runs(limit=1)
     assert (last["id"], last["status"]) == (dead, "abandoned")
     store.close()
+
+
+def test_the_retry_queue_counts_attempts_and_forgets_what_was_written(
+    store_url: str, tmp_path: Path
+) -> None:
+    from kam_sync.store.writes import clear_retries, record_failures, retry_items
+
+    store = open_store(store_url, tmp_path)
+    # A failed bulk job fails every account at once: more than one statement may bind.
+    failures = [
+        (f"A{i:05d}", name, "key", "UNABLE_TO_LOCK_ROW", "locked")
+        for i in range(70_000)
+        for name in ("kam_tier",)
+    ] + [("A00001", "kam_score", 71.5, "STRING_TOO_LONG", "too long")]
+    for run_id in (1, 2):
+        with store.transaction() as conn:
+            record_failures(conn, store, failures, run_id=run_id, retry_limit=2)
+    with store.transaction() as conn:
+        clear_retries(conn, [(f"A{i:05d}", "kam_tier") for i in range(1, 70_000)])
+
+    items = retry_items(store)
+    assert [(i.account_id, i.field, i.attempts, i.dead) for i in items] == [
+        ("A00000", "kam_tier", 2, True),
+        ("A00001", "kam_score", 2, True),
+    ]
+    assert items[1].value == 71.5 and items[1].last_error_code == "STRING_TOO_LONG"
+    store.close()
