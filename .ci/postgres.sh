@@ -21,7 +21,8 @@ fi
 
 pg_user=postgres
 id -u "$pg_user" >/dev/null 2>&1 || useradd --system --no-create-home "$pg_user"
-pg_dir=$(mktemp -d /tmp/kam-sync-ci-pg.XXXXXX)
+# A fresh directory for the cluster, its socket and its logs; removed when CI ends.
+pg_dir=$(mktemp -d)
 chown "$pg_user" "$pg_dir"
 pg_port=${KAM_SYNC_CI_PG_PORT:-55432}
 as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u "$pg_user" -- "$@"; else "$@"; fi; }
@@ -31,9 +32,13 @@ if as_pg "$pg_bin/initdb" -D "$pg_dir/data" -U postgres --auth=trust -E UTF8 >"$
        -o "-p $pg_port -k $pg_dir -c listen_addresses=127.0.0.1 -c fsync=off" start >/dev/null; then
   export KAM_SYNC_TEST_POSTGRES_URL="postgresql://postgres@127.0.0.1:$pg_port/postgres"
   echo "ci: PostgreSQL started at 127.0.0.1:$pg_port"
-  stop_postgres() { as_pg "$pg_bin/pg_ctl" -D "$pg_dir/data" -m fast stop >/dev/null 2>&1 || true; }
+  stop_postgres() {
+    as_pg "$pg_bin/pg_ctl" -D "$pg_dir/data" -m fast stop >/dev/null 2>&1 || true
+    rm -rf "$pg_dir"
+  }
   trap stop_postgres EXIT
 else
   echo "ci: PostgreSQL did not start; its tests will be skipped"
   cat "$pg_dir/initdb.log" "$pg_dir/server.log" 2>/dev/null | tail -n 20
+  rm -rf "$pg_dir"
 fi

@@ -167,7 +167,8 @@ def _account(company: SeedCompany, as_of: dt.datetime, api_user: str) -> dict[st
     record: dict[str, Any] = {
         "Id": make_id("Account", company.key),
         "IsDeleted": False,
-        # Account Name is required in Salesforce; a blank name arrives as a placeholder.
+        # Salesforce requires an Account Name: a company seeded without one is stored as "-",
+        # as a person entering it would have had to.
         "Name": company.name or "-",
         "Type": ACCOUNT_TYPE_LABELS.get(company.account_type or ""),
         "ParentId": None if company.parent_key is None else make_id("Account", company.parent_key),
