@@ -261,10 +261,9 @@ class SyncEngine:
         metrics = compute_metrics(
             accounts, opportunities, as_of, roll_up=pack.scoring.hierarchy.roll_up
         )
-        no_opportunities = opportunities.clear()
         del opportunities
         history = load_history(self.store)
-        result = assess_portfolio(accounts, no_opportunities, history, pack, as_of, metrics=metrics)
+        result = assess_portfolio(accounts, None, history, pack, as_of, metrics=metrics)
         self._history = history
         a = result.assessments
         summary.in_scope = accounts.height

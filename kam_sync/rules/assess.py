@@ -11,7 +11,7 @@ from datetime import datetime
 
 import polars as pl
 
-from kam_sync.canonical import ACCOUNT_SCHEMA, FLAGS, OPPORTUNITY_SCHEMA, UTC_DATETIME
+from kam_sync.canonical import ACCOUNT_SCHEMA, FLAGS, UTC_DATETIME
 from kam_sync.rules.alignment import attach
 from kam_sync.rules.checklist import completion_columns, count_columns, gaps_expr, mask_columns
 from kam_sync.rules.columns import METRICS_SCHEMA
@@ -70,7 +70,7 @@ def assessment_schema(pack: RulePack) -> dict[str, pl.DataType]:
 
 def assess_portfolio(
     accounts: pl.DataFrame,
-    opportunities: pl.DataFrame,
+    opportunities: pl.DataFrame | None,
     history: GovernanceHistory,
     pack: RulePack,
     as_of: datetime,
@@ -83,17 +83,18 @@ def assess_portfolio(
     null); ``as_of`` must be timezone-aware. ``metrics``, when given, replaces the metrics
     step (e.g. computed by the store in SQL): one row per account, ``id`` plus the columns of
     ``METRICS_SCHEMA``, computed with the pack's ``hierarchy.roll_up``; ``opportunities`` is
-    then not read.
+    then not read and may be None.
     """
     if as_of.tzinfo is None:
         raise ValueError("as_of must be timezone-aware (UTC)")
     schema = {**ACCOUNT_SCHEMA, **pack.extra_account_columns}
     # Only known columns go in: a stray column could shadow a metric or a result column.
     accounts = conform(accounts, schema).select(list(schema))
-    opportunities = conform(opportunities, OPPORTUNITY_SCHEMA)
     roll_up = pack.scoring.hierarchy.roll_up
     scope = in_scope(accounts)
     if metrics is None:
+        if opportunities is None:
+            raise ValueError("assess_portfolio needs the opportunities or the metrics")
         metrics = compute_metrics(scope, opportunities, as_of, roll_up=roll_up)
     else:
         missing = [c for c in ("id", *METRICS_SCHEMA) if c not in metrics.columns]
