@@ -47,6 +47,18 @@ def bodies(mocked: responses.RequestsMock, url: str) -> list[dict[str, Any]]:
     return [json.loads(c.request.body) for c in mocked.calls if c.request.url == url]
 
 
+def ingest_job(
+    mocked: responses.RequestsMock, job_id: str, *, uploads: tuple[int, ...] = (201,)
+) -> str:
+    """Mock a Bulk API 2.0 ingest job's create, upload answers (in order) and close; its URL."""
+    url = f"{API}/jobs/ingest/{job_id}"
+    mocked.post(f"{API}/jobs/ingest", json={"id": job_id, "state": "Open"})
+    for status in uploads:
+        mocked.put(f"{url}/batches", status=status, body="" if status < 300 else "busy")
+    mocked.patch(url, json={"id": job_id, "state": "UploadComplete"})
+    return url
+
+
 def test_updates_go_in_collections_of_200_with_all_or_none_off(
     mocked: responses.RequestsMock, connector: Callable[..., SalesforceConnector]
 ) -> None:
@@ -231,17 +243,15 @@ def test_above_the_threshold_updates_go_through_one_bulk_ingest_job(
 ) -> None:
     token_ok(mocked)
     describes(mocked)
-    mocked.post(f"{API}/jobs/ingest", json={"id": "750I1", "state": "Open"})
-    mocked.put(f"{API}/jobs/ingest/750I1/batches", status=201, body="")
-    mocked.patch(f"{API}/jobs/ingest/750I1", json={"id": "750I1", "state": "UploadComplete"})
-    mocked.get(f"{API}/jobs/ingest/750I1", json={"id": "750I1", "state": "InProgress"})
-    mocked.get(f"{API}/jobs/ingest/750I1", json={"id": "750I1", "state": "JobComplete"})
+    job = ingest_job(mocked, "750I1")
+    mocked.get(job, json={"id": "750I1", "state": "InProgress"})
+    mocked.get(job, json={"id": "750I1", "state": "JobComplete"})
     mocked.get(
-        f"{API}/jobs/ingest/750I1/successfulResults",
+        f"{job}/successfulResults",
         body=f'"sf__Id","sf__Created",Id,KAM_Score__c,KAM_Tier__c\n{rid(1)},false,{rid(1)},1.5,Key\n',
     )
     mocked.get(
-        f"{API}/jobs/ingest/750I1/failedResults",
+        f"{job}/failedResults",
         body=(
             '"sf__Id","sf__Error",Id,KAM_Score__c,KAM_Tier__c\n'
             f'{rid(3)},"INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST:bad value: Bogus:--",'
@@ -249,7 +259,7 @@ def test_above_the_threshold_updates_go_through_one_bulk_ingest_job(
         ),
     )
     mocked.get(
-        f"{API}/jobs/ingest/750I1/unprocessedrecords",
+        f"{job}/unprocessedrecords",
         body=f"Id,KAM_Score__c,KAM_Tier__c\n{rid(2)},#N/A,Key\n",
     )
     updates = [
@@ -311,11 +321,9 @@ def test_a_bulk_job_whose_counts_add_up_does_not_fetch_the_echoed_successful_lis
 ) -> None:
     token_ok(mocked)
     describes(mocked)
-    mocked.post(f"{API}/jobs/ingest", json={"id": "750I2", "state": "Open"})
-    mocked.put(f"{API}/jobs/ingest/750I2/batches", status=201, body="")
-    mocked.patch(f"{API}/jobs/ingest/750I2", json={"id": "750I2", "state": "UploadComplete"})
+    job = ingest_job(mocked, "750I2")
     mocked.get(
-        f"{API}/jobs/ingest/750I2",
+        job,
         json={
             "id": "750I2",
             "state": "JobComplete",
@@ -324,10 +332,10 @@ def test_a_bulk_job_whose_counts_add_up_does_not_fetch_the_echoed_successful_lis
         },
     )
     mocked.get(
-        f"{API}/jobs/ingest/750I2/failedResults",
+        f"{job}/failedResults",
         body=f'"sf__Id","sf__Error",Id,KAM_Tier__c\n{rid(2)},"STRING_TOO_LONG:too long:--",{rid(2)},Key\n',
     )
-    successful = mocked.get(f"{API}/jobs/ingest/750I2/successfulResults", body="")
+    successful = mocked.get(f"{job}/successfulResults", body="")
     updates = [RecordUpdate(rid(n), {"KAM_Tier__c": "Key"}) for n in (1, 2, 3)]
 
     first, second, third = connector(bulk_write_threshold=2).push("Account", updates)
@@ -343,12 +351,9 @@ def test_a_retried_bulk_upload_sends_the_whole_csv_again(
 ) -> None:
     token_ok(mocked)
     describes(mocked)
-    mocked.post(f"{API}/jobs/ingest", json={"id": "750I3", "state": "Open"})
-    mocked.put(f"{API}/jobs/ingest/750I3/batches", status=503, body="busy")
-    mocked.put(f"{API}/jobs/ingest/750I3/batches", status=201, body="")
-    mocked.patch(f"{API}/jobs/ingest/750I3", json={"id": "750I3", "state": "UploadComplete"})
+    job = ingest_job(mocked, "750I3", uploads=(503, 201))
     mocked.get(
-        f"{API}/jobs/ingest/750I3",
+        job,
         json={
             "id": "750I3",
             "state": "JobComplete",
@@ -356,7 +361,7 @@ def test_a_retried_bulk_upload_sends_the_whole_csv_again(
             "numberRecordsFailed": 0,
         },
     )
-    mocked.get(f"{API}/jobs/ingest/750I3/failedResults", body='"sf__Id","sf__Error",Id\n')
+    mocked.get(f"{job}/failedResults", body='"sf__Id","sf__Error",Id\n')
     updates = [RecordUpdate(rid(n), {"KAM_Tier__c": "Key"}) for n in range(3)]
 
     results = connector(bulk_write_threshold=2).push("Account", updates)
