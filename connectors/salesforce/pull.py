@@ -36,10 +36,6 @@ from kam_sync_connectors.salesforce.records import csv_records, flatten, parse_d
 
 EXPIRED_LOCATOR_CODES = frozenset({"INVALID_QUERY_LOCATOR", "QUERY_TIMEOUT"})
 _CHILD_STAMPS = ("SystemModstamp", "LastModifiedDate")
-# Ids per re-pull query. The query travels in the URL: Salesforce caps URI plus headers at
-# 16,384 bytes and recommends URIs of about 2,000 characters (Help article 000386264). 100
-# quoted Ids are about 3,000 URL-encoded characters, with the select list still far below the cap.
-_IDS_PER_QUERY = 100
 
 log = logging.getLogger(__name__)
 
@@ -139,12 +135,12 @@ class Puller:
                 len(ids),
                 request.object_name,
             )
-        for start in range(0, len(ids), _IDS_PER_QUERY):
+        for start in range(0, len(ids), soql.IDS_PER_QUERY):
             query_text = soql.selection_by_ids_query(
                 request.object_name,
                 selection,
                 request.id_field,
-                ids[start : start + _IDS_PER_QUERY],
+                ids[start : start + soql.IDS_PER_QUERY],
             )
             records = [
                 flatten(raw, selection, self._fetch_children)

@@ -43,7 +43,6 @@ LOCK_ERROR = "UNABLE_TO_LOCK_ROW"
 RETRIABLE_RECORD_CODES = frozenset(
     {LOCK_ERROR, "UNPROCESSED", "NO_RESULT", "SERVER_UNAVAILABLE", "UNKNOWN_EXCEPTION"}
 )
-ID_QUERY_CHUNK = 200
 
 
 QUOTA_STOP_CODE = "KAM_QUOTA_STOP"
@@ -236,9 +235,9 @@ class Pusher:
         schema = self._describe.schema(object_name)
         if parent_field and schema.field(parent_field) is not None:
             ids = [u.record_id for u in updates]
-            for start in range(0, len(ids), ID_QUERY_CHUNK):
+            for start in range(0, len(ids), soql.IDS_PER_QUERY):
                 query_text = soql.ids_query(
-                    object_name, [parent_field], ids[start : start + ID_QUERY_CHUNK]
+                    object_name, [parent_field], ids[start : start + soql.IDS_PER_QUERY]
                 )
                 result = self._client.call(
                     f"query {object_name} parents", partial(_query, query_text)

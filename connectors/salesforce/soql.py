@@ -67,6 +67,13 @@ def literal(value: object) -> str:
     raise TypeError(f"no SOQL literal for {type(value).__name__}")
 
 
+# Ids per ``WHERE Id IN (...)`` query. The query travels in the URL: Salesforce caps URI plus
+# headers at 16,384 bytes and recommends URIs of about 2,000 characters (Help article
+# 000386264). 200 quoted Ids are about 6,000 URL-encoded characters, leaving room for a select
+# list under the cap.
+IDS_PER_QUERY = 200
+
+
 def id_literal(record_id: str) -> str:
     """A quoted record id, after checking it looks like one (15 or 18 characters)."""
     if not _ID.match(record_id):
