@@ -13,16 +13,23 @@ the mapping layer coerces them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol, runtime_checkable
 
+from kam_sync.errors import KamSyncError, QuotaExhaustedError
+
 RawRecord = dict[str, Any]
 
-# WriteResult.error_code of an update that was never sent because the API budget ran out
-# mid-push. The push then raises QuotaExhaustedError carrying ``results`` (one per update).
-NOT_SENT_QUOTA = "KAM_QUOTA_STOP"
+# WriteResult.error_code of an update that a push never sent because it stopped part-way (the
+# API budget ran out, or the run was asked to stop). The one code for that meaning: such an
+# update used no attempt and is not a write failure; the next run's diff brings it back.
+NOT_SENT = "KAM_NOT_SENT"
+
+PushStopReason = Literal["quota", "interrupted"]
+# Asked between batches by a push: True when the run has been asked to stop (SIGTERM/SIGINT).
+ShouldStop = Callable[[], bool]
 
 CustomFieldType = Literal[
     "picklist",  # one value from a list
@@ -135,6 +142,46 @@ class ProvisionReport:
     problems: list[str] = field(default_factory=list)
 
 
+class PushStoppedError(KamSyncError):
+    """A push stopped part-way, after the batch in flight: the API budget ran out
+    (``reason`` "quota", ``cause`` the QuotaExhaustedError) or the run was asked to stop
+    (``reason`` "interrupted").
+
+    ``results`` has one WriteResult per update of the push, in order: what was written, what
+    failed, and what was never sent (``error_code`` NOT_SENT), so the engine can record the
+    partial push before it ends the run. Every connector raises this, and only this, when its
+    push stops part-way; the conformance suite in tests/ holds each connector to it.
+    """
+
+    def __init__(
+        self,
+        reason: PushStopReason,
+        results: list[WriteResult],
+        *,
+        cause: QuotaExhaustedError | None = None,
+    ) -> None:
+        if reason == "quota" and cause is None:
+            raise ValueError("a push stopped by the quota names the QuotaExhaustedError")
+        self.reason: PushStopReason = reason
+        self.results = results
+        self.cause = cause
+        sent = sum(1 for r in results if r.error_code != NOT_SENT)
+        why = str(cause) if cause is not None else "the run was asked to stop"
+        super().__init__(f"push stopped after {sent} of {len(results)} updates: {why}")
+
+
+def not_sent(update: RecordUpdate, reason: str) -> WriteResult:
+    """The result of an update a stopped push never sent."""
+    return WriteResult(
+        record_id=update.record_id,
+        ok=False,
+        error_code=NOT_SENT,
+        message=reason,
+        retriable=True,
+        fields=tuple(update.values),
+    )
+
+
 @dataclass(slots=True)
 class QuotaStatus:
     """Daily API allocation as last seen, and this connector's calls so far, by kind."""
@@ -168,12 +215,19 @@ class Connector(Protocol):
         """Declare the only fields ``push`` may write on ``object_name`` (the allow-list)."""
         ...
 
-    def push(self, object_name: str, updates: Sequence[RecordUpdate]) -> list[WriteResult]:
+    def push(
+        self,
+        object_name: str,
+        updates: Sequence[RecordUpdate],
+        *,
+        should_stop: ShouldStop | None = None,
+    ) -> list[WriteResult]:
         """Update records in the CRM's largest batch form; one result per update, same order.
 
-        A field outside the write-back targets is refused before any request is made. When the
-        API budget runs out midway, raises QuotaExhaustedError with a ``results`` attribute:
-        one result per update, those not sent marked with ``NOT_SENT_QUOTA``.
+        A field outside the write-back targets is refused before any request is made. Before
+        each batch after the first, ``should_stop`` is asked; when it says stop, or when the API
+        budget runs out, the push ends after the batch in flight and raises PushStoppedError
+        with one result per update (those never sent marked NOT_SENT).
         """
         ...
 

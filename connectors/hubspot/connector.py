@@ -36,8 +36,10 @@ from kam_sync_connectors.base import (
     Page,
     ProvisionReport,
     PullRequest,
+    PushStoppedError,
     QuotaStatus,
     RecordUpdate,
+    ShouldStop,
     WriteResult,
 )
 from kam_sync_connectors.hubspot.api_errors import sdk_exception_classes
@@ -120,9 +122,16 @@ class HubSpotConnector:
         write-back targets). Until declared, nothing may be written."""
         self._write_targets[object_name] = frozenset(fields)
 
-    def push(self, object_name: str, updates: Sequence[RecordUpdate]) -> list[WriteResult]:
+    def push(
+        self,
+        object_name: str,
+        updates: Sequence[RecordUpdate],
+        *,
+        should_stop: ShouldStop | None = None,
+    ) -> list[WriteResult]:
         """Batch-update; a property outside the write-back targets refuses the whole push
-        (FatalApiError) before any request; a bad value fails only its record."""
+        (FatalApiError) before any request; a bad value fails only its record. A quota stop or
+        ``should_stop`` ends it after the batch in flight with PushStoppedError."""
         if not updates:
             return []
         allowed = self._write_targets.get(object_name, frozenset())
@@ -154,9 +163,14 @@ class HubSpotConnector:
             )
             return response.status, response.body
 
-        writer = BatchWriter(send, self.settings.write_batch_size)
+        writer = BatchWriter(send, self.settings.write_batch_size, should_stop=should_stop)
         results.update(writer.write(sendable))
-        return [results[i] for i in range(len(updates))]
+        ordered = [results[i] for i in range(len(updates))]
+        if writer.stopped_by_quota is not None:
+            raise PushStoppedError("quota", ordered, cause=writer.stopped_by_quota)
+        if writer.interrupted:
+            raise PushStoppedError("interrupted", ordered)
+        return ordered
 
     def provision(self, fields: Sequence[CustomFieldSpec]) -> ProvisionReport:
         return self.properties.provision(fields)

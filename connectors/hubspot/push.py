@@ -24,7 +24,13 @@ from decimal import Decimal
 from typing import Any
 
 from kam_sync.errors import FatalApiError, QuotaExhaustedError, RetriableApiError
-from kam_sync_connectors.base import FieldDescription, RecordUpdate, WriteResult
+from kam_sync_connectors.base import (
+    FieldDescription,
+    RecordUpdate,
+    ShouldStop,
+    WriteResult,
+    not_sent,
+)
 from kam_sync_connectors.hubspot.search_windows import to_millis
 
 # HubSpot's limit on a string property value (properties guide: 65,536 characters).
@@ -206,14 +212,27 @@ def sdk_batch_body(inputs: Sequence[dict[str, Any]]) -> dict[str, Any]:
 class BatchWriter:
     """Sends checked updates in batches and collects one result per update."""
 
-    def __init__(self, send: SendBatch, batch_size: int) -> None:
+    def __init__(
+        self, send: SendBatch, batch_size: int, *, should_stop: ShouldStop | None = None
+    ) -> None:
         self._send = send
         self.batch_size = batch_size
+        self._should_stop = should_stop
         self.stopped_by_quota: QuotaExhaustedError | None = None
+        self.interrupted = False
 
     def write(self, items: Sequence[tuple[int, RecordUpdate]]) -> dict[int, WriteResult]:
+        """One result per item. After a quota stop, or when ``should_stop`` says stop before a
+        batch, the remaining items are marked NOT_SENT (the connector then raises
+        PushStoppedError)."""
         out: dict[int, WriteResult] = {}
         for chunk in batches(items, self.batch_size):
+            if out and self.stopped_by_quota is None and not self.interrupted:
+                self.interrupted = bool(self._should_stop and self._should_stop())
+            if self.stopped_by_quota is not None or self.interrupted:
+                why = str(self.stopped_by_quota or "the run was asked to stop")
+                out.update({index: not_sent(update, why) for index, update in chunk})
+                continue
             out.update(self._write_chunk(chunk))
         return out
 
@@ -226,15 +245,13 @@ class BatchWriter:
             }
             for index, update in chunk
         ]
-        if self.stopped_by_quota is not None:
-            return self._all_failed(
-                chunk, inputs, "QUOTA_EXHAUSTED", str(self.stopped_by_quota), True
-            )
         try:
             _status, body = self._send(inputs)
         except QuotaExhaustedError as exc:
+            # Not sent: the budget check refused it before any request, or the CRM refused it
+            # for its daily limit. Either way no record of it was written.
             self.stopped_by_quota = exc
-            return self._all_failed(chunk, inputs, "QUOTA_EXHAUSTED", str(exc), True)
+            return {index: not_sent(update, str(exc)) for index, update in chunk}
         except RetriableApiError as exc:
             return self._all_failed(
                 chunk, inputs, exc.error_code or "RETRIES_EXHAUSTED", str(exc), True

@@ -12,11 +12,10 @@ from typing import Any
 _EXPORTS = {
     "SalesforceConnector": "kam_sync_connectors.salesforce.connector",
     "connect": "kam_sync_connectors.salesforce.connector",
-    "PushStoppedByQuota": "kam_sync_connectors.salesforce.push",
     "SalesforceSettings": "kam_sync_connectors.salesforce.settings",
 }
 
-__all__ = ["PushStoppedByQuota", "SalesforceConnector", "SalesforceSettings", "connect"]
+__all__ = ["SalesforceConnector", "SalesforceSettings", "connect"]
 
 
 def __getattr__(name: str) -> Any:

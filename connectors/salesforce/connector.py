@@ -36,6 +36,7 @@ from kam_sync_connectors.base import (
     PullRequest,
     QuotaStatus,
     RecordUpdate,
+    ShouldStop,
     WriteResult,
 )
 from kam_sync_connectors.salesforce import validation
@@ -77,8 +78,14 @@ class SalesforceConnector:
         """Declare the only fields ``push`` may write on ``object_name``."""
         self._pusher.write_back_targets[object_name] = frozenset(fields)
 
-    def push(self, object_name: str, updates: Sequence[RecordUpdate]) -> list[WriteResult]:
-        return self._pusher.push(object_name, updates)
+    def push(
+        self,
+        object_name: str,
+        updates: Sequence[RecordUpdate],
+        *,
+        should_stop: ShouldStop | None = None,
+    ) -> list[WriteResult]:
+        return self._pusher.push(object_name, updates, should_stop=should_stop)
 
     def provision(self, fields: Sequence[CustomFieldSpec]) -> ProvisionReport:
         return self._provisioner.provision(fields)

@@ -13,8 +13,9 @@
   Validation errors are final.
 * A request that still fails after the transport's retries marks its records (and, for a
   transient failure, every record not yet sent) as failed with ``retriable`` set accordingly.
-* A quota stop raises ``PushStoppedByQuota`` (a QuotaExhaustedError, so the run ends as a
-  partial run) that carries one result per update, so nothing written goes unrecorded.
+* A quota stop, or ``should_stop`` saying stop between two requests, raises PushStoppedError
+  (connectors/base.py) after the request in flight; it carries one result per update, the
+  unsent ones marked NOT_SENT, so nothing written goes unrecorded.
 """
 
 from __future__ import annotations
@@ -30,7 +31,13 @@ from typing import Any
 from simple_salesforce.api import Salesforce
 
 from kam_sync.errors import FatalApiError, QuotaExhaustedError, RetriableApiError
-from kam_sync_connectors.base import RecordUpdate, WriteResult
+from kam_sync_connectors.base import (
+    PushStoppedError,
+    RecordUpdate,
+    ShouldStop,
+    WriteResult,
+    not_sent,
+)
 from kam_sync_connectors.salesforce import bulk, soql
 from kam_sync_connectors.salesforce.client import SalesforceClient
 from kam_sync_connectors.salesforce.describe import DescribeCache
@@ -44,19 +51,7 @@ RETRIABLE_RECORD_CODES = frozenset(
     {LOCK_ERROR, "UNPROCESSED", "NO_RESULT", "SERVER_UNAVAILABLE", "UNKNOWN_EXCEPTION"}
 )
 
-
-QUOTA_STOP_CODE = "KAM_QUOTA_STOP"
-
-
-class PushStoppedByQuota(QuotaExhaustedError):
-    """The API budget ran out during a push. ``results`` has one result per update, in order:
-    what was written, what failed, and (error code ``KAM_QUOTA_STOP``, retriable) what was not
-    sent, so the engine can record the partial push before it stops the run."""
-
-    def __init__(self, cause: QuotaExhaustedError, results: list[WriteResult]) -> None:
-        super().__init__(str(cause), status=cause.status, error_code=cause.error_code)
-        self.connector = cause.connector
-        self.results = results
+INTERRUPTED = "the run was asked to stop"
 
 
 def json_value(value: Any) -> Any:
@@ -111,12 +106,22 @@ class Pusher:
         self._describe = describe
         self.write_back_targets: dict[str, frozenset[str]] = {}
         self._quota_stop: QuotaExhaustedError | None = None
+        self._should_stop: ShouldStop = _never
+        self._interrupted = False
 
-    def push(self, object_name: str, updates: Sequence[RecordUpdate]) -> list[WriteResult]:
+    def push(
+        self,
+        object_name: str,
+        updates: Sequence[RecordUpdate],
+        *,
+        should_stop: ShouldStop | None = None,
+    ) -> list[WriteResult]:
         if not updates:
             return []
         self._refuse_non_targets(object_name, updates)
         self._quota_stop = None
+        self._should_stop = should_stop or _never
+        self._interrupted = False
         settings = self._client.settings
         if len(updates) > settings.bulk_write_threshold:
             results = self._bulk(object_name, updates)
@@ -125,7 +130,7 @@ class Pusher:
         by_id = {u.record_id: u for u in updates}
         for attempt in range(settings.lock_retry_attempts):
             locked = [by_id[r.record_id] for r in results.values() if r.error_code == LOCK_ERROR]
-            if not locked or self._quota_stop is not None:
+            if not locked or self._stopped():
                 break
             wait = settings.lock_retry_wait_seconds * 2**attempt
             log.info("salesforce: %d records locked; retrying in %.1fs", len(locked), wait)
@@ -138,14 +143,26 @@ class Pusher:
             results.update(self._collections(object_name, grouped))
         ordered = [results[u.record_id] for u in updates]
         if self._quota_stop is not None:
-            raise PushStoppedByQuota(self._quota_stop, ordered)
+            raise PushStoppedError("quota", ordered, cause=self._quota_stop)
+        if self._interrupted:
+            raise PushStoppedError("interrupted", ordered)
         return ordered
+
+    def _stopped(self) -> bool:
+        """Stop before the next request? (quota spent, or the run asked to stop)"""
+        if self._quota_stop is None and not self._interrupted and self._should_stop():
+            self._interrupted = True
+        return self._quota_stop is not None or self._interrupted
+
+    def _not_sent(self, unsent: Iterable[RecordUpdate]) -> dict[str, WriteResult]:
+        why = str(self._quota_stop) if self._quota_stop is not None else INTERRUPTED
+        return {u.record_id: not_sent(u, why) for u in unsent}
 
     def _stop_for_quota(
         self, exc: QuotaExhaustedError, unsent: Iterable[RecordUpdate]
     ) -> dict[str, WriteResult]:
         self._quota_stop = exc
-        return {u.record_id: _failure(u, QUOTA_STOP_CODE, str(exc), retriable=True) for u in unsent}
+        return self._not_sent(unsent)
 
     # -- guard ---------------------------------------------------------------------------------
 
@@ -174,6 +191,9 @@ class Pusher:
         size = self._client.settings.write_batch_size
         results: dict[str, WriteResult] = {}
         for start in range(0, len(updates), size):
+            if start and self._stopped():
+                results.update(self._not_sent(updates[start:]))
+                return results
             chunk = updates[start : start + size]
             payload = {
                 "allOrNone": False,
@@ -256,8 +276,8 @@ class Pusher:
         results: dict[str, WriteResult] = {}
         chunks = bulk.update_csv_chunks(rows, columns, self._client.settings.bulk_max_upload_bytes)
         for ids, csv_body in chunks:
-            if self._quota_stop is not None:
-                results.update(self._stop_for_quota(self._quota_stop, (by_id[i] for i in ids)))
+            if results and self._stopped():
+                results.update(self._not_sent(by_id[i] for i in ids))
                 continue
             try:
                 outcomes = bulk.run_update_job(self._client, object_name, ids, csv_body)
@@ -290,3 +310,7 @@ class Pusher:
                         retriable=code in RETRIABLE_RECORD_CODES,
                     )
         return results
+
+
+def _never() -> bool:
+    return False

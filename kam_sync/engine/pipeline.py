@@ -42,7 +42,13 @@ from kam_sync.store.writes import (
 )
 from kam_sync.writeback.diff import WritePlan, plan_writes
 from kam_sync.writeback.values import to_crm
-from kam_sync_connectors.base import NOT_SENT_QUOTA, Connector, PullRequest, RecordUpdate
+from kam_sync_connectors.base import (
+    NOT_SENT,
+    Connector,
+    PullRequest,
+    PushStoppedError,
+    RecordUpdate,
+)
 
 log = logging.getLogger(__name__)
 
@@ -360,16 +366,13 @@ class SyncEngine:
                 )
                 for account_id in chunk
             ]
-            stopped: QuotaExhaustedError | None = None
+            stopped: PushStoppedError | None = None
             try:
-                results = self.connector.push(crm_object, updates)
-            except QuotaExhaustedError as exc:
+                results = self.connector.push(crm_object, updates, should_stop=options.stop.is_set)
+            except PushStoppedError as exc:
                 # Record what this push did write before stopping, or the next run would take
                 # our own writes for a person's edits.
-                partial = getattr(exc, "results", None)
-                if partial is None:
-                    raise
-                results, stopped = list(partial), exc
+                results, stopped = exc.results, exc
             if len(results) != len(updates):
                 raise KamSyncError(
                     f"the connector returned {len(results)} results for {len(updates)} updates"
@@ -381,7 +384,7 @@ class SyncEngine:
                 values = plan.updates[account_id]
                 if outcome.ok:
                     succeeded[account_id] = values
-                elif outcome.error_code == NOT_SENT_QUOTA:
+                elif outcome.error_code == NOT_SENT:
                     continue  # never sent: the next run's diff brings it back, no attempt used
                 else:
                     failures += [
@@ -398,7 +401,11 @@ class SyncEngine:
             summary.fields_written += sum(len(v) for v in succeeded.values())
             summary.write_failures += len({f[0] for f in failures})
             if stopped is not None:
-                raise stopped
+                if stopped.cause is not None:
+                    raise stopped.cause
+                raise RunInterrupted(
+                    f"stopped after writing {summary.accounts_written} of {total} accounts"
+                )
             if options.progress:
                 options.progress("push", min(start + len(chunk), total), total)
             if options.stop.is_set() and start + len(chunk) < total:

@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from kam_sync.errors import FatalApiError, QuotaExhaustedError, RetriableApiError
-from kam_sync_connectors.base import FieldDescription, RecordUpdate
+from kam_sync_connectors.base import NOT_SENT, FieldDescription, RecordUpdate
 from kam_sync_connectors.hubspot.push import (
     BatchWriter,
     batches,
@@ -199,10 +199,20 @@ def test_a_batch_that_keeps_failing_transiently_fails_every_record_retriably() -
     assert all(not r.ok and r.retriable for r in results.values())
 
 
-def test_a_spent_quota_fails_the_rest_retriably_without_more_calls() -> None:
+def test_a_spent_quota_marks_the_rest_not_sent_without_more_calls() -> None:
     endpoint = FakeBatchEndpoint(set(), QuotaExhaustedError("done", error_code="DAILY_BUDGET"))
     writer = BatchWriter(endpoint, 100)
     results = writer.write(_updates(250))
     assert endpoint.calls == 1
-    assert {r.error_code for r in results.values()} == {"QUOTA_EXHAUSTED"}
+    assert {r.error_code for r in results.values()} == {NOT_SENT}
     assert writer.stopped_by_quota is not None
+
+
+def test_a_writer_asked_to_stop_sends_no_batch_after_the_one_in_flight() -> None:
+    endpoint = FakeBatchEndpoint(set())
+    writer = BatchWriter(endpoint, 100, should_stop=lambda: True)
+    results = writer.write(_updates(250))
+    assert endpoint.calls == 1
+    assert sum(r.ok for r in results.values()) == 100
+    assert {r.error_code for r in results.values() if not r.ok} == {NOT_SENT}
+    assert writer.interrupted

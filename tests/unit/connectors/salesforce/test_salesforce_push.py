@@ -15,9 +15,8 @@ import responses
 from sf_fakes import API, SleepRecorder, describes, token_ok
 
 from kam_sync.errors import FatalApiError, QuotaExhaustedError
-from kam_sync_connectors.base import RecordUpdate
+from kam_sync_connectors.base import NOT_SENT, PushStoppedError, RecordUpdate
 from kam_sync_connectors.salesforce.connector import SalesforceConnector, connect
-from kam_sync_connectors.salesforce.push import PushStoppedByQuota
 from kam_sync_connectors.salesforce.settings import SalesforceSettings
 
 TARGETS = ("KAM_Tier__c", "KAM_Score__c", "KAM_Flags__c", "KAM_Last_Assessed__c", "KAM_Formula__c")
@@ -303,15 +302,35 @@ def test_a_quota_stop_mid_push_still_reports_what_was_written_and_what_was_not(
     mocked.add_callback(responses.PATCH, COLLECTIONS, callback=near_the_line)
     updates = [RecordUpdate(rid(n), {"KAM_Tier__c": "Key"}) for n in range(500)]
 
-    with pytest.raises(QuotaExhaustedError) as caught:
+    with pytest.raises(PushStoppedError) as caught:
         connector(quota_stop_at_percent=80).push("Account", updates)
 
-    assert isinstance(caught.value, PushStoppedByQuota)
+    assert caught.value.reason == "quota"
+    assert isinstance(caught.value.cause, QuotaExhaustedError)
     results = caught.value.results
     assert [r.record_id for r in results] == [u.record_id for u in updates]
     assert all(r.ok for r in results[:200])
-    assert all(not r.ok and r.retriable and r.error_code == "KAM_QUOTA_STOP" for r in results[200:])
+    assert all(not r.ok and r.error_code == NOT_SENT for r in results[200:])
     assert len(bodies(mocked, COLLECTIONS)) == 1
+
+
+def test_a_push_asked_to_stop_finishes_the_request_in_flight_and_sends_no_more(
+    mocked: responses.RequestsMock, connector: Callable[..., SalesforceConnector]
+) -> None:
+    token_ok(mocked)
+    describes(mocked)
+    mocked.add_callback(responses.PATCH, COLLECTIONS, callback=echo_success)
+    updates = [RecordUpdate(rid(n), {"KAM_Tier__c": "Key"}) for n in range(500)]
+    asked = iter([False, True])
+
+    with pytest.raises(PushStoppedError) as caught:
+        connector().push("Account", updates, should_stop=lambda: next(asked, True))
+
+    assert caught.value.reason == "interrupted"
+    results = caught.value.results
+    assert sum(r.ok for r in results) == 400
+    assert all(r.error_code == NOT_SENT for r in results[400:])
+    assert len(bodies(mocked, COLLECTIONS)) == 2
 
 
 def test_a_bulk_job_whose_counts_add_up_does_not_fetch_the_echoed_successful_list(
