@@ -44,14 +44,15 @@ from kam_sync_connectors.base import (
 )
 from kam_sync_connectors.hubspot.api_errors import sdk_exception_classes
 from kam_sync_connectors.hubspot.auth import TokenGrant, TokenSource, credentials_from_env
-from kam_sync_connectors.hubspot.budget import DailyBudget
-from kam_sync_connectors.hubspot.calls import ApiCaller, RetryPolicy
+from kam_sync_connectors.hubspot.budget import CallCounts, budget_for, quota_status
+from kam_sync_connectors.hubspot.calls import ApiCaller
 from kam_sync_connectors.hubspot.limiter import RateLimiter
 from kam_sync_connectors.hubspot.properties import PropertyService
 from kam_sync_connectors.hubspot.pull import Puller
 from kam_sync_connectors.hubspot.push import BatchWriter, check_update, sdk_batch_body
 from kam_sync_connectors.hubspot.sdk import HubSpotSdk
 from kam_sync_connectors.hubspot.settings import HubSpotSettings
+from kam_sync_connectors.retry import RetryPolicy
 
 PROPERTY_GROUP = "kam"
 PROPERTY_GROUP_LABEL = "Key account management (kam-sync)"
@@ -82,21 +83,15 @@ class HubSpotConnector:
             clock=clock,
             sleep=sleep,
         )
-        self.budget = DailyBudget(
-            daily_limit=settings.daily_limit,
-            stop_at_percent=settings.quota_stop_at_percent,
-            max_percent_per_run=settings.quota_max_percent_per_run,
-        )
+        self.counts = CallCounts()
+        self.budget = budget_for(settings, self.counts)
         self.caller = ApiCaller(
             set_token=self.sdk.set_access_token,
             tokens=None,
             limiter=self.limiter,
             budget=self.budget,
-            retry=RetryPolicy(
-                attempts=settings.retry_attempts,
-                initial_wait=settings.retry_initial_wait_seconds,
-                max_wait=settings.retry_max_wait_seconds,
-            ),
+            counts=self.counts,
+            retry=RetryPolicy.from_settings(settings),
             timeout_seconds=settings.timeout_seconds,
             sdk_errors=sdk_exception_classes(self.sdk.api_objects),
             sleep=sleep,
@@ -195,7 +190,7 @@ class HubSpotConnector:
         return self.quota()
 
     def quota(self) -> QuotaStatus:
-        return self.budget.status()
+        return quota_status(self.budget, self.counts)
 
     def close(self) -> None:
         self.sdk.close()
