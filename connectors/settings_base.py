@@ -2,62 +2,22 @@
 
 Each CRM's settings model (``crm.<name>`` in ``kam-sync.yaml``) derives from
 ``ConnectorSettings`` and may give a field another default (the CRM's documented limit), never
-another name. Transport security is checked here, so ``kam-sync validate`` reports it at the
-line of the YAML file: an ``http://`` URL is refused unless its host is the local machine (the
-sandbox CRM), because credentials and tokens would cross the network in clear text.
+another name. URL settings refuse plain ``http://`` to another machine here (``refuse_plain_http``), so
+``kam-sync validate`` reports it at the line of the YAML file (see ``transport_security``).
 """
 
 from __future__ import annotations
 
-import ipaddress
 import warnings
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, model_validator
 
-from kam_sync.errors import ConfigError
+from kam_sync_connectors.transport_security import plain_http_refusal
 
 # Old spellings still accepted, with a warning: old name -> the one name.
 DEPRECATED_NAMES = {"retry_attempts": "retry_max_attempts"}
-
-LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})
-
-
-def is_loopback(host: str | None) -> bool:
-    """True for a host name or address of the local machine (127.0.0.0/8, ::1, localhost)."""
-    if not host:
-        return False
-    bare = host.strip("[]").lower()
-    if bare in LOOPBACK_NAMES or bare.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(bare).is_loopback
-    except ValueError:
-        return False
-
-
-def plain_http_refusal(url: str) -> str | None:
-    """Why ``url`` may not be used (plain http to another machine), or None when it may."""
-    parts = urlsplit(url)
-    if parts.scheme.lower() != "http":
-        return None
-    host = parts.hostname
-    if is_loopback(host):
-        return None
-    return (
-        f"plain http:// to {host} is refused: credentials and records would cross "
-        "the network unencrypted; use https:// (http:// is allowed only for localhost, the "
-        "sandbox CRM)"
-    )
-
-
-def require_secure_url(url: str, setting: str, *, connector: str) -> None:
-    """Raise ConfigError when ``url`` is plain http to another machine (checked at connect)."""
-    refusal = plain_http_refusal(url)
-    if refusal is not None:
-        raise ConfigError(f"{connector}: {setting}: {refusal}")
 
 
 class ConnectorSettings(BaseModel):

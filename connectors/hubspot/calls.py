@@ -64,6 +64,7 @@ class ApiCaller:
         retry: RetryPolicy,
         timeout_seconds: float,
         sdk_errors: tuple[type[BaseException], ...],
+        host: str | None = None,
         sleep: Sleep = time.sleep,
         random: Callable[[], float] = _random.random,
     ) -> None:
@@ -75,6 +76,7 @@ class ApiCaller:
         self.retrier = Retrier(retry, connector=CONNECTOR, sleep=sleep, random=random)
         self.timeout_seconds = timeout_seconds
         self._sdk_errors = sdk_errors
+        self.host = host
 
     @property
     def retries(self) -> int:
@@ -126,7 +128,7 @@ class ApiCaller:
         except catch as exc:
             headers = getattr(exc, "headers", None)
             self._observe(headers, request.search)
-            error = from_exception(exc, what=request.what)
+            error = from_exception(exc, what=request.what, host=self.host)
             if isinstance(error, RetriableApiError) and error.status == 429:
                 self.limiter.pause(error.retry_after or 0.0, search=request.search)
             raise error from None

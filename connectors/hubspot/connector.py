@@ -53,6 +53,7 @@ from kam_sync_connectors.hubspot.push import BatchWriter, check_update, sdk_batc
 from kam_sync_connectors.hubspot.sdk import HubSpotSdk
 from kam_sync_connectors.hubspot.settings import HubSpotSettings
 from kam_sync_connectors.retry import RetryPolicy
+from kam_sync_connectors.transport_security import ca_bundle_path, require_secure_url
 
 PROPERTY_GROUP = "kam"
 PROPERTY_GROUP_LABEL = "Key account management (kam-sync)"
@@ -68,12 +69,17 @@ class HubSpotConnector:
         settings: HubSpotSettings,
         environ: Mapping[str, str],
         *,
-        ca_cert: str | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
+        # Checked again here (settings check it when they load): models built in code skip
+        # validation, and a token must never be sent over plain http to another machine.
+        require_secure_url(str(settings.base_url), "crm.hubspot.base_url", connector=self.name)
         self.settings = settings
-        self.sdk = HubSpotSdk(str(settings.base_url), ca_cert=ca_cert)
+        self.sdk = HubSpotSdk(
+            str(settings.base_url),
+            ca_cert=ca_bundle_path(settings.ca_bundle, environ, setting="crm.hubspot.ca_bundle"),
+        )
         self.limiter = RateLimiter(
             per_window=settings.rate_limit_tier,
             window_seconds=settings.rate_limit_window_seconds,
@@ -94,6 +100,7 @@ class HubSpotConnector:
             retry=RetryPolicy.from_settings(settings),
             timeout_seconds=settings.timeout_seconds,
             sdk_errors=sdk_exception_classes(self.sdk.api_objects),
+            host=settings.base_url.host,
             sleep=sleep,
         )
         self.tokens: TokenSource = credentials_from_env(settings, environ, self._refresh_oauth)
@@ -224,8 +231,7 @@ class HubSpotConnector:
         )
 
 
-def connect(
-    settings: HubSpotSettings, environ: Mapping[str, str], *, ca_cert: str | None = None
-) -> HubSpotConnector:
-    """A connector for the account ``settings`` names, with secrets from ``environ``."""
-    return HubSpotConnector(settings, environ, ca_cert=ca_cert)
+def connect(settings: HubSpotSettings, environ: Mapping[str, str]) -> HubSpotConnector:
+    """A connector for the account ``settings`` names, with secrets (and, when ``ca_bundle`` is
+    not set, ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE``) from ``environ``."""
+    return HubSpotConnector(settings, environ)

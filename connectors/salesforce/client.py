@@ -29,6 +29,7 @@ from kam_sync_connectors.salesforce.error_map import CONNECTOR, SessionExpired, 
 from kam_sync_connectors.salesforce.quota import observe_header
 from kam_sync_connectors.salesforce.settings import SalesforceSettings
 from kam_sync_connectors.salesforce.transport import CallLedger, build_session
+from kam_sync_connectors.transport_security import require_secure_url
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -45,6 +46,13 @@ class SalesforceClient:
         sleep: Callable[[float], None] = time.sleep,
         random: Callable[[], float] = _random.random,
     ) -> None:
+        # Checked again here (settings check it when they load): models built in code skip
+        # validation, and a secret must never be posted to a plain-http login URL.
+        require_secure_url(str(settings.login_url), "crm.salesforce.login_url", connector=CONNECTOR)
+        if settings.instance_url is not None:
+            require_secure_url(
+                str(settings.instance_url), "crm.salesforce.instance_url", connector=CONNECTOR
+            )
         self.settings = settings
         self._credentials = credentials
         self.sleep = sleep
