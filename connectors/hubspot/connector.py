@@ -1,6 +1,6 @@
 """The HubSpot connector: kam-sync's ``Connector`` protocol over hubspot-api-client.
 
-    connector = connect(settings, os.environ)       # KAM_SYNC_HUBSPOT_* secrets
+    connector = connect(settings, os.environ)       # KAM_SYNC_HUBSPOT_* secrets (or keyring)
     connector.check_quota()                         # start of a run: one call, may stop it
     connector.describe("companies")
     for page in connector.pull(PullRequest(...)): ...
@@ -29,6 +29,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
+from kam_sync.config.secret_lookup import secret_lookup
 from kam_sync.errors import AuthError, FatalApiError
 from kam_sync_connectors.base import (
     CustomFieldSpec,
@@ -75,6 +76,7 @@ class HubSpotConnector:
         # Checked again here (settings check it when they load): models built in code skip
         # validation, and a token must never be sent over plain http to another machine.
         require_secure_url(str(settings.base_url), "crm.hubspot.base_url", connector=self.name)
+        environ = secret_lookup(environ)
         self.settings = settings
         self.sdk = HubSpotSdk(
             str(settings.base_url),
@@ -232,6 +234,7 @@ class HubSpotConnector:
 
 
 def connect(settings: HubSpotSettings, environ: Mapping[str, str]) -> HubSpotConnector:
-    """A connector for the account ``settings`` names, with secrets (and, when ``ca_bundle`` is
-    not set, ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE``) from ``environ``."""
+    """A connector for the account ``settings`` names, with secrets from ``environ`` or else the
+    OS keyring (and, when ``ca_bundle`` is not set, ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE``
+    from ``environ``)."""
     return HubSpotConnector(settings, environ)
