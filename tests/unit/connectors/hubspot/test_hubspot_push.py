@@ -13,8 +13,8 @@ from kam_sync_connectors.hubspot.push import (
     batches,
     check_update,
     parse_batch_response,
-    to_hubspot_value,
 )
+from kam_sync_connectors.hubspot.wire import to_hubspot_value
 
 PROPERTIES = {
     "kam_tier": FieldDescription(
