@@ -8,13 +8,15 @@ another name. URL settings refuse plain ``http://`` to another machine here (``r
 
 from __future__ import annotations
 
-import warnings
+import logging
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, model_validator
 
 from kam_sync_connectors.transport_security import plain_http_refusal
+
+log = logging.getLogger(__name__)
 
 # Old spellings still accepted, with a warning: old name -> the one name.
 DEPRECATED_NAMES = {"retry_attempts": "retry_max_attempts"}
@@ -82,10 +84,8 @@ class ConnectorSettings(BaseModel):
                 continue
             if new in renamed:
                 raise ValueError(f"'{old}' is the old name of '{new}'; give only '{new}'")
-            warnings.warn(
-                f"setting '{old}' is deprecated and will be removed; call it '{new}'",
-                FutureWarning,
-                stacklevel=2,
+            log.warning(
+                "setting '%s' is the old name of '%s' and will be removed; rename it", old, new
             )
             renamed[new] = renamed.pop(old)
         return renamed

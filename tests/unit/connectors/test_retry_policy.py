@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 import pytest
@@ -110,11 +111,14 @@ def test_both_connectors_build_the_policy_from_the_same_setting_names(
     )
 
 
-def test_hubspots_old_retry_attempts_spelling_still_works_with_a_warning() -> None:
-    with pytest.warns(FutureWarning, match="'retry_attempts' is deprecated.*'retry_max_attempts'"):
+def test_hubspots_old_retry_attempts_spelling_still_works_with_a_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level(logging.WARNING):
         settings = HubSpotSettings.model_validate({"retry_attempts": 4})
 
     assert settings.retry_max_attempts == 4
+    assert "'retry_attempts' is the old name of 'retry_max_attempts'" in caplog.text
 
 
 def test_giving_both_spellings_is_refused() -> None:
