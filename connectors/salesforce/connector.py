@@ -46,6 +46,7 @@ from kam_sync_connectors.salesforce.describe import DescribeCache
 from kam_sync_connectors.salesforce.provision import Provisioner
 from kam_sync_connectors.salesforce.pull import Puller
 from kam_sync_connectors.salesforce.push import Pusher
+from kam_sync_connectors.salesforce.quota import observe_limits
 from kam_sync_connectors.salesforce.settings import SalesforceSettings
 
 
@@ -97,7 +98,7 @@ class SalesforceConnector:
     def check_quota(self) -> QuotaStatus:
         """Read ``/limits`` (one call) and raise QuotaExhaustedError if the budget is spent."""
         limits = self.client.json_call("limits", "GET", "limits/")
-        self.client.quota.observe_limits(limits)
+        observe_limits(self.client.quota, limits)
         self.client.quota.check()
         return self.quota()
 
