@@ -84,7 +84,8 @@ class RunSummary:
             return f"ok with warnings: {share})" if quarantined else "ok"
         reasons = []
         if self.write_failures:
-            reasons.append(f"{self.write_failures} accounts failed to write")
+            n = self.write_failures
+            reasons.append(f"{n} account{'s' if n != 1 else ''} failed to write")
         if self.alerts:
             reasons.append(f"{len(self.alerts)} alert{'s' if len(self.alerts) != 1 else ''}")
         if self.quarantine_over_limit():
