@@ -119,9 +119,10 @@ class DescribeCache:
         )
 
     def _marked_fields(self, object_name: str) -> frozenset[str]:
-        # Tooling API, CustomField: DeveloperName and Description can be queried for many rows
-        # at once (FullName and Metadata only for one); TableEnumOrId is the object's name for
-        # standard objects.
+        # Tooling API, CustomField (developer.salesforce.com/docs/atlas.en-us.api_tooling.meta/
+        # api_tooling/tooling_api_objects_customfield.htm): DeveloperName, NamespacePrefix and
+        # Description are plain columns that can be queried for many rows at once (FullName and
+        # Metadata only for one); TableEnumOrId is the object's name for standard objects.
         query_text = (
             "SELECT DeveloperName, NamespacePrefix, Description FROM CustomField "
             f"WHERE TableEnumOrId = {soql.literal(object_name)}"

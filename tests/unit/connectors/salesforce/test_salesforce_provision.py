@@ -190,8 +190,16 @@ def test_describe_marks_the_custom_fields_whose_tooling_description_names_kam_sy
         json={
             "done": True,
             "records": [
-                {"DeveloperName": "KAM_Tier", "NamespacePrefix": None, "Description": "x (kam-sync)"},
-                {"DeveloperName": "KAM_Flags", "NamespacePrefix": None, "Description": "a person's"},
+                {
+                    "DeveloperName": "KAM_Tier",
+                    "NamespacePrefix": None,
+                    "Description": "x (kam-sync)",
+                },
+                {
+                    "DeveloperName": "KAM_Flags",
+                    "NamespacePrefix": None,
+                    "Description": "a person's",
+                },
             ],
         },
     )
