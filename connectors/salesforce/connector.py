@@ -70,7 +70,7 @@ class SalesforceConnector:
         self._provisioner = Provisioner(self.client, self._describe)
 
     def describe(self, object_name: str) -> ObjectDescription:
-        return self._describe.schema(object_name).description
+        return self._describe.with_provenance(object_name)
 
     def pull(self, request: PullRequest) -> Iterator[Page]:
         return self._puller.pull(request)
