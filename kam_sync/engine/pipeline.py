@@ -21,7 +21,7 @@ from typing import Any
 import polars as pl
 
 from kam_sync.canonical import ACCOUNT_FIELDS, KAM_OUTPUT_FIELDS
-from kam_sync.config.conditions import compile_condition
+from kam_sync.config.conditions import filter_records
 from kam_sync.config.loader import LoadedProject
 from kam_sync.config.mapping import ObjectMapping
 from kam_sync.engine.frames import load_snapshot
@@ -257,8 +257,13 @@ class SyncEngine:
         accounts = load_snapshot(self.store, "account", columns=ACCOUNT_INPUT_COLUMNS)
         record_filter = self.project.mapping.objects.account.filter
         if record_filter:
-            condition = compile_condition(record_filter)
-            accounts = accounts.filter(condition.fill_null(False))
+            accounts = filter_records(
+                accounts,
+                record_filter,
+                source=self.project.files["mapping"],
+                where=("objects", "account", "filter"),
+                scope="applying the account record filter",
+            )
         if options.progress:
             options.progress("assess", 0, accounts.height)
         # The largest table of a run is read for the metrics only, and let go before the rest
