@@ -187,7 +187,11 @@ def filter_records(
         return frame.filter(expr.fill_null(False))
     except EVALUATION_ERRORS as exc:
         doc, _ = load_located(source)
-        place = doc.issue(where, "") if doc is not None else ConfigIssue(source, None, None, "")
+        place = (
+            doc.issue(where, "", prefer_key=True)
+            if doc is not None
+            else ConfigIssue(source, None, None, "")
+        )
         raise ConfigError(
             [condition_failure(place, analyse(text).can_fail, exc, scope=scope)]
         ) from None
