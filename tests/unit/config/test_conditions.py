@@ -253,3 +253,15 @@ def test_a_record_filter_keeps_the_rows_it_holds_for() -> None:
         accounts, "employees > 10", source=Path("unused.yaml"), where=(), scope="filtering"
     )
     assert kept["employees"].to_list() == [50]
+
+
+def test_the_readme_lists_every_entry_of_the_allow_list() -> None:
+    readme = (Path(__file__).parents[3] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Conditions", 1)[1].split("\n### ", 1)[0]
+    missing = [
+        name
+        for entry in CONDITION_FUNCTIONS
+        for name in entry.names
+        if f"`{name.replace('|', chr(92) + '|')}`" not in section
+    ]
+    assert not missing, f"README's Conditions section lacks {missing}"
