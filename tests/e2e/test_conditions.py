@@ -49,6 +49,8 @@ def test_run_with_a_condition_failing_on_text_stops_before_any_request(
 ) -> None:
     project = tmp_path / "project"
     with sandbox_project(crm, project, accounts=40) as (handle, env):
+        provisioned = kam_sync_cli("provision", "--project", str(project), env=env, cwd=tmp_path)
+        assert provisioned.returncode == 0, provisioned.stderr
         mapping, line = _set_account_filter(project, crm, "CAST(name AS INTEGER) > 0")
         checklist, evidence_line = _set_first(
             project, "checklist", "evidence", "strptime(name, '%Y') IS NULL"
@@ -60,6 +62,7 @@ def test_run_with_a_condition_failing_on_text_stops_before_any_request(
 
         for result in (validated, run):
             assert result.returncode == 2, result.stderr
+            assert "2 configuration errors" in result.stderr, result.stderr
             assert f"{mapping}:{line}:5: filter: condition fails on sample values" in result.stderr
             assert f"{checklist}:{evidence_line}:" in result.stderr
             assert "STRPTIME fails on text that is not a date" in result.stderr
