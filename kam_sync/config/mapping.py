@@ -3,12 +3,14 @@ filter, and the write-back targets, which are the allow-list of everything kam-s
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Literal
 
+import polars as pl
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from kam_sync import canonical
-from kam_sync.config.conditions import ConditionError, compile_condition
+from kam_sync.config.conditions import ConditionError, check_condition
 from kam_sync.config.located import Loc
 from kam_sync.config.suggest import did_you_mean
 from kam_sync_connectors.base import CustomFieldType
@@ -242,11 +244,22 @@ def _object_issues(obj_name: str, obj: ObjectMapping) -> list[tuple[Loc, str]]:
                 ((*base, "fields"), f"{obj_name} mapping lacks required field '{required}'")
             )
     if obj.filter is not None:
-        try:
-            compile_condition(obj.filter, FILTER_SCHEMAS[obj_name])
-        except ConditionError as exc:
-            found.append(((*base, "filter"), f"filter: {exc}"))
+        found += record_filter_issues(obj.filter, FILTER_SCHEMAS[obj_name], (*base, "filter"))
     return found
+
+
+def record_filter_issues(
+    text: str, columns: Mapping[str, pl.DataType], where: Loc
+) -> list[tuple[Loc, str]]:
+    """Every problem of a record filter over ``columns``: allow-list, names, types, samples.
+
+    One check for every object's filter; closed value sets come from the canonical model.
+    """
+    try:
+        check_condition(text, columns, allowed=canonical.ENUMERATIONS)
+    except ConditionError as exc:
+        return [(where, f"filter: {problem}") for problem in exc.problems]
+    return []
 
 
 def _target_values_issues(name: str, target: WriteBackTarget, loc: Loc) -> list[tuple[Loc, str]]:

@@ -21,7 +21,7 @@ from typing import Any
 import polars as pl
 
 from kam_sync.canonical import ACCOUNT_FIELDS, KAM_OUTPUT_FIELDS
-from kam_sync.config.conditions import compile_condition
+from kam_sync.config.conditions import compile_condition, filter_records
 from kam_sync.config.loader import LoadedProject
 from kam_sync.config.mapping import FILTER_SCHEMAS, ObjectMapping
 from kam_sync.engine.crm_check import preflight
@@ -262,8 +262,13 @@ class SyncEngine:
         accounts = load_snapshot(self.store, "account", columns=ACCOUNT_INPUT_COLUMNS)
         record_filter = self.project.mapping.objects.account.filter
         if record_filter:
-            condition = compile_condition(record_filter)
-            accounts = accounts.filter(condition.fill_null(False))
+            accounts = filter_records(
+                accounts,
+                record_filter,
+                source=self.project.files["mapping"],
+                where=("objects", "account", "filter"),
+                scope="applying the account record filter",
+            )
         if options.progress:
             options.progress("assess", 0, accounts.height)
         # The largest table of a run is read for the metrics only, and let go before the rest
@@ -309,11 +314,13 @@ class SyncEngine:
         condition = compile_condition(record_filter, FILTER_SCHEMAS["opportunity"])
         used = set(condition.meta.root_names())
         columns = ENGINE_OPPORTUNITY_COLUMNS + tuple(sorted(used - set(ENGINE_OPPORTUNITY_COLUMNS)))
-        return (
-            load_snapshot(self.store, "opportunity", columns=columns)
-            .filter(condition.fill_null(False))
-            .select(ENGINE_OPPORTUNITY_COLUMNS)
-        )
+        return filter_records(
+            load_snapshot(self.store, "opportunity", columns=columns),
+            record_filter,
+            source=self.project.files["mapping"],
+            where=("objects", "opportunity", "filter"),
+            scope="applying the opportunity record filter",
+        ).select(ENGINE_OPPORTUNITY_COLUMNS)
 
     # -- diff ------------------------------------------------------------------------------------
 

@@ -12,11 +12,14 @@ from datetime import datetime
 import polars as pl
 
 from kam_sync.canonical import ACCOUNT_SCHEMA, FLAGS, UTC_DATETIME
+from kam_sync.config.conditions import EVALUATION_ERRORS
+from kam_sync.errors import ConfigError
 from kam_sync.rules.alignment import attach
 from kam_sync.rules.checklist import completion_columns, count_columns, gaps_expr, mask_columns
 from kam_sync.rules.columns import METRICS_SCHEMA
 from kam_sync.rules.explanation import explanations
 from kam_sync.rules.governance import govern
+from kam_sync.rules.guard import failing_conditions
 from kam_sync.rules.history import Alert, GovernanceHistory, KeyListRun
 from kam_sync.rules.metrics import compute_metrics, conform, in_scope
 from kam_sync.rules.pack import RulePack
@@ -84,7 +87,26 @@ def assess_portfolio(
     step (e.g. computed by the store in SQL): one row per account, ``id`` plus the columns of
     ``METRICS_SCHEMA``, computed with the pack's ``hierarchy.roll_up``; ``opportunities`` is
     then not read and may be None.
+
+    A rule condition that fails on these accounts raises ConfigError at its file:line.
     """
+    try:
+        return _assess_portfolio(accounts, opportunities, history, pack, as_of, metrics=metrics)
+    except EVALUATION_ERRORS as exc:
+        if not (issues := failing_conditions(pack, accounts, metrics, exc)):
+            raise
+        raise ConfigError(issues) from None
+
+
+def _assess_portfolio(
+    accounts: pl.DataFrame,
+    opportunities: pl.DataFrame | None,
+    history: GovernanceHistory,
+    pack: RulePack,
+    as_of: datetime,
+    *,
+    metrics: pl.DataFrame | None,
+) -> PortfolioAssessment:
     if as_of.tzinfo is None:
         raise ValueError("as_of must be timezone-aware (UTC)")
     schema = {**ACCOUNT_SCHEMA, **pack.extra_account_columns}

@@ -59,3 +59,22 @@ def classified_schema(scored: Mapping[str, pl.DataType]) -> dict[str, pl.DataTyp
 def stage_schema(classified: Mapping[str, pl.DataType]) -> dict[str, pl.DataType]:
     """What plan-stage gates may name."""
     return {**classified, "tier": pl.Utf8(), **CHECKLIST_COLUMNS, **REVIEW_COLUMNS}
+
+
+def computed_samples(
+    factors: list[str], classifications: list[str], tiers: list[str]
+) -> dict[str, list[object]]:
+    """The values each computed column can hold, for trying conditions when the rules load.
+
+    A condition is tried on these instead of every value of the column's type: a score never
+    exceeds 100, and a tier is one of the rule file's tiers.
+    """
+    share: list[object] = [None, 0.0, 0.5, 1.0]
+    percent: list[object] = [None, 0.0, 37.5, 100.0]
+    return {
+        "score": [0.0, 0.01, 50.0, 99.99, 100.0],
+        **{f"factor_{f}": share for f in factors},
+        "classification": list(classifications),
+        "tier": list(tiers),
+        **{name: percent for name in CHECKLIST_COLUMNS},
+    }

@@ -15,7 +15,7 @@ import polars as pl
 from pydantic import BaseModel
 
 from kam_sync.canonical import ENUMERATIONS
-from kam_sync.config.conditions import ConditionError, compile_condition
+from kam_sync.config.conditions import CheckedCondition, ConditionChecker, ConditionError
 from kam_sync.config.issues import ConfigIssue
 from kam_sync.config.located import Loc, LocatedDocument, load_located
 from kam_sync.config.suggest import did_you_mean
@@ -61,6 +61,19 @@ class CompiledQuestion:
 
 
 @dataclass(frozen=True, slots=True)
+class LocatedCondition:
+    """A compiled condition (or signal expression) with its place in its rule file.
+
+    ``columns`` are the columns it may name; ``place`` is an issue with an empty message at
+    its file:line:col, for the error should it fail on a run's data.
+    """
+
+    place: ConfigIssue
+    checked: CheckedCondition
+    columns: Mapping[str, pl.DataType]
+
+
+@dataclass(frozen=True, slots=True)
 class RulePack:
     """The four rule files, validated, with every condition compiled to a polars expression."""
 
@@ -74,6 +87,7 @@ class RulePack:
     questions: list[CompiledQuestion]
     gates: list[tuple[str, pl.Expr | None]]
     extra_account_columns: dict[str, pl.DataType] = field(default_factory=dict)
+    conditions: tuple[LocatedCondition, ...] = ()  # every condition and expression, located
 
     @property
     def tier_names(self) -> tuple[str, ...]:
@@ -157,6 +171,7 @@ def load_rule_pack(
         questions=compiled.questions,
         gates=compiled.gates,
         extra_account_columns=extra,
+        conditions=tuple(compiled.located),
     )
     return pack, []
 
@@ -173,20 +188,46 @@ class _Compiler:
         self.tiers: list[tuple[str, float | None, pl.Expr | None]] = []
         self.questions: list[CompiledQuestion] = []
         self.gates: list[tuple[str, pl.Expr | None]] = []
+        self.located: list[LocatedCondition] = []
+        self.exact: dict[str, list[object]] = {}  # samples of computed columns, as rules allow
+        self._checkers: dict[tuple[str, ...], ConditionChecker] = {}
 
     def add(self, key: str, pairs: list[tuple[Loc, str]]) -> None:
         self.issues += located_issues(self.docs[key], pairs)
+
+    def checked(
+        self,
+        key: str,
+        loc: Loc,
+        text: str,
+        schema: Mapping[str, pl.DataType],
+        *,
+        boolean: bool = True,
+    ) -> CheckedCondition | None:
+        """Check ``text`` over ``schema`` (allow-list, names, types, sample values)."""
+        what = "condition" if boolean else "expression"
+        try:
+            checked = self._checker(schema).check(text, boolean=boolean, what=what)
+        except ConditionError as exc:
+            self.add(key, [(loc, problem) for problem in exc.problems])
+            return None
+        place = self.docs[key].issue(loc, "", prefer_key=True)
+        self.located.append(LocatedCondition(place, checked, schema))
+        return checked
 
     def condition(
         self, key: str, loc: Loc, text: str | None, schema: Mapping[str, pl.DataType]
     ) -> pl.Expr | None:
         if text is None:
             return None
-        try:
-            return compile_condition(text, schema).fill_null(False)
-        except ConditionError as exc:
-            self.add(key, [(loc, str(exc))])
-            return None
+        checked = self.checked(key, loc, text, schema)
+        return checked.expr.fill_null(False) if checked is not None else None
+
+    def _checker(self, schema: Mapping[str, pl.DataType]) -> ConditionChecker:
+        key = tuple(schema)
+        if key not in self._checkers:
+            self._checkers[key] = ConditionChecker(schema, allowed=ENUMERATIONS, exact=self.exact)
+        return self._checkers[key]
 
     def scoring(self, spec: ScoringFile) -> None:
         self.add("scoring", spec.semantic_issues())
@@ -197,6 +238,13 @@ class _Compiler:
                 if found is not None:
                     compiled.append(found)
             self.signals[name] = compiled
+        self.exact.update(
+            columns.computed_samples(
+                list(spec.factors),
+                [c.name for c in spec.classification],
+                [t.name for t in spec.tiers],
+            )
+        )
         scored = columns.scored_schema(self.base, list(spec.factors))
         for i, rule in enumerate(spec.classification):
             expr = self.condition("scoring", ("classification", i, "when"), rule.when, scored)
@@ -221,25 +269,10 @@ class _Compiler:
             where: Loc = (*loc, "input")
         elif signal.expression is not None:
             where = (*loc, "expression")
-            try:
-                expr = compile_condition(signal.expression)
-            except ConditionError as exc:
-                self.add("scoring", [(where, str(exc).replace("condition", "expression"))])
+            checked = self.checked("scoring", where, signal.expression, self.base, boolean=False)
+            if checked is None:
                 return None
-            unknown = sorted(n for n in expr.meta.root_names() if n not in self.base)
-            if unknown:
-                hint = did_you_mean(unknown[0], self.base)
-                message = f"expression names unknown column '{unknown[0]}'{hint}"
-                self.add("scoring", [(where, message)])
-                return None
-            try:
-                empty = pl.DataFrame(schema=self.base)
-                dtype = empty.select(expr.alias("v")).schema["v"]
-            except Exception as exc:
-                detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-                self.add("scoring", [(where, f"expression cannot be evaluated: {detail}")])
-                return None
-            label = signal.expression
+            expr, dtype, label = checked.expr, checked.dtype, signal.expression
         else:
             return None  # reported by the model's semantic checks
         if scale.type in NUMERIC_SCALES:
