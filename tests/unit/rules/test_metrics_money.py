@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import polars as pl
 
-from kam_sync.canonical import ACCOUNT_SCHEMA, OPPORTUNITY_SCHEMA
+from kam_sync.canonical import ACCOUNT_SCHEMA, MONEY, OPPORTUNITY_SCHEMA
 from kam_sync.rules import compute_metrics
 
 AS_OF = datetime(2026, 11, 1, tzinfo=UTC)
@@ -55,6 +55,6 @@ def test_weighted_pipeline_is_exact_and_independent_of_row_order() -> None:
         Decimal("0.03"),
     ] * 40
     exact = (sum(amounts) * Decimal("0.333")).quantize(Decimal("0.01"))
-    assert forward["weighted_pipeline"].dtype == pl.Decimal(18, 2)
+    assert forward["weighted_pipeline"].dtype == MONEY
     assert forward["weighted_pipeline"].item() == exact
     assert backward["weighted_pipeline"].item() == exact
