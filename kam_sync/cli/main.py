@@ -18,7 +18,7 @@ from kam_sync.cli import (
     sync_cmds,
 )
 from kam_sync.cli.logs import configure_logging
-from kam_sync.engine.failure import error_type, log_failure
+from kam_sync.engine.failure import details_log, error_type, log_failure, safe_traceback
 from kam_sync.errors import ConfigError, ExitCode, KamSyncError
 
 log = logging.getLogger("kam_sync")
@@ -63,7 +63,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(str(exc), file=sys.stderr)
         return ExitCode.CONFIG_ERROR
     except KamSyncError as exc:
-        log.debug("command failed", exc_info=True)
+        # Causes chained to our error are foreign errors whose text may hold record values.
+        details_log.debug("command failed\n%s", safe_traceback(exc))
         print(f"kam-sync: error: {exc}", file=sys.stderr)
         return int(exc.exit_code)
     except KeyboardInterrupt:

@@ -74,12 +74,19 @@ def test_huge_numbers_and_deals_without_an_account_never_crash_a_run(
         else:
             hands.update(ACCOUNT_OBJECT[crm], crowd, {employees: 99_999_999})
             hands.update(DEAL_OBJECT[crm], deal, {"Amount": float(SF_AMOUNT)})
-        orphan = None
         if crm == "salesforce":
-            # A live deal without an account, and one deleted without ever having one.
+            # Opportunity.AccountId is optional: a live deal without an account, and one deleted
+            # without ever having one.
             orphan = _create(hands, DEAL_OBJECT[crm], _deal(crm, "No account yet", "100"))
             gone = _create(hands, DEAL_OBJECT[crm], _deal(crm, "Deleted, no account", "200"))
             hands.delete(DEAL_OBJECT[crm], gone)
+        else:
+            # Deals need no company association; the sandbox's REST API creates no records, so
+            # they are made in its store, as the HubSpot UI would.
+            store = handle.app.store
+            orphan = store.create("deals", _deal(crm, "No company yet", "100"))
+            gone = store.create("deals", _deal(crm, "Archived, no company", "200"))
+            store.archive("deals", gone)
         # HubSpot returns an archived deal without its associations, so without an account.
         hands.delete(DEAL_OBJECT[crm], archived)
         time.sleep(1.1)  # past the watermark's second
@@ -113,9 +120,8 @@ def test_huge_numbers_and_deals_without_an_account_never_crash_a_run(
     assert Decimal(stored[big]) == sent(HUGE), "stored exactly"
     assert Decimal(amount) == (sent(SF_AMOUNT) if crm == "salesforce" else Decimal(HUGE))
     assert archived_deleted == 1, "the deleted deal left scope by its id alone"
-    if orphan is not None:
-        assert "empty but required" in quarantine[("opportunity", orphan)]
-        assert ("opportunity", gone) not in quarantine and deleted_rows == 0
+    assert "empty but required" in quarantine[("opportunity", orphan)]
+    assert ("opportunity", gone) not in quarantine and deleted_rows == 0
     if crm == "hubspot":
         assert "digits before the decimal point" in quarantine[("account", wide)]
         assert "largest kam-sync stores" in quarantine[("account", crowd)]
