@@ -22,7 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.schema import DropIndex
 
-from kam_sync.store.schema import MONEY_CONVERSIONS, SCHEMA_STEPS, metadata, run
+from kam_sync.store.schema import MONEY_CONVERSIONS, SCHEMA_STEPS, metadata, run, v3_tables
 from kam_sync.store.types import UTCDateTime
 
 LATEST_VERSION = len(SCHEMA_STEPS)
@@ -66,7 +66,7 @@ def migrate(conn: Connection, target: int = LATEST_VERSION) -> list[int]:
             table.create(conn)
         for table_name, columns in MONEY_CONVERSIONS.get(step, {}).items():
             _convert_cents_to_money(conn, table_name, columns)
-        if version == _SCRUBBED_LEDGER_VERSION:
+        if step is v3_tables:  # the step that came with safe error texts
             _scrub_failed_run_errors(conn)
         conn.execute(
             schema_version.insert().values(
@@ -77,9 +77,6 @@ def migrate(conn: Connection, target: int = LATEST_VERSION) -> list[int]:
         )
         applied.append(version)
     return applied
-
-
-_SCRUBBED_LEDGER_VERSION = 3
 
 
 def _convert_cents_to_money(conn: Connection, table_name: str, columns: tuple[str, ...]) -> None:
@@ -103,7 +100,7 @@ def _convert_cents_to_money(conn: Connection, table_name: str, columns: tuple[st
                 )
             )
         return
-    old_name = f"{table_name}_before_v3"
+    old_name = f"{table_name}_with_cents"
     for index in table.indexes:
         conn.execute(DropIndex(index, if_exists=True))  # index names are global in SQLite
     conn.execute(text(f"ALTER TABLE {table_name} RENAME TO {old_name}"))

@@ -58,3 +58,34 @@ def test_weighted_pipeline_is_exact_and_independent_of_row_order() -> None:
     assert forward["weighted_pipeline"].dtype == MONEY
     assert forward["weighted_pipeline"].item() == exact
     assert backward["weighted_pipeline"].item() == exact
+
+
+def test_the_widest_amounts_kam_sync_keeps_sum_exactly_without_overflow() -> None:
+    """24 digits before the point: a thousand such deals per account, won, open and weighted."""
+    widest = Decimal("999999999999999999999999.99")
+    accounts = pl.DataFrame(
+        [{"id": "A", "modified_at": AS_OF, "is_deleted": False}],
+        schema={k: ACCOUNT_SCHEMA[k] for k in ("id", "modified_at", "is_deleted")},
+    )
+    rows = [
+        {
+            "id": f"O{i}",
+            "account_id": "A",
+            "amount": widest,
+            "is_closed": i % 2 == 0,
+            "is_won": i % 2 == 0,
+            "probability": 100.0,
+            "close_date": date(2026, 10, 1) if i % 2 == 0 else date(2027, 1, 1),
+            "created_at": AS_OF,
+            "modified_at": AS_OF,
+            "is_deleted": False,
+        }
+        for i in range(1000)
+    ]
+    opportunities = pl.DataFrame(rows, schema={k: OPPORTUNITY_SCHEMA[k] for k in rows[0]})
+
+    metrics = compute_metrics(accounts, opportunities, AS_OF)
+
+    assert metrics["won_amount_12m"].item() == widest * 500
+    assert metrics["open_pipeline"].item() == widest * 500
+    assert metrics["weighted_pipeline"].item() == widest * 500
