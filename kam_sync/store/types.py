@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from decimal import ROUND_HALF_EVEN, Decimal, localcontext
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation, localcontext
 from typing import Any
 
 from sqlalchemy import DateTime, Dialect, Numeric, Text
@@ -56,8 +56,13 @@ class Money(TypeDecorator[Decimal]):
     def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> Decimal | str | None:
         if value is None:
             return None
-        with localcontext(prec=MONEY_DIGITS + 2):
-            exact = Decimal(value).quantize(CENT, rounding=ROUND_HALF_EVEN)
+        amount = value if isinstance(value, Decimal) else Decimal(str(value))
+        try:
+            # The default context holds 28 digits: every amount normalizing lets through.
+            exact = amount.quantize(CENT, rounding=ROUND_HALF_EVEN)
+        except InvalidOperation:
+            with localcontext(prec=MONEY_DIGITS + 2):
+                exact = amount.quantize(CENT, rounding=ROUND_HALF_EVEN)
         exact = exact if exact else abs(exact)  # one zero, never "-0.00"
         return f"{exact:f}" if dialect.name == "sqlite" else exact
 
