@@ -39,7 +39,11 @@ def to_text(value: Any) -> str | None:
         return str(int(value))
     if isinstance(value, dict | list):
         raise ValueError(f"expected text, got a {type(value).__name__}")
-    return str(value).strip()
+    text = str(value).strip()
+    if "\x00" in text:
+        # JSON may carry \u0000; PostgreSQL text cannot hold it, so no store keeps it.
+        raise ValueError("the text holds a NUL character (\\u0000), which the store cannot keep")
+    return text
 
 
 def to_integer(value: Any) -> int | None:

@@ -228,3 +228,12 @@ def test_a_deleted_opportunity_without_an_account_normalizes_by_its_id_alone(
     assert record["is_deleted"] is True and record["account_id"] is None
     live = sf_opportunities.normalize(_sf_opportunity(AccountId=None))
     assert isinstance(live, RecordError) and live.field == "account_id"
+
+
+def test_text_with_a_nul_character_is_set_aside_as_no_store_can_keep_it(
+    hs_accounts: Normalizer,
+) -> None:
+    raw = {"hs_object_id": "1", "hs_lastmodifieddate": "2026-11-01T10:00:00Z", "name": "Ac\x00me"}
+    result = hs_accounts.normalize(raw)
+    assert isinstance(result, RecordError) and result.field == "name"
+    assert "NUL" in result.reason
