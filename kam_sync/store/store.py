@@ -144,10 +144,15 @@ class StateStore:
         keep: tuple[str, ...] = (),
     ) -> Any:
         """INSERT ... ON CONFLICT (keys) DO UPDATE of the columns in ``rows`` except ``keep``."""
-        dialect = self.engine.dialect.name
-        insert: Any = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+        insert = self.insert_statement(table)
         update_cols = {c: insert.excluded[c] for c in rows[0] if c not in keys and c not in keep}
         return insert.on_conflict_do_update(index_elements=list(keys), set_=update_cols)
+
+    def insert_statement(self, table: Any) -> Any:
+        """The dialect's INSERT (it has ``on_conflict_do_update`` / ``_do_nothing``)."""
+        if self.engine.dialect.name == "postgresql":
+            return postgresql.insert(table)
+        return sqlite.insert(table)
 
     def count(self, object_name: str, *, include_deleted: bool = False) -> int:
         table = _snapshot_table(object_name)
@@ -191,12 +196,19 @@ class StateStore:
     def set_watermark(
         self, object_name: str, value: datetime, *, conn: Connection | None = None
     ) -> None:
-        """Advance (never move back) the watermark of one object."""
-        current = self.watermark(object_name) if conn is None else None
-        if current is not None and value <= current:
-            return
+        """Advance (never move back) the watermark of one object.
+
+        The check is part of the statement (an upsert that updates only to a later value), so it
+        holds inside the caller's transaction and against a concurrent writer alike.
+        """
         row = {"object_name": object_name, "value": value, "updated_at": datetime.now(UTC)}
-        stmt = self.upsert_statement(schema.watermark, [row], ("object_name",))
+        table = schema.watermark
+        insert = self.insert_statement(table)
+        stmt = insert.on_conflict_do_update(
+            index_elements=["object_name"],
+            set_={"value": insert.excluded.value, "updated_at": insert.excluded.updated_at},
+            where=table.c.value < insert.excluded.value,
+        )
         if conn is not None:
             conn.execute(stmt, [row])
         else:
