@@ -94,9 +94,7 @@ def execute(
     stop: threading.Event | None = None,
 ) -> RunOutcome:
     """Run (or plan) once under the store's run lock; shared by `run`, `plan`, `schedule`, `demo`."""
-    options = RunOptions(mode=mode, full=full)
-    if stop is not None:
-        options.stop = stop
+    options = RunOptions(mode=mode, full=full, stop=_RunStop(stop))
     with _opened(project, options.stop) as (store, connector):
         progress = StepProgress(enabled=not quiet)
         options.progress = progress
@@ -108,6 +106,18 @@ def execute(
             return SyncEngine(project, connector, store).run(options)
         finally:
             progress.close()
+
+
+class _RunStop(threading.Event):
+    """This run's stop request: set for this run alone (its run lock was lost), or through the
+    caller's event (a signal; `schedule` keeps one event for all its runs)."""
+
+    def __init__(self, caller: threading.Event | None) -> None:
+        super().__init__()
+        self._caller = caller
+
+    def is_set(self) -> bool:
+        return super().is_set() or (self._caller is not None and self._caller.is_set())
 
 
 @contextmanager

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ from tests.e2e.crm import (
     sandbox_project,
     write_requests,
 )
+from tests.e2e.test_schedule import _pretend_missed, _scheduler, _wait_for_line
 from tests.unit.store.conftest import store_url  # noqa: F401  (a fixture: SQLite and PostgreSQL)
 
 CRMS = ["salesforce", "hubspot"]
@@ -191,6 +193,35 @@ def test_a_second_signal_aborts_at_once_with_exit_130_and_the_next_run_converges
         after = _run_json(project, env)
         assert after["status"] == "ok" and after["protected"] == 0
         assert _run_json(project, env)["accounts_written"] == 0
+
+
+@pytest.mark.slow
+def test_sigterm_stops_schedule_after_the_batch_of_its_run_which_is_recorded_interrupted(
+    tmp_path: Path,
+) -> None:
+    crm = "salesforce"
+    project = tmp_path / "project"
+    with sandbox_project(crm, project) as (handle, env):
+        _set_crm_option(project, crm, f"write_batch_size: {SMALL_WRITE_BATCH}")
+        _cli_ok("provision", "--project", str(project), env=env, cwd=tmp_path)
+        text_ = (project / "kam-sync.yaml").read_text()
+        (project / "kam-sync.yaml").write_text(
+            text_.replace("misfire_grace_minutes: 120", "misfire_grace_minutes: 1440")
+        )
+        with _scheduler(project, env, tmp_path) as first:  # stores the job, nothing due
+            _wait_for_line(first, "next run at")
+            first.send_signal(signal.SIGTERM)
+            assert first.wait(timeout=60) == 0
+        _pretend_missed(project, timedelta(minutes=5))
+        handle.set_faults("latency=150ms")
+        handle.reset_stats()
+        with _scheduler(project, env, tmp_path) as second:
+            _wait_for(lambda: write_requests(handle.stats()) >= 2, "the scheduled run's push")
+            second.send_signal(signal.SIGTERM)
+            assert second.wait(timeout=120) == 0
+            written = write_requests(handle.stats())
+        assert _ledger(SQLITE_URL, project) == [(1, "run", "interrupted")]
+        assert written < -(-120 // SMALL_WRITE_BATCH), "it stopped before the end of the push"
 
 
 # -- point 6: one run per store ----------------------------------------------------------------
