@@ -339,7 +339,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         counts = r["counts"] or {}
         calls = sum((r["api_calls"] or {}).values())
         print(
-            f"  #{r['id']} {r['mode']:<4} {r['status']:<8} {r['started_at']}  "
+            f"  #{r['id']} {r['mode']:<4} {r['status']:<11} {r['started_at']}  "
             f"pulled {sum((counts.get('pulled') or {}).values())}, written {counts.get('accounts_written', 0)}, "
             f"failed {counts.get('write_failures', 0)}, API calls {calls}"
             + (f"  [{r['error']}]" if r["error"] else "")
