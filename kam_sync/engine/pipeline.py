@@ -154,6 +154,7 @@ class SyncEngine:
         )
         try:
             self.connector.check_quota()
+            _check_stop(options, "before pulling")
             for object_name in ("account", "opportunity"):
                 self._pull(object_name, as_of, summary, options)
                 log.debug("pulled %s; peak memory %.0f MiB", object_name, _peak_rss_mib())

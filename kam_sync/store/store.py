@@ -229,7 +229,8 @@ class StateStore:
     def abandon_unfinished_runs(self) -> int:
         """Mark runs still 'running' as 'abandoned' (their process died, e.g. kill -9).
 
-        Only call while holding the project's run lock: then no other run can be in progress.
+        Only call while holding the store's run lock (``kam_sync.store.run_lock``), and begin
+        every run under it: then a run still marked running is not in progress anywhere.
         """
         with self.engine.begin() as conn:
             result = conn.execute(
