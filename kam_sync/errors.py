@@ -9,7 +9,10 @@
     │   └── FatalApiError            do not retry; the request itself is wrong
     ├── RecordError                  one record is bad: quarantine or retry queue; the run goes on
     ├── StoreError                   the state store cannot be opened or migrated
-    └── RunLockedError               another run of the same project holds the lock   exit 5
+    └── RunLockedError               another run on the same state store holds the lock   exit 5
+
+A run asked to stop (SIGTERM, Ctrl-C) ends after its current batch, is recorded as interrupted
+and exits 6 (``ExitCode.INTERRUPTED``).
 
 Messages never contain secrets: credentials are passed around as opaque values and every
 message is built from names and ids only.
@@ -33,6 +36,7 @@ class ExitCode(IntEnum):
     RECORD_ERRORS_OR_ALERTS = 3
     QUOTA_STOP = 4
     LOCKED = 5
+    INTERRUPTED = 6
 
 
 class KamSyncError(Exception):
@@ -126,6 +130,6 @@ class StoreError(KamSyncError):
 
 
 class RunLockedError(KamSyncError):
-    """Another run of the same project holds the run lock."""
+    """Another run on the same state store holds the run lock."""
 
     exit_code = ExitCode.LOCKED

@@ -31,7 +31,8 @@ def build_parser() -> argparse.ArgumentParser:
         "governs the key-account list, works out plan stage and checklist completion, and "
         "writes the results back into custom CRM fields.",
         epilog="Exit codes: 0 ok, 1 failure, 2 config error, 3 record errors or alerts, "
-        "4 stopped at the API quota budget, 5 another run holds the lock.",
+        "4 stopped at the API quota budget, 5 another run holds the lock, "
+        "6 stopped by SIGTERM or Ctrl-C (recorded as interrupted).",
     )
     parser.add_argument("--version", action="version", version=f"kam-sync {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)

@@ -2,8 +2,9 @@
 
 APScheduler keeps the job in the project's state store, so a restart keeps the schedule and
 knows a run was missed; a missed run is coalesced into one and still runs within the grace
-time; runs never overlap. SIGTERM (or Ctrl-C) lets the current run finish its batch, records it
-as a partial run, and exits.
+time; runs never overlap (within one scheduler, and across every process sharing the state store:
+each run takes the store's run lock). SIGTERM (or Ctrl-C) lets the current run finish its batch,
+records it as interrupted, and exits 0: stopping the service is not a failure of the service.
 """
 
 from __future__ import annotations
@@ -108,7 +109,7 @@ def cmd_schedule(args: argparse.Namespace) -> int:
     )
     scheduler.resume()
     done.wait()
-    scheduler.shutdown(wait=True)  # lets a run in progress record itself as partial
+    scheduler.shutdown(wait=True)  # lets a run in progress record itself as interrupted
     store.close()
     print("kam-sync schedule: stopped", flush=True)
     return ExitCode.OK

@@ -6,15 +6,19 @@ import argparse
 import csv
 import io
 import json
+import logging
 import math
 import os
+import signal
 import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
+from datetime import timedelta
 from functools import partial
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 from kam_sync.cli.progress import StepProgress
@@ -29,6 +33,8 @@ from kam_sync.store import StateStore, open_store
 from kam_sync.store.writes import retry_items
 from kam_sync_connectors.base import Connector
 from kam_sync_connectors.registry import connect
+
+log = logging.getLogger(__name__)
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -60,13 +66,22 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 @contextmanager
-def _opened(project: LoadedProject) -> Iterator[tuple[StateStore, Connector]]:
+def _opened(
+    project: LoadedProject, stop: threading.Event
+) -> Iterator[tuple[StateStore, Connector]]:
+    """The store, its run lock (taken before the CRM is contacted), and the connector."""
     store = open_store(project.config.store.url, project.root)
-    connector = connect(project.config.crm.type, project.config.connector_settings(), os.environ)
     try:
-        yield store, connector
+        stale_after = timedelta(seconds=project.config.store.lock_stale_seconds)
+        with RunLock(store, stale_after=stale_after, on_lost=stop.set):
+            connector = connect(
+                project.config.crm.type, project.config.connector_settings(), os.environ
+            )
+            try:
+                yield store, connector
+            finally:
+                connector.close()
     finally:
-        connector.close()
         store.close()
 
 
@@ -78,25 +93,65 @@ def execute(
     quiet: bool = False,
     stop: threading.Event | None = None,
 ) -> RunOutcome:
-    """Run (or plan) once under the project's run lock; shared by `run`, `plan`, `schedule`, `demo`."""
-    with RunLock(project.root), _opened(project) as (store, connector):
+    """Run (or plan) once under the store's run lock; shared by `run`, `plan`, `schedule`, `demo`."""
+    options = RunOptions(mode=mode, full=full, stop=_RunStop(stop))
+    with _opened(project, options.stop) as (store, connector):
         progress = StepProgress(enabled=not quiet)
-        options = RunOptions(mode=mode, full=full, progress=progress)
+        options.progress = progress
         if mode == "run":
             options.on_finish = partial(
                 send_alerts, project.config.alerts, project=str(project.root)
             )
-        if stop is not None:
-            options.stop = stop
         try:
             return SyncEngine(project, connector, store).run(options)
         finally:
             progress.close()
 
 
+class _RunStop(threading.Event):
+    """This run's stop request: set for this run alone (its run lock was lost), or through the
+    caller's event (a signal; `schedule` keeps one event for all its runs)."""
+
+    def __init__(self, caller: threading.Event | None) -> None:
+        super().__init__()
+        self._caller = caller
+
+    def is_set(self) -> bool:
+        return super().is_set() or (self._caller is not None and self._caller.is_set())
+
+
+@contextmanager
+def stopping_on_signals(stop: threading.Event) -> Iterator[None]:
+    """SIGTERM or SIGINT asks the run to stop after the batch in flight; a second one aborts.
+
+    The first signal sets ``stop``: the run finishes its current page or chunk, is recorded as
+    interrupted, prints its summary and exits 6. A second signal raises KeyboardInterrupt at
+    once (exit 130); the run is recorded as interrupted if the store can still be written, and
+    otherwise marked abandoned by the next run, which is as safe as after ``kill -9``.
+    """
+
+    def _on_signal(signum: int, _frame: FrameType | None) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        log.warning(
+            "received %s: finishing the current batch, then stopping (again to abort at once)",
+            signal.Signals(signum).name,
+        )
+        stop.set()
+
+    previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     project = load_project(Path(args.project))
-    outcome = execute(project, "run", full=args.full, quiet=args.json)
+    stop = threading.Event()
+    with stopping_on_signals(stop):
+        outcome = execute(project, "run", full=args.full, quiet=args.json, stop=stop)
     summary = outcome.summary
     if args.json:
         print(json.dumps(summary.to_json(), indent=2, sort_keys=True))
@@ -285,7 +340,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         counts = r["counts"] or {}
         calls = sum((r["api_calls"] or {}).values())
         print(
-            f"  #{r['id']} {r['mode']:<4} {r['status']:<8} {r['started_at']}  "
+            f"  #{r['id']} {r['mode']:<4} {r['status']:<11} {r['started_at']}  "
             f"pulled {sum((counts.get('pulled') or {}).values())}, written {counts.get('accounts_written', 0)}, "
             f"failed {counts.get('write_failures', 0)}, API calls {calls}"
             + (f"  [{r['error']}]" if r["error"] else "")

@@ -51,6 +51,13 @@ class StoreSection(BaseModel):
         description="SQLAlchemy URL; a relative SQLite path is relative to the project folder. "
         f"The password of a server URL comes from {STORE_PASSWORD_ENV}, never from this file.",
     )
+    lock_stale_seconds: int = Field(
+        default=600,
+        ge=30,
+        le=86_400,
+        description="SQLite: a run lock whose holder has not renewed it for this long is taken "
+        "over (the holder renews it every tenth of this; allow for clock skew between machines)",
+    )
 
     @field_validator("url")
     @classmethod

@@ -8,6 +8,7 @@ cheap in time and memory.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 import polars as pl
@@ -80,15 +81,43 @@ def load_snapshot(
     *,
     columns: tuple[str, ...] | None = None,
     batch_size: int = 2_000,
+    overlay: StateStore | None = None,
+    gone: Collection[str] = (),
 ) -> pl.DataFrame:
     """All live records of one object as a canonical table, ordered by id.
 
     ``columns`` limits the table to those columns (the rules engine needs few opportunity
-    columns, and 250,000 opportunity names cost memory for nothing).
+    columns, and 250,000 opportunity names cost memory for nothing). ``overlay`` is a scratch
+    store holding records pulled since (a plan's pull, which leaves the real store alone): its
+    records replace the store's by id, and those it marks deleted leave the table. ``gone`` are
+    ids that pull saw deleted: the overlay cannot hold them all (the store keeps a deleted
+    record only as a mark on a row it has), so they are named here and leave the table too.
     """
     table_schema = SCHEMAS[object_name]
     if columns is not None:
         table_schema = {name: table_schema[name] for name in columns}
+    base = _load(store, object_name, table_schema, batch_size, live_only=True)
+    if gone:
+        base = base.filter(~pl.col("id").is_in(list(gone)))
+    if overlay is None:
+        return base
+    with_deleted = table_schema | {"is_deleted": SCHEMAS[object_name]["is_deleted"]}
+    pulled = _load(overlay, object_name, with_deleted, batch_size, live_only=False)
+    if pulled.height == 0:
+        return base
+    kept = base.join(pulled.select("id"), on="id", how="anti")
+    live = pulled.filter(~pl.col("is_deleted")).select(list(table_schema))
+    return pl.concat([kept, live], how="vertical").sort("id")
+
+
+def _load(
+    store: StateStore,
+    object_name: str,
+    table_schema: dict[str, pl.DataType],
+    batch_size: int,
+    *,
+    live_only: bool,
+) -> pl.DataFrame:
     table = _TABLES[object_name]
     # SQLite has no date types (values come back as text); PostgreSQL's driver types them.
     native = store.engine.dialect.name != "sqlite"
@@ -102,7 +131,9 @@ def load_snapshot(
         ).label(name)
         for name, dtype in table_schema.items()
     ]
-    query = select(*selected).where(table.c.is_deleted.is_(False)).order_by(table.c.id)
+    query = select(*selected).order_by(table.c.id)
+    if live_only:
+        query = query.where(table.c.is_deleted.is_(False))
     raw_schema = {name: _raw_dtype(dtype, native) for name, dtype in table_schema.items()}
     parts = []
     with store.engine.connect() as conn:

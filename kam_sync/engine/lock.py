@@ -1,54 +1,90 @@
-"""One run per project at a time.
+"""One run per state store at a time, wherever the runs start.
 
-The lock is an exclusive ``flock`` on ``<project>/state/run.lock``: the kernel releases it
-when the process dies, even by ``kill -9``, so a crashed run never blocks the next one. The file
-names the holder (host, pid, start time) so a refused run can say who holds it.
+The lock lives in the state store (``kam_sync.store.run_lock``): a PostgreSQL advisory lock, or
+a lock row for SQLite. Two project folders, containers or machines that share a store cannot run
+at once; a refused run exits 5 naming the holder (host, pid, since). While a run holds the lock,
+a thread renews its heartbeat; if the lock turns out lost (taken over after a stall longer than
+the staleness bound, or the PostgreSQL connection that held it died), the run is asked to stop
+after its current batch instead of racing the new holder.
+
+There is no file lock on the project folder besides: the store lock covers every process that
+could touch the same store, which a lock on one folder cannot.
 """
 
 from __future__ import annotations
 
-import fcntl
-import os
-import socket
-from datetime import UTC, datetime
-from pathlib import Path
+import logging
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from types import TracebackType
 
-from kam_sync.errors import RunLockedError
+from kam_sync.store import StateStore
+from kam_sync.store.run_lock import RunLease, acquire_run_lock
+
+log = logging.getLogger(__name__)
+
+# How many heartbeats fit in one staleness period: a holder misses several before it is stale.
+HEARTBEATS_PER_STALE_PERIOD = 10
 
 
 class RunLock:
-    """Context manager holding the project's run lock."""
+    """Context manager holding the store's run lock, with its heartbeat."""
 
-    def __init__(self, project_root: Path) -> None:
-        self.path = project_root / "state" / "run.lock"
-        self._fd: int | None = None
+    def __init__(
+        self,
+        store: StateStore,
+        *,
+        stale_after: timedelta,
+        on_lost: Callable[[], None] | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.store = store
+        self.stale_after = stale_after
+        self.on_lost = on_lost
+        self.clock = clock
+        self.lost = False
+        self._lease: RunLease | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
 
     def acquire(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 512, 0).decode("utf-8", "replace").strip() or "another process"
-            os.close(fd)
-            raise RunLockedError(
-                f"another kam-sync run of this project is in progress ({holder}); "
-                "try again when it has finished"
-            ) from None
-        os.ftruncate(fd, 0)
-        stamp = datetime.now(UTC).isoformat(timespec="seconds")
-        os.pwrite(
-            fd, f"held by pid {os.getpid()} on {socket.gethostname()} since {stamp}\n".encode(), 0
-        )
-        self._fd = fd
+        self._lease = acquire_run_lock(self.store, stale_after=self.stale_after, clock=self.clock)
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._beat, name="kam-sync-run-lock", daemon=True)
+        self._thread.start()
+
+    def _beat(self) -> None:
+        interval = self.stale_after.total_seconds() / HEARTBEATS_PER_STALE_PERIOD
+        while not self._stop.wait(interval):
+            lease = self._lease
+            if lease is None:
+                return
+            try:
+                held = lease.beat(self.clock())
+            except Exception:
+                # A busy or briefly unreachable store: try again at the next beat; the lock is
+                # stale only after HEARTBEATS_PER_STALE_PERIOD of these in a row.
+                log.debug("run lock heartbeat failed", exc_info=True)
+                continue
+            if not held:
+                self.lost = True
+                log.error(
+                    "the run lock was lost (taken over or its connection ended); "
+                    "stopping after the current batch"
+                )
+                if self.on_lost is not None:
+                    self.on_lost()
+                return
 
     def release(self) -> None:
-        if self._fd is not None:
-            os.ftruncate(self._fd, 0)
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
-            os.close(self._fd)
-            self._fd = None
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        if self._lease is not None:
+            self._lease.release()  # a lost SQLite row is not ours: its DELETE matches nothing
+        self._lease = None
 
     def __enter__(self) -> RunLock:
         self.acquire()

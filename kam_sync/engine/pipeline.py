@@ -13,10 +13,12 @@ from __future__ import annotations
 import functools
 import logging
 import resource
+import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, TypeVar, cast
 
 import polars as pl
@@ -30,11 +32,11 @@ from kam_sync.engine.failure import RunFailedError, log_failure
 from kam_sync.engine.frames import load_snapshot
 from kam_sync.engine.report import save_last_run
 from kam_sync.engine.summary import RunSummary
-from kam_sync.errors import KamSyncError, QuotaExhaustedError
+from kam_sync.errors import ExitCode, KamSyncError, QuotaExhaustedError
 from kam_sync.mapping.normalize import Normalizer
 from kam_sync.rules import PortfolioAssessment, assess_portfolio, compute_metrics
 from kam_sync.rules.governance import cap_size
-from kam_sync.store import StateStore
+from kam_sync.store import StateStore, open_store
 from kam_sync.store.audit import load_history, save_history
 from kam_sync.store.writes import (
     clear_retries,
@@ -96,8 +98,14 @@ def _step(name: str) -> Callable[[_Method], _Method]:
     return decorate
 
 
+# Where a plan keeps what it pulled: a scratch SQLite file in a temporary folder of its own.
+PLAN_OVERLAY_URL = "sqlite:///plan-overlay.sqlite"
+
+
 class RunInterrupted(KamSyncError):
-    """The run was asked to stop (SIGTERM) and stopped after its current batch."""
+    """The run was asked to stop (SIGTERM, Ctrl-C) and stopped after its current batch."""
+
+    exit_code = ExitCode.INTERRUPTED
 
 
 @dataclass(slots=True)
@@ -140,13 +148,17 @@ class SyncEngine:
             "account": Normalizer("account", mapping.objects.account, mapping.write_back),
             "opportunity": Normalizer("opportunity", mapping.objects.opportunity),
         }
+        self._overlay: StateStore | None = None
+        # In a plan, the ids its pull saw deleted, by object (the overlay cannot hold them all).
+        self._plan_deleted: dict[str, set[str]] = {}
 
     # -- the run -------------------------------------------------------------------------------
 
     def run(self, options: RunOptions | None = None) -> RunOutcome:
         options = options or RunOptions()
         as_of = self.clock()
-        # The caller holds the run lock, so a run still marked running died mid-way.
+        # The caller holds the store's run lock, and every run begins under it: a run still
+        # marked running is one whose process died (or lost the lock), never one in progress.
         if abandoned := self.store.abandon_unfinished_runs():
             log.warning(
                 "%d earlier run(s) ended without finishing; this run continues their work",
@@ -156,6 +168,14 @@ class SyncEngine:
         summary = RunSummary(run_id=run_id, mode=options.mode, as_of=as_of, started_at=self.clock())
         summary.max_quarantined_percent = self.project.config.sync.max_quarantined_percent
         outcome = RunOutcome(summary=summary)
+        # A plan keeps what it pulls in a scratch store, read over the real snapshot, and leaves
+        # the store as it found it (DESIGN.md: `plan` changes nothing).
+        scratch = (
+            tempfile.TemporaryDirectory(prefix="kam-sync-plan-") if options.mode == "plan" else None
+        )
+        self._overlay = (
+            open_store(PLAN_OVERLAY_URL, Path(scratch.name)) if scratch is not None else None
+        )
         self.step = "preflight"
         try:
             # The mapping against the CRM's describe, as `validate` checks it: a mapping that
@@ -163,16 +183,19 @@ class SyncEngine:
             preflight(self.project, self.connector)
             self.step = "start"
             self.connector.check_quota()
+            _check_stop(options, "before pulling")
             for object_name in ("account", "opportunity"):
                 self._pull(object_name, as_of, summary, options)
                 log.debug("pulled %s; peak memory %.0f MiB", object_name, _peak_rss_mib())
             outcome.assessment = self._assess(as_of, summary, options)
+            _check_stop(options, "after the assessment, before anything was written")
             # Kept for `kam-sync explain` before anything is written, while the run holds little.
             save_last_run(self.project.root, outcome.assessment, mode=options.mode)
             log.debug("assessed; peak memory %.0f MiB", _peak_rss_mib())
             outcome.plan = self._diff(outcome.assessment, as_of, summary)
             log.debug("diffed; peak memory %.0f MiB", _peak_rss_mib())
             if options.mode == "run":
+                _check_stop(options, "after the diff, before anything was written")
                 self._record_governance(outcome.assessment, as_of, summary)
                 self._push(outcome.plan, summary, options)
             summary.status = "ok"
@@ -181,11 +204,17 @@ class SyncEngine:
             log.warning("stopped at the API quota budget: %s", exc)
         except RunInterrupted as exc:
             summary.status, summary.stopped_reason, summary.error = (
-                "partial",
+                "interrupted",
                 "interrupted",
                 str(exc),
             )
             log.warning("%s", exc)
+        except KeyboardInterrupt:
+            # A second signal: stop at once, but say so in the ledger when it can still be said.
+            summary.status, summary.stopped_reason = "interrupted", "interrupted"
+            summary.error = "aborted by a second stop request"
+            self._finish(summary, options)
+            raise
         except KamSyncError as exc:
             # Our own errors are built from names and ids: their text may be kept.
             summary.status, summary.error = "failed", f"{type(exc).__name__}: {exc}"
@@ -200,8 +229,25 @@ class SyncEngine:
             summary.status, summary.error = "failed", failure.summary
             self._finish(summary, options)
             raise failure from None
+        finally:
+            if self._overlay is not None:
+                self._overlay.close()
+                self._overlay = None
+            self._plan_deleted = {}
+            if scratch is not None:
+                scratch.cleanup()
         self._finish(summary, options)
         return outcome
+
+    def _snapshot(self, object_name: str, columns: tuple[str, ...]) -> pl.DataFrame:
+        """The snapshot as a table; in a plan, overlaid with what the plan pulled."""
+        return load_snapshot(
+            self.store,
+            object_name,
+            columns=columns,
+            overlay=self._overlay,
+            gone=self._plan_deleted.get(object_name, ()),
+        )
 
     @_step("record the run")
     def _finish(self, summary: RunSummary, options: RunOptions) -> None:
@@ -264,14 +310,24 @@ class SyncEngine:
                     bad.append(
                         (object_name, result.record_id or "(no id)", result.field, result.reason)
                     )
-            with self.store.transaction() as conn:
-                self.store.upsert_snapshot(object_name, good, conn=conn)
-                self.store.quarantine(bad, run_id=summary.run_id, conn=conn)
-                self.store.release_quarantine(object_name, [r["id"] for r in good], conn=conn)
-                if page.high_watermark is not None:
-                    self.store.set_watermark(
-                        object_name, min(page.high_watermark, as_of), conn=conn
-                    )
+            if self._overlay is not None:
+                # A plan: the pulled records go to its scratch store; quarantine is counted only.
+                self._overlay.upsert_snapshot(object_name, good)
+                gone = self._plan_deleted.setdefault(object_name, set())
+                for record in good:
+                    if record["is_deleted"]:
+                        gone.add(record["id"])
+                    else:
+                        gone.discard(record["id"])
+            else:
+                with self.store.transaction() as conn:
+                    self.store.upsert_snapshot(object_name, good, conn=conn)
+                    self.store.quarantine(bad, run_id=summary.run_id, conn=conn)
+                    self.store.release_quarantine(object_name, [r["id"] for r in good], conn=conn)
+                    if page.high_watermark is not None:
+                        self.store.set_watermark(
+                            object_name, min(page.high_watermark, as_of), conn=conn
+                        )
             pulled += len(page.records)
             quarantined += len(bad)
             if options.progress:
@@ -294,7 +350,7 @@ class SyncEngine:
     ) -> PortfolioAssessment:
         # The engine reads the inputs only; the current KAM values are loaded for the diff.
         pack = self.project.rules
-        accounts = load_snapshot(self.store, "account", columns=ACCOUNT_INPUT_COLUMNS)
+        accounts = self._snapshot("account", ACCOUNT_INPUT_COLUMNS)
         record_filter = self.project.mapping.objects.account.filter
         if record_filter:
             accounts = filter_records(
@@ -345,12 +401,12 @@ class SyncEngine:
         """The opportunity columns the metrics read, of the records the mapping's filter keeps."""
         record_filter = self.project.mapping.objects.opportunity.filter
         if not record_filter:
-            return load_snapshot(self.store, "opportunity", columns=ENGINE_OPPORTUNITY_COLUMNS)
+            return self._snapshot("opportunity", ENGINE_OPPORTUNITY_COLUMNS)
         condition = compile_condition(record_filter, FILTER_SCHEMAS["opportunity"])
         used = set(condition.meta.root_names())
         columns = ENGINE_OPPORTUNITY_COLUMNS + tuple(sorted(used - set(ENGINE_OPPORTUNITY_COLUMNS)))
         return filter_records(
-            load_snapshot(self.store, "opportunity", columns=columns),
+            self._snapshot("opportunity", columns),
             record_filter,
             source=self.project.files["mapping"],
             where=("objects", "opportunity", "filter"),
@@ -361,7 +417,7 @@ class SyncEngine:
 
     @_step("diff")
     def _diff(self, result: PortfolioAssessment, as_of: datetime, summary: RunSummary) -> WritePlan:
-        accounts = load_snapshot(self.store, "account", columns=("id", *KAM_OUTPUT_FIELDS))
+        accounts = self._snapshot("account", ("id", *KAM_OUTPUT_FIELDS))
         written = load_written(self.store)
         plan = plan_writes(
             result.assessments,
@@ -476,6 +532,11 @@ class SyncEngine:
                 raise RunInterrupted(
                     f"stopped after writing {start + len(chunk)} of {total} accounts"
                 )
+
+
+def _check_stop(options: RunOptions, where: str) -> None:
+    if options.stop.is_set():
+        raise RunInterrupted(f"stopped {where}")
 
 
 def _same(a: Any, b: Any) -> bool:

@@ -15,7 +15,7 @@ class RunSummary:
     mode: str  # run | plan
     as_of: datetime
     started_at: datetime
-    status: str = "running"  # ok | partial | failed
+    status: str = "running"  # ok | partial | interrupted | failed
     finished_at: datetime | None = None
     pulled: dict[str, int] = field(default_factory=dict)
     deleted: dict[str, int] = field(default_factory=dict)
@@ -56,6 +56,8 @@ class RunSummary:
             return ExitCode.FAILURE
         if self.stopped_reason == "quota":
             return ExitCode.QUOTA_STOP
+        if self.status == "interrupted":
+            return ExitCode.INTERRUPTED
         if self.status == "partial":
             return ExitCode.FAILURE
         if self.write_failures or self.alerts or self.quarantine_over_limit():

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, func, select
+from sqlalchemy import Connection, Engine, bindparam, create_engine, event, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
@@ -141,15 +141,21 @@ class StateStore:
         with self._connection(conn) as c:
             if rows:
                 c.execute(self.upsert_statement(table, rows, ("id",)), rows)
-            for r in deleted:
+            # One statement for the page's deletions (a full pull brings every deleted record
+            # of the recycle bin); a record without a stamp keeps the stored one.
+            if deleted:
                 c.execute(
                     table.update()
-                    .where(table.c.id == r["id"])
+                    .where(table.c.id == bindparam("b_id"))
                     .values(
                         is_deleted=True,
                         snapshot_at=now,
-                        **({"modified_at": r["modified_at"]} if r.get("modified_at") else {}),
-                    )
+                        modified_at=func.coalesce(
+                            bindparam("b_modified_at", type_=table.c.modified_at.type),
+                            table.c.modified_at,
+                        ),
+                    ),
+                    [{"b_id": r["id"], "b_modified_at": r.get("modified_at")} for r in deleted],
                 )
         return len(rows) + len(deleted)
 
@@ -171,10 +177,15 @@ class StateStore:
         keep: tuple[str, ...] = (),
     ) -> Any:
         """INSERT ... ON CONFLICT (keys) DO UPDATE of the columns in ``rows`` except ``keep``."""
-        dialect = self.engine.dialect.name
-        insert: Any = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+        insert = self.insert_statement(table)
         update_cols = {c: insert.excluded[c] for c in rows[0] if c not in keys and c not in keep}
         return insert.on_conflict_do_update(index_elements=list(keys), set_=update_cols)
+
+    def insert_statement(self, table: Any) -> Any:
+        """The dialect's INSERT (it has ``on_conflict_do_update`` / ``_do_nothing``)."""
+        if self.engine.dialect.name == "postgresql":
+            return postgresql.insert(table)
+        return sqlite.insert(table)
 
     def count(self, object_name: str, *, include_deleted: bool = False) -> int:
         table = _snapshot_table(object_name)
@@ -218,12 +229,19 @@ class StateStore:
     def set_watermark(
         self, object_name: str, value: datetime, *, conn: Connection | None = None
     ) -> None:
-        """Advance (never move back) the watermark of one object."""
-        current = self.watermark(object_name) if conn is None else None
-        if current is not None and value <= current:
-            return
+        """Advance (never move back) the watermark of one object.
+
+        The check is part of the statement (an upsert that updates only to a later value), so it
+        holds inside the caller's transaction and against a concurrent writer alike.
+        """
         row = {"object_name": object_name, "value": value, "updated_at": datetime.now(UTC)}
-        stmt = self.upsert_statement(schema.watermark, [row], ("object_name",))
+        table = schema.watermark
+        insert = self.insert_statement(table)
+        stmt = insert.on_conflict_do_update(
+            index_elements=["object_name"],
+            set_={"value": insert.excluded.value, "updated_at": insert.excluded.updated_at},
+            where=table.c.value < insert.excluded.value,
+        )
         if conn is not None:
             conn.execute(stmt, [row])
         else:
@@ -244,7 +262,8 @@ class StateStore:
     def abandon_unfinished_runs(self) -> int:
         """Mark runs still 'running' as 'abandoned' (their process died, e.g. kill -9).
 
-        Only call while holding the project's run lock: then no other run can be in progress.
+        Only call while holding the store's run lock (``kam_sync.store.run_lock``), and begin
+        every run under it: then a run still marked running is not in progress anywhere.
         """
         with self.engine.begin() as conn:
             result = conn.execute(

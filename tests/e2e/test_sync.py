@@ -164,18 +164,26 @@ def test_a_second_concurrent_run_is_refused_with_exit_code_5(tmp_path: Path, crm
         first = kam_sync_popen("run", "--project", str(project), env=env, cwd=tmp_path)
         try:
             deadline = time.monotonic() + 30
-            while (
-                not (project / "state" / "run.lock").exists()
-                or not (project / "state" / "run.lock").read_text()
-            ):
+            while not _lock_held(project):
                 assert time.monotonic() < deadline, "the first run never took the lock"
                 time.sleep(0.05)
             second = kam_sync_cli("run", "--project", str(project), env=env, cwd=tmp_path)
             assert second.returncode == 5
-            assert "another kam-sync run of this project is in progress" in second.stderr
+            assert "another kam-sync run on this state store is in progress" in second.stderr
         finally:
             first.wait(timeout=300)
         assert first.returncode in (0, 3)
+
+
+def _lock_held(project: Path) -> bool:
+    """The store's run-lock row exists (the first run holds the lock)."""
+    if not (project / "state" / "kam-sync.sqlite").exists():
+        return False
+    try:
+        with _store(project) as db:
+            return db.execute("SELECT count(*) FROM run_lock").fetchone()[0] == 1
+    except sqlite3.OperationalError:  # not migrated yet
+        return False
 
 
 def _converge(project: Path, env: dict[str, str], runs: int = 6) -> None:

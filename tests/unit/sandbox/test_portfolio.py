@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -154,12 +153,11 @@ def test_empty_portfolio_is_allowed() -> None:
     assert empty.companies == [] and empty.deals == []
 
 
-@pytest.mark.slow
-def test_hundred_thousand_accounts_generate_well_under_a_minute() -> None:
-    started = time.perf_counter()
-    big = generate_portfolio(100_000, seed=1)
-    assert time.perf_counter() - started < 30
-    assert len(big.deals) > 450_000
+def test_a_portfolio_has_about_five_deals_per_account() -> None:
+    # How fast 100,000 accounts generate is a figure `bench/bench_sandbox.py` prints (a timed
+    # test fails on a loaded machine and proves nothing on an idle one).
+    portfolio = generate_portfolio(2_000, seed=1)
+    assert len(portfolio.deals) > 4.5 * 2_000
 
 
 def test_a_naive_as_of_is_refused() -> None:
