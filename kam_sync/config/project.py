@@ -146,6 +146,11 @@ class SyncSection(BaseModel):
         default=False,
         description="default for write-back targets: overwrite a value a person changed in the CRM",
     )
+    out_of_scope: Literal["clear", "keep"] = Field(
+        default="clear",
+        description="accounts that leave scope (record filter, type change): clear the KAM values "
+        "kam-sync wrote to them, or keep them",
+    )
 
 
 class AlertHook(BaseModel):

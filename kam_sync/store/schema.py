@@ -193,7 +193,25 @@ def v2_tables(md: MetaData) -> list[Table]:
     return [governance, lock]
 
 
-SCHEMA_STEPS = (v1_tables, v2_tables)
+def v3_tables(md: MetaData) -> list[Table]:
+    """Write-ahead of pushed values, so that a write whose answer never came is known as ours."""
+    # Recorded (in its own transaction) before a chunk is pushed; a pair leaves when its write is
+    # recorded in written_value or when the CRM is seen holding it (adopted). A run killed
+    # between the CRM's answer and the store's record of it, or a write whose reply was lost
+    # while the CRM applied it, leaves values here that the next run recognises as its own.
+    pending = Table(
+        "pending_write",
+        md,
+        Column("account_id", ID, primary_key=True),
+        Column("field", String(64), primary_key=True),
+        Column("value", JSONText),
+        Column("run_id", Integer, nullable=False),
+        Column("recorded_at", UTCDateTime, nullable=False),
+    )
+    return [pending]
+
+
+SCHEMA_STEPS = (v1_tables, v2_tables, v3_tables)
 
 metadata = MetaData()
 for _step in SCHEMA_STEPS:
@@ -210,3 +228,4 @@ key_list_history = metadata.tables["key_list_history"]
 tier_history = metadata.tables["tier_history"]
 governance_state = metadata.tables["governance_state"]
 run_lock = metadata.tables["run_lock"]
+pending_write = metadata.tables["pending_write"]

@@ -1,4 +1,15 @@
-"""What kam-sync wrote (to tell its echo from a person's edit) and the retry queue of failed writes."""
+"""What kam-sync wrote or was about to write (to tell its echo from a person's edit) and the
+retry queue of failed writes.
+
+Three tables hold kam-sync's side of each write-back value:
+
+- ``written_value``: what the CRM last confirmed (or what kam-sync saw the CRM hold and adopted);
+- ``pending_write``: what a push is about to send, recorded before the push in its own
+  transaction (write-ahead). A kill between the CRM's answer and the store's record of it, or a
+  reply lost while the CRM applied the write, leaves the value here, so the next run still
+  knows it as its own;
+- ``retry_queue``: writes that failed, tried again by later runs.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +29,13 @@ from kam_sync.store.store import StateStore
 # write-back of 50,000 accounts low, and cost no time.
 WRITE_RECORD_BATCH = 1_000
 WRITTEN_SCHEMA = {"account_id": pl.Utf8(), **{f: ACCOUNT_SCHEMA[f] for f in KAM_OUTPUT_FIELDS}}
+# The compared KAM fields; ``kam_last_assessed`` goes with every write and is never compared.
+PENDING_FIELDS = tuple(f for f in KAM_OUTPUT_FIELDS if f != "kam_last_assessed")
+PENDING_SCHEMA = {
+    "account_id": pl.Utf8(),
+    **{f: ACCOUNT_SCHEMA[f] for f in PENDING_FIELDS},
+    **{f"sent_{f}": pl.Boolean() for f in PENDING_FIELDS},
+}
 
 
 def load_written(store: StateStore, batch_size: int = 2_000) -> pl.DataFrame:
@@ -70,6 +88,86 @@ def record_written(
                 written_rows,
             )
             conn.execute(update, [{"b_" + k: v for k, v in r.items()} for r in rows])
+
+
+def record_pending(
+    conn: Connection,
+    store: StateStore,
+    values_by_account: dict[str, dict[str, Any]],
+    *,
+    run_id: int,
+) -> None:
+    """Write-ahead: the values about to be pushed, by account and field.
+
+    ``kam_last_assessed`` is left out: it is sent with every write and never compared.
+    """
+    now = datetime.now(UTC)
+    rows: list[dict[str, Any]] = []
+    for account_id, values in values_by_account.items():
+        rows += [
+            {
+                "account_id": account_id,
+                "field": name,
+                "value": _jsonable(value),
+                "run_id": run_id,
+                "recorded_at": now,
+            }
+            for name, value in values.items()
+            if name in PENDING_FIELDS
+        ]
+        if len(rows) >= WRITE_RECORD_BATCH:
+            _upsert_pending(conn, store, rows)
+            rows = []
+    if rows:
+        _upsert_pending(conn, store, rows)
+
+
+def _upsert_pending(conn: Connection, store: StateStore, rows: list[dict[str, Any]]) -> None:
+    conn.execute(store.upsert_statement(schema.pending_write, rows, ("account_id", "field")), rows)
+
+
+def load_pending(store: StateStore, batch_size: int = 10_000) -> pl.DataFrame:
+    """Pending values as one row per account: ``account_id``, each KAM field's value, and
+    ``sent_<field>`` (true where a value for that field is pending, which may be a null)."""
+    table = schema.pending_write
+    by_account: dict[str, dict[str, Any]] = {}
+    with store.engine.connect() as conn:
+        result = conn.execution_options(stream_results=True, yield_per=batch_size).execute(
+            select(table.c.account_id, table.c.field, table.c.value)
+        )
+        for account_id, name, value in result:
+            if name in PENDING_FIELDS:
+                by_account.setdefault(account_id, {})[name] = value
+    columns: dict[str, list[Any]] = {"account_id": list(by_account)}
+    for name in PENDING_FIELDS:
+        columns[name] = [v.get(name) for v in by_account.values()]
+        columns[f"sent_{name}"] = [name in v for v in by_account.values()]
+    return pl.DataFrame(columns, schema=PENDING_SCHEMA, strict=False)
+
+
+def clear_pending(conn: Connection, pairs: Sequence[tuple[str, str]]) -> None:
+    """The pairs' values are known now (recorded as written, or adopted): no longer pending."""
+    table = schema.pending_write
+    gone = [{"a": a, "f": f} for a, f in pairs if f in PENDING_FIELDS]
+    for start in range(0, len(gone), WRITE_RECORD_BATCH):
+        conn.execute(
+            table.delete().where(
+                table.c.account_id == bindparam("a"), table.c.field == bindparam("f")
+            ),
+            gone[start : start + WRITE_RECORD_BATCH],
+        )
+
+
+def forget_accounts(conn: Connection, account_ids: Sequence[str]) -> None:
+    """Accounts gone from the CRM (deleted): nothing can be written to them any more, so what
+    kam-sync wrote, was about to write or has queued for them is dropped."""
+    params = [{"a": a} for a in account_ids]
+    for table in (schema.written_value, schema.pending_write, schema.retry_queue):
+        for start in range(0, len(params), WRITE_RECORD_BATCH):
+            conn.execute(
+                table.delete().where(table.c.account_id == bindparam("a")),
+                params[start : start + WRITE_RECORD_BATCH],
+            )
 
 
 def _bind(name: str) -> Any:
