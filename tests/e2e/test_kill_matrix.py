@@ -139,7 +139,7 @@ KILL_POINTS = [
     KillPoint("push-recording-second-chunk", _kill_at(pipeline, "record_written", call=2)),
     # replies lost while the CRM applies the writes (a time-out on the client's side)
     KillPoint("replies-of-every-write-lost", _nothing, faults="write:lost=1"),
-    KillPoint("replies-of-some-writes-lost", _nothing, faults="write:lost=0.4"),
+    KillPoint("replies-of-some-writes-lost", _nothing, faults="write:lost=0.75"),
 ]
 
 
@@ -175,22 +175,24 @@ def _change_rules(root: Path) -> None:
 
 
 def _change_data(crm: str, handle: SandboxHandle, root: Path) -> None:
-    """Three open deals are won, big; one account's revenue grows."""
+    """Open deals of accounts across the portfolio (so of every write chunk) are won, big; the
+    last account's revenue grows."""
     hands = CrmHands.connect(crm, handle)
     with sqlite3.connect(root / "state" / "kam-sync.sqlite") as db:
-        deals = [
+        open_deals = [
             r[0]
             for r in db.execute(
                 "SELECT o.id FROM opportunity_snapshot o JOIN account_snapshot a "
                 "ON a.id = o.account_id WHERE o.is_closed = 0 AND o.is_deleted = 0 "
-                "AND a.is_deleted = 0 ORDER BY o.id LIMIT 3"
+                "AND a.is_deleted = 0 ORDER BY o.account_id, o.id"
             )
         ]
         grown = db.execute(
-            "SELECT id FROM account_snapshot WHERE is_deleted = 0 ORDER BY id LIMIT 1 OFFSET 7"
+            "SELECT id FROM account_snapshot WHERE is_deleted = 0 ORDER BY id DESC LIMIT 1"
         ).fetchone()[0]
-    assert len(deals) == 3
-    for deal in deals:
+    assert len(open_deals) >= 8
+    step = len(open_deals) // 4
+    for deal in open_deals[::step][:4]:
         hands.update(
             DEAL_OBJECT[crm],
             deal,
