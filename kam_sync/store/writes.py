@@ -99,63 +99,89 @@ def record_pending(
 ) -> None:
     """Write-ahead: the values about to be pushed, by account and field.
 
-    ``kam_last_assessed`` is left out: it is sent with every write and never compared.
+    Fields pending from an earlier push and not sent now stay pending. ``kam_last_assessed`` is
+    left out: it is sent with every write and never compared.
     """
     now = datetime.now(UTC)
-    rows: list[dict[str, Any]] = []
-    for account_id, values in values_by_account.items():
-        rows += [
-            {
-                "account_id": account_id,
-                "field": name,
-                "value": _jsonable(value),
-                "run_id": run_id,
-                "recorded_at": now,
-            }
-            for name, value in values.items()
-            if name in PENDING_FIELDS
-        ]
-        if len(rows) >= WRITE_RECORD_BATCH:
-            _upsert_pending(conn, store, rows)
-            rows = []
-    if rows:
-        _upsert_pending(conn, store, rows)
+    for names, account_ids in _by_field_set(values_by_account).items():
+        for start in range(0, len(account_ids), WRITE_RECORD_BATCH):
+            rows = [
+                {
+                    "account_id": a,
+                    **{n: values_by_account[a][n] for n in names},
+                    **{f"sent_{n}": True for n in names},
+                    "run_id": run_id,
+                    "recorded_at": now,
+                }
+                for a in account_ids[start : start + WRITE_RECORD_BATCH]
+            ]
+            conn.execute(store.upsert_statement(schema.pending_write, rows, ("account_id",)), rows)
 
 
-def _upsert_pending(conn: Connection, store: StateStore, rows: list[dict[str, Any]]) -> None:
-    conn.execute(store.upsert_statement(schema.pending_write, rows, ("account_id", "field")), rows)
-
-
-def load_pending(store: StateStore, batch_size: int = 10_000) -> pl.DataFrame:
-    """Pending values as one row per account: ``account_id``, each KAM field's value, and
-    ``sent_<field>`` (true where a value for that field is pending, which may be a null)."""
+def load_pending(store: StateStore, batch_size: int = 2_000) -> pl.DataFrame:
+    """Pending values by account: each compared KAM field's value, and ``sent_<field>`` (true
+    where a value for that field is pending, which may be a null: a clear)."""
     table = schema.pending_write
-    by_account: dict[str, dict[str, Any]] = {}
+    columns = [table.c[name] for name in PENDING_SCHEMA]
+    parts = []
     with store.engine.connect() as conn:
         result = conn.execution_options(stream_results=True, yield_per=batch_size).execute(
-            select(table.c.account_id, table.c.field, table.c.value)
+            select(*columns)
         )
-        for account_id, name, value in result:
-            if name in PENDING_FIELDS:
-                by_account.setdefault(account_id, {})[name] = value
-    columns: dict[str, list[Any]] = {"account_id": list(by_account)}
-    for name in PENDING_FIELDS:
-        columns[name] = [v.get(name) for v in by_account.values()]
-        columns[f"sent_{name}"] = [name in v for v in by_account.values()]
-    return pl.DataFrame(columns, schema=PENDING_SCHEMA, strict=False)
+        for part in result.partitions(batch_size):
+            parts.append(
+                pl.DataFrame(
+                    [tuple(r) for r in part], schema=PENDING_SCHEMA, orient="row", strict=False
+                )
+            )
+    return pl.concat(parts) if parts else pl.DataFrame(schema=PENDING_SCHEMA)
 
 
 def clear_pending(conn: Connection, pairs: Sequence[tuple[str, str]]) -> None:
-    """The pairs' values are known now (recorded as written, or adopted): no longer pending."""
+    """The pairs' values are known now (recorded as written, or adopted): no longer pending.
+
+    An account with nothing else pending loses its row; one with other fields still pending
+    keeps them. The table holds little but the chunk in flight, so it is read whole.
+    """
     table = schema.pending_write
-    gone = [{"a": a, "f": f} for a, f in pairs if f in PENDING_FIELDS]
+    clearing: dict[str, set[str]] = {}
+    for account_id, name in pairs:
+        if name in PENDING_FIELDS:
+            clearing.setdefault(account_id, set()).add(name)
+    if not clearing:
+        return
+    sent = [table.c[f"sent_{n}"] for n in PENDING_FIELDS]
+    gone: list[dict[str, Any]] = []
+    keep: dict[str, dict[str, Any]] = {}
+    for row in conn.execute(select(table.c.account_id, *sent)):
+        names = clearing.get(row[0])
+        if names is None:
+            continue
+        still = {n for n, flag in zip(PENDING_FIELDS, row[1:], strict=True) if flag} - names
+        if still:
+            keep[row[0]] = dict.fromkeys(names)
+        else:
+            gone.append({"a": row[0]})
+    delete = table.delete().where(table.c.account_id == bindparam("a"))
     for start in range(0, len(gone), WRITE_RECORD_BATCH):
-        conn.execute(
-            table.delete().where(
-                table.c.account_id == bindparam("a"), table.c.field == bindparam("f")
-            ),
-            gone[start : start + WRITE_RECORD_BATCH],
+        conn.execute(delete, gone[start : start + WRITE_RECORD_BATCH])
+    for fields, account_ids in _by_field_set(keep).items():
+        update = (
+            table.update()
+            .where(table.c.account_id == bindparam("a"))
+            .values({n: None for n in fields} | {f"sent_{n}": False for n in fields})
         )
+        conn.execute(update, [{"a": a} for a in account_ids])
+
+
+def _by_field_set(values_by_account: dict[str, dict[str, Any]]) -> dict[tuple[str, ...], list[str]]:
+    """Account ids grouped by the compared fields they hold (one statement per group)."""
+    groups: dict[tuple[str, ...], list[str]] = {}
+    for account_id, values in values_by_account.items():
+        names = tuple(sorted(n for n in values if n in PENDING_FIELDS))
+        if names:
+            groups.setdefault(names, []).append(account_id)
+    return groups
 
 
 def forget_accounts(conn: Connection, account_ids: Sequence[str]) -> None:

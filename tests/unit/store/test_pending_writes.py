@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from kam_sync.store import open_store, schema
 from kam_sync.store.writes import (
@@ -54,12 +54,14 @@ def test_a_later_push_replaces_a_pending_value_and_clearing_leaves_the_others(
         record_pending(conn, store, {"A": {"kam_tier": "strategic"}}, run_id=2)
         clear_pending(conn, [("A", "kam_score")])
 
-    with store.engine.connect() as conn:
-        rows = conn.execute(
-            select(schema.pending_write.c.field, schema.pending_write.c.value)
-        ).all()
+    (row,) = load_pending(store).to_dicts()
+    assert (row["kam_tier"], row["sent_kam_tier"]) == ("strategic", True)
+    assert (row["kam_score"], row["sent_kam_score"]) == (None, False)
 
-    assert [tuple(r) for r in rows] == [("kam_tier", "strategic")]
+    with store.transaction() as conn:
+        clear_pending(conn, [("A", "kam_tier")])
+    with store.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(schema.pending_write)).scalar() == 0
     store.close()
 
 
