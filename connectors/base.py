@@ -54,6 +54,9 @@ class FieldDescription:
     updateable: bool
     nillable: bool = True
     custom: bool = False
+    # Created by this connector's ``provision`` (Salesforce: a custom field whose Tooling API
+    # description names kam-sync; HubSpot: a custom property in kam-sync's property group).
+    provisioned: bool = False
     length: int | None = None
     precision: int | None = None
     scale: int | None = None

@@ -9,6 +9,7 @@ urllib3's errors (connection refused, reset, time-out), which the SDK lets throu
     status 401                      AuthError (the caller refreshes an OAuth token once first)
     status 429, policy DAILY        QuotaExhaustedError
     status 429, other policies      RetriableApiError, retry_after = Retry-After or the window
+    TLS handshake failed            FatalApiError KAM_TLS_FAILED, naming the host and ca_bundle
     status 0, 5xx, urllib3 errors   RetriableApiError
     anything else (400, 403, 404)   FatalApiError
 """
@@ -30,6 +31,7 @@ from kam_sync.errors import (
     QuotaExhaustedError,
     RetriableApiError,
 )
+from kam_sync_connectors.transport_security import find_ssl_error, tls_failure
 
 CONNECTOR = "hubspot"
 
@@ -142,10 +144,23 @@ def from_http(
     return FatalApiError(text, status=status, error_code=category, connector=CONNECTOR)
 
 
-def from_exception(exc: BaseException, *, what: str) -> KamSyncError:
-    """The kam-sync error for an exception raised by the SDK or urllib3."""
+def from_exception(exc: BaseException, *, what: str, host: str | None = None) -> KamSyncError:
+    """The kam-sync error for an exception raised by the SDK or urllib3 talking to ``host``."""
     if isinstance(exc, KamSyncError):
         return exc
+    ssl_error = find_ssl_error(exc)
+    sdk_ssl = getattr(exc, "status", None) == 0 and str(getattr(exc, "reason", "")).startswith(
+        "SSLError"
+    )
+    if ssl_error is not None or sdk_ssl or isinstance(exc, urllib3.exceptions.SSLError):
+        # A certificate problem does not fix itself; retrying would only hide it.
+        return tls_failure(
+            connector=CONNECTOR,
+            what=what,
+            host=host,
+            setting="crm.hubspot.ca_bundle",
+            error=ssl_error,
+        )
     if isinstance(exc, urllib3.exceptions.HTTPError):
         return RetriableApiError(
             f"{what} failed: {type(exc).__name__}", connector=CONNECTOR, error_code="NETWORK"

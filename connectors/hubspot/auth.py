@@ -1,7 +1,8 @@
 """Credentials for HubSpot: a private app's access token, or OAuth tokens renewed on expiry.
 
-Secrets come from the environment only (``SECRET_ENV_VARS``) and live in these objects; no
-message or ``repr`` ever shows them.
+Secrets come from their ``KAM_SYNC_HUBSPOT_*`` variables (``SECRET_ENV_VARS``), in the environment
+or the OS keyring (``kam_sync.config.secret_lookup``), and live in these objects; no message or
+``repr`` ever shows them.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+from kam_sync.config import secret_lookup
 from kam_sync.errors import AuthError
 from kam_sync_connectors.hubspot.settings import SECRET_ENV_VARS, HubSpotSettings
 
@@ -100,19 +102,22 @@ TokenSource = PrivateAppToken | OAuthTokens
 def credentials_from_env(
     settings: HubSpotSettings, environ: Mapping[str, str], refresh: RefreshFn
 ) -> TokenSource:
-    """The token source the settings ask for, from environment variables; AuthError names
-    every variable that is missing (never a value)."""
+    """The token source the settings ask for, from secret variables (``environ`` is usually a
+    ``SecretLookup``: environment, then keyring); AuthError names every variable that is
+    missing (never a value)."""
     if settings.auth == "private_app":
         var = SECRET_ENV_VARS["token"]
         token = environ.get(var, "").strip()
         if not token:
-            raise AuthError(f"hubspot: set {var} to the private app's access token")
+            raise AuthError(
+                f"hubspot: set {var} to the private app's access token, in {secret_lookup.WHERE}"
+            )
         return PrivateAppToken(token)
     names = {key: SECRET_ENV_VARS[key] for key in ("client_id", "client_secret", "refresh_token")}
     values = {key: environ.get(var, "").strip() for key, var in names.items()}
     missing = [names[key] for key, value in values.items() if not value]
     if missing:
-        raise AuthError("hubspot: OAuth needs " + ", ".join(missing) + " in the environment")
+        raise AuthError(f"hubspot: OAuth needs {', '.join(missing)} in {secret_lookup.WHERE}")
     return OAuthTokens(
         client_id=values["client_id"],
         client_secret=values["client_secret"],

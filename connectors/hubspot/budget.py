@@ -1,9 +1,9 @@
-"""The daily API budget: stop a run cleanly before it eats the account's allocation.
+"""HubSpot's side of the daily API budget: calls counted by kind, and the daily headers.
 
 HubSpot reports the day's allocation in ``X-HubSpot-RateLimit-Daily`` and what is left in
 ``X-HubSpot-RateLimit-Daily-Remaining`` (private-app calls only; OAuth calls carry no daily
-headers, so then only this run's own count is guarded). A run stops when the account has used
-``stop_at_percent`` of the day's calls, or when this run alone has used ``max_percent_per_run``.
+headers, so then the configured ``daily_limit`` stands and only this run's own share can be
+guarded). The policy (stop line and per-run share) is ``kam_sync_connectors.quota.QuotaBudget``.
 """
 
 from __future__ import annotations
@@ -12,71 +12,55 @@ import threading
 from collections import Counter
 from collections.abc import Mapping
 
-from kam_sync.errors import QuotaExhaustedError
 from kam_sync_connectors.base import QuotaStatus
 from kam_sync_connectors.hubspot.api_errors import CONNECTOR, header
+from kam_sync_connectors.hubspot.settings import HubSpotSettings
+from kam_sync_connectors.quota import QuotaBudget
 
 
-class DailyBudget:
-    """Counts calls by kind and refuses the next one once the budget is spent."""
+class CallCounts:
+    """API calls sent by this run, by kind (retries count: HubSpot counts them too)."""
 
-    def __init__(
-        self, *, daily_limit: int, stop_at_percent: float, max_percent_per_run: float
-    ) -> None:
-        self.limit = daily_limit
-        self.stop_at_percent = stop_at_percent
-        self.max_percent_per_run = max_percent_per_run
-        self.used: int | None = None  # account-wide, as the server last reported it
-        self.calls_by_kind: Counter[str] = Counter()
+    def __init__(self) -> None:
+        self._by_kind: Counter[str] = Counter()
         self._lock = threading.Lock()
 
-    @property
-    def run_calls(self) -> int:
-        return sum(self.calls_by_kind.values())
-
-    def check(self, kind: str) -> None:
-        """Raise QuotaExhaustedError if one more call would overspend."""
-        with self._lock:
-            run_cap = int(self.limit * self.max_percent_per_run / 100)
-            if self.run_calls + 1 > run_cap:
-                raise QuotaExhaustedError(
-                    f"this run has used {self.run_calls} API calls, its cap of "
-                    f"{self.max_percent_per_run:g}% of {self.limit}; stopping before {kind}",
-                    error_code="RUN_BUDGET",
-                    connector=CONNECTOR,
-                )
-            day_cap = int(self.limit * self.stop_at_percent / 100)
-            if self.used is not None and self.used + 1 > day_cap:
-                raise QuotaExhaustedError(
-                    f"the account has used {self.used} of {self.limit} API calls today "
-                    f"(stop at {self.stop_at_percent:g}%); stopping before {kind}",
-                    error_code="DAILY_BUDGET",
-                    connector=CONNECTOR,
-                )
-
     def count(self, kind: str) -> None:
-        """One call of ``kind`` was sent (retries count: HubSpot counts them too)."""
         with self._lock:
-            self.calls_by_kind[kind] += 1
-            if self.used is not None:
-                self.used += 1
+            self._by_kind[kind] += 1
 
-    def observe(self, headers: Mapping[str, str] | None) -> None:
-        """Take the account-wide figures from a response's daily headers."""
-        daily = header(headers, "X-HubSpot-RateLimit-Daily")
-        remaining = header(headers, "X-HubSpot-RateLimit-Daily-Remaining")
-        if daily is None or remaining is None:
-            return
-        try:
-            limit, left = int(daily), int(remaining)
-        except ValueError:
-            return
+    def total(self) -> int:
         with self._lock:
-            self.limit = limit
-            self.used = max(limit - left, 0)
+            return sum(self._by_kind.values())
 
-    def status(self) -> QuotaStatus:
+    def by_kind(self) -> dict[str, int]:
         with self._lock:
-            return QuotaStatus(
-                used=self.used, limit=self.limit, calls_by_kind=dict(self.calls_by_kind)
-            )
+            return dict(self._by_kind)
+
+
+def budget_for(settings: HubSpotSettings, counts: CallCounts) -> QuotaBudget:
+    """The run's budget, with the configured daily limit until HubSpot reports its own."""
+    return QuotaBudget(
+        connector=CONNECTOR,
+        stop_at_percent=settings.quota_stop_at_percent,
+        max_percent_per_run=settings.quota_max_percent_per_run,
+        run_calls=counts.total,
+        daily_limit=settings.daily_limit,
+    )
+
+
+def observe_daily_headers(budget: QuotaBudget, headers: Mapping[str, str] | None) -> None:
+    """Feed the account-wide figures of a response's daily headers to ``budget``."""
+    daily = header(headers, "X-HubSpot-RateLimit-Daily")
+    remaining = header(headers, "X-HubSpot-RateLimit-Daily-Remaining")
+    if daily is None or remaining is None:
+        return
+    try:
+        limit, left = int(daily), int(remaining)
+    except ValueError:
+        return
+    budget.observe(used=limit - left, limit=limit)
+
+
+def quota_status(budget: QuotaBudget, counts: CallCounts) -> QuotaStatus:
+    return QuotaStatus(used=budget.used, limit=budget.limit, calls_by_kind=counts.by_kind())

@@ -1,28 +1,31 @@
 """The one path every HubSpot API call takes: budget, pacing, token, time-out, retries, errors.
 
-Retries live here and nowhere else: tenacity retries ``RetriableApiError`` (connection errors,
-time-outs, 5xx, 429) for every method, POST and PATCH included, waiting what the 429 asked for
-(``Retry-After``, or the tripped policy's window) or an exponential back-off otherwise. A 401 on
-an OAuth token renews the token once and sends the call again.
+Retries live here and nowhere else in this connector, under the connectors' one retry policy
+(``kam_sync_connectors.retry``): ``RetriableApiError`` (connection errors, time-outs, 5xx, 429) is
+retried for every method, POST and PATCH included, waiting what the 429 asked for
+(``Retry-After``, or the tripped policy's window; capped) or a jittered exponential back-off
+otherwise, within the attempt and total-wait bounds. A 401 on an OAuth token renews the token
+once and sends the call again.
 """
 
 from __future__ import annotations
 
 import json
-import random
+import random as _random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import urllib3.exceptions
-from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
 
 from kam_sync.errors import AuthError, RetriableApiError
-from kam_sync_connectors.hubspot.api_errors import from_exception
+from kam_sync_connectors.hubspot.api_errors import CONNECTOR, from_exception
 from kam_sync_connectors.hubspot.auth import TokenSource
-from kam_sync_connectors.hubspot.budget import DailyBudget
+from kam_sync_connectors.hubspot.budget import CallCounts, observe_daily_headers
 from kam_sync_connectors.hubspot.limiter import RateLimiter
+from kam_sync_connectors.quota import QuotaBudget
+from kam_sync_connectors.retry import Retrier, RetryPolicy
 
 Sleep = Callable[[float], None]
 
@@ -47,13 +50,6 @@ class _Call:
     authenticated: bool = True
 
 
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    attempts: int
-    initial_wait: float
-    max_wait: float
-
-
 class ApiCaller:
     """Sends SDK calls the one way: see the module docstring."""
 
@@ -63,21 +59,29 @@ class ApiCaller:
         set_token: Callable[[str], None],
         tokens: TokenSource | None,
         limiter: RateLimiter,
-        budget: DailyBudget,
+        budget: QuotaBudget,
+        counts: CallCounts,
         retry: RetryPolicy,
         timeout_seconds: float,
         sdk_errors: tuple[type[BaseException], ...],
+        host: str | None = None,
         sleep: Sleep = time.sleep,
+        random: Callable[[], float] = _random.random,
     ) -> None:
         self._set_token = set_token
         self.tokens = tokens
         self.limiter = limiter
         self.budget = budget
-        self.retry = retry
+        self.counts = counts
+        self.retrier = Retrier(retry, connector=CONNECTOR, sleep=sleep, random=random)
         self.timeout_seconds = timeout_seconds
         self._sdk_errors = sdk_errors
-        self._sleep = sleep
-        self.retries = 0
+        self.host = host
+
+    @property
+    def retries(self) -> int:
+        """Calls sent again after a transient failure, so far."""
+        return self.retrier.retries
 
     def call(
         self,
@@ -91,15 +95,7 @@ class ApiCaller:
     ) -> ApiResponse:
         """Send ``fn(*args, **kwargs)`` (an SDK method) as one API call of ``kind``."""
         request = _Call(kind, what, fn, args, kwargs, search=search, authenticated=authenticated)
-        retrying = Retrying(
-            stop=stop_after_attempt(self.retry.attempts),
-            wait=self._wait,
-            retry=retry_if_exception_type(RetriableApiError),
-            sleep=self._sleep,
-            before_sleep=self._count_retry,
-            reraise=True,
-        )
-        return retrying(self._send_renewing_once, request)
+        return self.retrier.run(what, lambda: self._send_renewing_once(request))
 
     def _send_renewing_once(self, request: _Call) -> ApiResponse:
         try:
@@ -111,11 +107,12 @@ class ApiCaller:
             return self._send(request)
 
     def _send(self, request: _Call) -> ApiResponse:
-        self.budget.check(request.kind)
+        self.budget.check(request.what)
         if request.authenticated and self.tokens is not None:
             self._set_token(self.tokens.access_token())
         self.limiter.acquire(search=request.search)
-        self.budget.count(request.kind)
+        self.counts.count(request.kind)
+        self.budget.spent()
         catch: tuple[type[BaseException], ...] = (*self._sdk_errors, urllib3.exceptions.HTTPError)
         try:
             response = request.fn(
@@ -131,7 +128,7 @@ class ApiCaller:
         except catch as exc:
             headers = getattr(exc, "headers", None)
             self._observe(headers, request.search)
-            error = from_exception(exc, what=request.what)
+            error = from_exception(exc, what=request.what, host=self.host)
             if isinstance(error, RetriableApiError) and error.status == 429:
                 self.limiter.pause(error.retry_after or 0.0, search=request.search)
             raise error from None
@@ -143,14 +140,4 @@ class ApiCaller:
 
     def _observe(self, headers: Mapping[str, str] | None, search: bool) -> None:
         self.limiter.observe(headers, search=search)
-        self.budget.observe(headers)
-
-    def _wait(self, state: RetryCallState) -> float:
-        error = state.outcome.exception() if state.outcome else None
-        if isinstance(error, RetriableApiError) and error.retry_after is not None:
-            return min(float(error.retry_after), self.retry.max_wait)
-        backoff = self.retry.initial_wait * 2.0 ** (state.attempt_number - 1)
-        return float(min(backoff * (0.5 + random.random() / 2), self.retry.max_wait))
-
-    def _count_retry(self, state: RetryCallState) -> None:
-        self.retries += 1
+        observe_daily_headers(self.budget, headers)

@@ -1,6 +1,6 @@
 """The HubSpot connector: kam-sync's ``Connector`` protocol over hubspot-api-client.
 
-    connector = connect(settings, os.environ)       # KAM_SYNC_HUBSPOT_* secrets
+    connector = connect(settings, os.environ)       # KAM_SYNC_HUBSPOT_* secrets (or keyring)
     connector.check_quota()                         # start of a run: one call, may stop it
     connector.describe("companies")
     for page in connector.pull(PullRequest(...)): ...
@@ -29,6 +29,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
+from kam_sync.config.secret_lookup import secret_lookup
 from kam_sync.errors import AuthError, FatalApiError
 from kam_sync_connectors.base import (
     CustomFieldSpec,
@@ -44,14 +45,16 @@ from kam_sync_connectors.base import (
 )
 from kam_sync_connectors.hubspot.api_errors import sdk_exception_classes
 from kam_sync_connectors.hubspot.auth import TokenGrant, TokenSource, credentials_from_env
-from kam_sync_connectors.hubspot.budget import DailyBudget
-from kam_sync_connectors.hubspot.calls import ApiCaller, RetryPolicy
+from kam_sync_connectors.hubspot.budget import CallCounts, budget_for, quota_status
+from kam_sync_connectors.hubspot.calls import ApiCaller
 from kam_sync_connectors.hubspot.limiter import RateLimiter
 from kam_sync_connectors.hubspot.properties import PropertyService
 from kam_sync_connectors.hubspot.pull import Puller
 from kam_sync_connectors.hubspot.push import BatchWriter, check_update, sdk_batch_body
 from kam_sync_connectors.hubspot.sdk import HubSpotSdk
 from kam_sync_connectors.hubspot.settings import HubSpotSettings
+from kam_sync_connectors.retry import RetryPolicy
+from kam_sync_connectors.transport_security import ca_bundle_path, require_secure_url
 
 PROPERTY_GROUP = "kam"
 PROPERTY_GROUP_LABEL = "Key account management (kam-sync)"
@@ -67,12 +70,18 @@ class HubSpotConnector:
         settings: HubSpotSettings,
         environ: Mapping[str, str],
         *,
-        ca_cert: str | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
+        # Checked again here (settings check it when they load): models built in code skip
+        # validation, and a token must never be sent over plain http to another machine.
+        require_secure_url(str(settings.base_url), "crm.hubspot.base_url", connector=self.name)
+        environ = secret_lookup(environ)
         self.settings = settings
-        self.sdk = HubSpotSdk(str(settings.base_url), ca_cert=ca_cert)
+        self.sdk = HubSpotSdk(
+            str(settings.base_url),
+            ca_cert=ca_bundle_path(settings.ca_bundle, environ, setting="crm.hubspot.ca_bundle"),
+        )
         self.limiter = RateLimiter(
             per_window=settings.rate_limit_tier,
             window_seconds=settings.rate_limit_window_seconds,
@@ -82,23 +91,18 @@ class HubSpotConnector:
             clock=clock,
             sleep=sleep,
         )
-        self.budget = DailyBudget(
-            daily_limit=settings.daily_limit,
-            stop_at_percent=settings.quota_stop_at_percent,
-            max_percent_per_run=settings.quota_max_percent_per_run,
-        )
+        self.counts = CallCounts()
+        self.budget = budget_for(settings, self.counts)
         self.caller = ApiCaller(
             set_token=self.sdk.set_access_token,
             tokens=None,
             limiter=self.limiter,
             budget=self.budget,
-            retry=RetryPolicy(
-                attempts=settings.retry_attempts,
-                initial_wait=settings.retry_initial_wait_seconds,
-                max_wait=settings.retry_max_wait_seconds,
-            ),
+            counts=self.counts,
+            retry=RetryPolicy.from_settings(settings),
             timeout_seconds=settings.timeout_seconds,
             sdk_errors=sdk_exception_classes(self.sdk.api_objects),
+            host=settings.base_url.host,
             sleep=sleep,
         )
         self.tokens: TokenSource = credentials_from_env(settings, environ, self._refresh_oauth)
@@ -195,7 +199,7 @@ class HubSpotConnector:
         return self.quota()
 
     def quota(self) -> QuotaStatus:
-        return self.budget.status()
+        return quota_status(self.budget, self.counts)
 
     def close(self) -> None:
         self.sdk.close()
@@ -229,8 +233,8 @@ class HubSpotConnector:
         )
 
 
-def connect(
-    settings: HubSpotSettings, environ: Mapping[str, str], *, ca_cert: str | None = None
-) -> HubSpotConnector:
-    """A connector for the account ``settings`` names, with secrets from ``environ``."""
-    return HubSpotConnector(settings, environ, ca_cert=ca_cert)
+def connect(settings: HubSpotSettings, environ: Mapping[str, str]) -> HubSpotConnector:
+    """A connector for the account ``settings`` names, with secrets from ``environ`` or else the
+    OS keyring (and, when ``ca_bundle`` is not set, ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE``
+    from ``environ``)."""
+    return HubSpotConnector(settings, environ)

@@ -65,17 +65,23 @@ PSEUDO_FIELDS: dict[str, tuple[FieldDescription, ...]] = {
 }
 
 
-def describe_from_body(object_type: str, body: Mapping[str, Any]) -> ObjectDescription:
+def describe_from_body(
+    object_type: str, body: Mapping[str, Any], *, group_name: str | None = None
+) -> ObjectDescription:
+    """An object's fields from ``GET /crm/v3/properties/{objectType}``; a custom property in
+    ``group_name`` (the group ``provision`` puts its properties in) counts as provisioned."""
     fields: dict[str, FieldDescription] = {}
     for prop in body.get("results") or []:
         meta = prop.get("modificationMetadata") or {}
         read_only = bool(meta.get("readOnlyValue", False)) or bool(prop.get("calculated", False))
+        custom = not bool(prop.get("hubspotDefined", False))
         fields[prop["name"]] = FieldDescription(
             name=prop["name"],
             label=str(prop.get("label") or prop["name"]),
             type=str(prop.get("type") or "string"),
             updateable=not read_only,
-            custom=not bool(prop.get("hubspotDefined", False)),
+            custom=custom,
+            provisioned=custom and group_name is not None and prop.get("groupName") == group_name,
             picklist_values=tuple(
                 str(o["value"]) for o in prop.get("options") or [] if o.get("value") is not None
             ),
@@ -105,7 +111,9 @@ class PropertyService:
     def describe(self, object_type: str, *, fresh: bool = False) -> ObjectDescription:
         if fresh or object_type not in self._cache:
             body = self._all_properties(object_type, kind="describe")
-            self._cache[object_type] = describe_from_body(object_type, body)
+            self._cache[object_type] = describe_from_body(
+                object_type, body, group_name=self.group_name
+            )
         return self._cache[object_type]
 
     def _all_properties(self, object_type: str, *, kind: str) -> dict[str, Any]:

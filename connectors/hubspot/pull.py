@@ -5,8 +5,9 @@ takes the wanted properties in the query string (``properties=a&properties=b...`
 would make the URI longer than ``settings.max_uri_length``, the list call asks for ids only and
 one batch-read call per page (a POST, properties in the body) fetches the properties instead.
 
-Incremental: search on ``modified >= since - look-back`` (``search_windows.ChangeSetReader``),
-sorted ascending, ``settings.search_page_size`` (200) per page.
+Incremental: search on the incremental window (``kam_sync_connectors.window``: modified from the
+watermark minus the look-back to the run's start; ``search_windows.ChangeSetReader``), sorted
+ascending, ``settings.search_page_size`` (200) per page.
 
 Deletions: archived records (the list endpoint with ``archived=true``) come first, with the same
 properties as live ones (pseudo-fields None: associations of archived records are not readable),
@@ -21,7 +22,7 @@ page may advance the watermark); incremental pages carry the running maximum sta
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -45,6 +46,7 @@ from kam_sync_connectors.hubspot.search_windows import (
     to_millis,
 )
 from kam_sync_connectors.hubspot.settings import LIST_LIMIT, SEARCH_LIMIT, HubSpotSettings
+from kam_sync_connectors.window import Boundary, IncrementalWindow
 
 ARCHIVED_KEY = "archived"
 
@@ -81,27 +83,30 @@ class Puller:
                         request.modified_field
                     )
                 yield Page(records=records, high_watermark=None)
-        if request.since is None:
+        window = self._window(request)
+        if not window.incremental:
             pages = self._list_pages(object_type, properties, archived=False)
         else:
             pages = self._changed_pages(request, properties)
-        high: int | None = None
+        # The highest stamp read, and each record once at it (a search restarted at the cap).
+        boundary: Boundary[int] = Boundary()
         held: Page | None = None
         for objects in pages:
-            for obj in objects:
-                stamp = record_stamp(obj, request.modified_field)
-                if stamp is not None and (high is None or stamp > high):
-                    high = stamp
-            page = Page(records=self._records(request, objects, assoc_fields))
-            if request.since is not None:
-                page.high_watermark = _from_millis(high)
+            fresh = [
+                obj
+                for obj in objects
+                if boundary.admit(str(obj["id"]), record_stamp(obj, request.modified_field))
+            ]
+            page = Page(records=self._records(request, fresh, assoc_fields))
+            if window.incremental:
+                page.high_watermark = _from_millis(boundary.stamp)
                 yield page
                 continue
             if held is not None:
                 yield held
             held = page
         if held is not None:
-            held.high_watermark = _from_millis(high)
+            held.high_watermark = _from_millis(boundary.stamp)
             yield held
 
     def _records(
@@ -217,7 +222,9 @@ class Puller:
     ) -> Iterator[list[dict[str, Any]]]:
         """Archived records; in an incremental pull only those archived since the look-back
         start (the list endpoint cannot filter, so every archived record is listed)."""
-        since_ms = self._window_start_ms(request)
+        start = self._window(request).start
+        # In epoch milliseconds, as the search filters of the incremental pull compare.
+        since_ms = None if start is None else to_millis(start)
 
         def recent(obj: dict[str, Any]) -> bool:
             return since_ms is None or (_archived_ms(obj, request.modified_field) or 0) >= since_ms
@@ -226,10 +233,8 @@ class Puller:
 
     # -- incremental -------------------------------------------------------------------------
 
-    def _window_start_ms(self, request: PullRequest) -> int | None:
-        if request.since is None:
-            return None
-        return to_millis(request.since - timedelta(minutes=self.settings.look_back_minutes))
+    def _window(self, request: PullRequest) -> IncrementalWindow:
+        return IncrementalWindow.of(request, look_back_minutes=self.settings.look_back_minutes)
 
     def _changed_pages(
         self, request: PullRequest, properties: list[str]
@@ -271,9 +276,9 @@ class Puller:
             result_cap=self.settings.search_result_cap,
         )
         self.last_reader = reader
-        since_ms = self._window_start_ms(request)
-        assert since_ms is not None
-        yield from reader.pages(since_ms, to_millis(request.until))
+        start = self._window(request).start
+        assert start is not None
+        yield from reader.pages(to_millis(start), to_millis(request.until))
 
     # -- associations ------------------------------------------------------------------------
 

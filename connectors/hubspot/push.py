@@ -19,7 +19,7 @@ and a ``context`` of string lists, e.g. ``{"ids": [...], "objectWriteTraceId": [
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -31,7 +31,7 @@ from kam_sync_connectors.base import (
     WriteResult,
     not_sent,
 )
-from kam_sync_connectors.hubspot.search_windows import to_millis
+from kam_sync_connectors.hubspot.wire import MULTI_SELECT_SEPARATOR, to_hubspot_value
 
 # HubSpot's limit on a string property value (properties guide: 65,536 characters).
 MAX_STRING_LENGTH = 65_536
@@ -42,23 +42,6 @@ RETRIABLE_CATEGORIES = frozenset(
 )
 
 SendBatch = Callable[[list[dict[str, Any]]], tuple[int, dict[str, Any]]]
-
-
-def to_hubspot_value(value: Any) -> str:
-    """A value as HubSpot takes it: strings; "" clears; ``;`` joins multi-select options."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, datetime):
-        return str(to_millis(value))
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return format(value, "f")
-    if isinstance(value, list | tuple | set | frozenset):
-        return ";".join(str(v) for v in value)
-    return str(value)
 
 
 def check_update(
@@ -79,7 +62,7 @@ def check_update(
             return _refused(update, "READ_ONLY_PROPERTY", f"{name} is read-only", name)
         text = to_hubspot_value(value)
         if prop.type == "enumeration" and prop.picklist_values:
-            chosen = [v for v in text.split(";") if v] if text else []
+            chosen = [v for v in text.split(MULTI_SELECT_SEPARATOR) if v] if text else []
             bad = [v for v in chosen if v not in prop.picklist_values]
             if bad:
                 return _refused(

@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from kam_sync_connectors.window import Boundary
+
 Filter = dict[str, str]
 FilterGroup = list[Filter]
 
@@ -100,20 +102,19 @@ class ChangeSetReader:
         modified = self.modified_property
         until = self._filter(modified, "LTE", until_ms)
         groups: list[FilterGroup] = [[self._filter(modified, "GTE", since_ms), until]]
-        stamp: int | None = None
-        ids_at_stamp: set[str] = set()  # every id read at `stamp`, across windows
+        # The last stamp read and every id read at it, across windows.
+        boundary: Boundary[int] = Boundary()
         while True:
             self.windows += 1
             for results in self._paged(groups, modified):
                 for obj in results:
-                    obj_stamp = record_stamp(obj, modified)
-                    if obj_stamp != stamp:
-                        stamp, ids_at_stamp = obj_stamp, set()
-                    ids_at_stamp.add(str(obj["id"]))
+                    boundary.admit(str(obj["id"]), record_stamp(obj, modified))
                 if results:
                     yield results
+            stamp = boundary.stamp
             if not self._last_paged_capped or stamp is None:
                 return
+            ids_at_stamp = boundary.ids
             highest = max(ids_at_stamp, key=_id_number)
             if self._all_read_up_to(stamp, highest, len(ids_at_stamp)):
                 groups = [
@@ -126,7 +127,7 @@ class ChangeSetReader:
                 continue
             yield from self._sweep_stamp(stamp, ids_at_stamp)
             groups = [[self._filter(modified, "GT", stamp), until]]
-            stamp, ids_at_stamp = None, set()
+            boundary = Boundary()
 
     def _paged(self, groups: list[FilterGroup], sort: str) -> Iterator[list[dict[str, Any]]]:
         """Pages of one query; sets ``_last_paged_capped`` when it stopped at the cap."""

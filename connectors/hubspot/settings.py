@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl
+from pydantic import Field, HttpUrl, field_validator
+
+from kam_sync_connectors.settings_base import ConnectorSettings, refuse_plain_http
 
 # HubSpot's documented maxima per request: list 100 records, search 200, batch read/update 100.
 LIST_LIMIT = 100
@@ -25,10 +27,9 @@ SECRET_ENV_VARS = {
 }
 
 
-class HubSpotSettings(BaseModel):
-    """How to reach one HubSpot account."""
-
-    model_config = ConfigDict(extra="forbid")
+class HubSpotSettings(ConnectorSettings):
+    """How to reach one HubSpot account (the common bounds, retries, time-out, look-back, quota
+    and ``ca_bundle``, are in ``ConnectorSettings``)."""
 
     base_url: HttpUrl = Field(default=HttpUrl("https://api.hubapi.com"))
     auth: Literal["private_app", "oauth"] = Field(
@@ -51,7 +52,6 @@ class HubSpotSettings(BaseModel):
         default=5, ge=1, le=5, description="search endpoints' own limit, per second"
     )
     daily_limit: int = Field(default=1_000_000, ge=1)
-    timeout_seconds: float = Field(default=60.0, gt=0, le=600)
     list_page_size: int = Field(default=LIST_LIMIT, ge=1, le=LIST_LIMIT)
     search_page_size: int = Field(default=SEARCH_LIMIT, ge=1, le=SEARCH_LIMIT)
     search_result_cap: int = Field(
@@ -64,15 +64,38 @@ class HubSpotSettings(BaseModel):
     # HubSpot documents a 414 for over-long request URIs but not the length; 8,000 bytes is
     # below what common HTTP front ends accept. Longer property lists go in a POST body.
     max_uri_length: int = Field(default=8_000, ge=256)
-    look_back_minutes: float = Field(default=10.0, ge=0)
     pull_archived: bool = Field(
         default=True, description="read archived records as deletions on every pull"
     )
-    quota_stop_at_percent: float = Field(default=80.0, gt=0, le=100)
-    quota_max_percent_per_run: float = Field(default=25.0, gt=0, le=100)
-    retry_attempts: int = Field(default=8, ge=1, description="tries per API call, first included")
-    retry_initial_wait_seconds: float = Field(default=0.5, ge=0)
-    retry_max_wait_seconds: float = Field(default=60.0, gt=0)
+    # HubSpot's ten-second window refills slowly under load: more, shorter first tries than
+    # Salesforce's defaults, and a single wait as long as a MINUTELY policy's window.
+    retry_max_attempts: int = Field(
+        default=8,
+        ge=1,
+        le=20,
+        description="attempts per call on transient failures (connection, time-out, 5xx, 429), "
+        "the first included",
+    )
+    retry_initial_wait_seconds: float = Field(
+        default=0.5,
+        ge=0,
+        description="first back-off when the server sends no Retry-After; doubles",
+    )
+    retry_max_wait_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        description="longest single wait, a Retry-After from the server included",
+    )
+    retry_max_total_wait_seconds: float = Field(
+        default=300.0, ge=0, description="give up when the waits of one call would pass this"
+    )
     token_refresh_margin_seconds: float = Field(
         default=60.0, ge=0, description="renew an OAuth access token this long before it expires"
     )
+
+    @field_validator("base_url")
+    @classmethod
+    def _no_plain_http(cls, url: HttpUrl) -> HttpUrl:
+        checked = refuse_plain_http(url)
+        assert checked is not None
+        return checked

@@ -19,16 +19,15 @@ import itertools
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
 from typing import Any, BinaryIO, Literal
 
 from kam_sync.errors import FatalApiError, RetriableApiError
 from kam_sync_connectors.salesforce.client import SalesforceClient
 from kam_sync_connectors.salesforce.error_map import CONNECTOR
+from kam_sync_connectors.salesforce.wire import csv_cell
 
 JobKind = Literal["query", "ingest"]
 FINAL_STATES = frozenset({"JobComplete", "Failed", "Aborted"})
-NULL_CELL = "#N/A"  # Bulk API's way of setting a field to null in CSV
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,21 +117,6 @@ def query_pages(
 
 
 # -- ingest ------------------------------------------------------------------------------------
-
-
-def csv_cell(value: Any) -> str:
-    """A value as a Bulk API 2.0 CSV cell."""
-    if value is None:
-        return NULL_CELL
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, list | tuple):
-        return ";".join(str(v) for v in value)
-    return str(value)
 
 
 def update_csv_chunks(

@@ -1,15 +1,16 @@
 """The one place where Salesforce calls are made, retried, re-authenticated and budgeted.
 
-Every call goes through ``SalesforceClient.call``: it checks the quota budget, runs the call with
-the tenacity policy (transient failures only: connection errors, time-outs, 5xx, 429, honouring
-Retry-After; bounded attempts and total wait), renews an expired session once, and translates
-every failure into kam-sync's exception tree.
+Every call goes through ``SalesforceClient.call``: it checks the quota budget, runs the call under
+the connectors' one retry policy (``kam_sync_connectors.retry``: transient failures only,
+Retry-After honoured and capped, jittered back-off, bounded attempts and total wait), renews an
+expired session once, and translates every failure into kam-sync's exception tree.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import random as _random
 import time
 from collections.abc import Callable, Mapping
 from decimal import Decimal
@@ -18,15 +19,17 @@ from typing import Any, BinaryIO, TypeVar
 import requests
 from simple_salesforce.api import Salesforce
 from simple_salesforce.util import exception_handler
-from tenacity import RetryCallState, Retrying, retry_if_exception_type
 
-from kam_sync.errors import AuthError, RetriableApiError
+from kam_sync.errors import AuthError
+from kam_sync_connectors.quota import QuotaBudget
+from kam_sync_connectors.retry import Retrier, RetryPolicy
 from kam_sync_connectors.salesforce.auth import AccessGrant, obtain_grant
 from kam_sync_connectors.salesforce.credentials import Credentials
 from kam_sync_connectors.salesforce.error_map import CONNECTOR, SessionExpired, translate
-from kam_sync_connectors.salesforce.quota import QuotaGuard
+from kam_sync_connectors.salesforce.quota import observe_header
 from kam_sync_connectors.salesforce.settings import SalesforceSettings
 from kam_sync_connectors.salesforce.transport import CallLedger, build_session
+from kam_sync_connectors.transport_security import require_secure_url
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -41,25 +44,37 @@ class SalesforceClient:
         credentials: Credentials,
         *,
         sleep: Callable[[float], None] = time.sleep,
+        random: Callable[[], float] = _random.random,
     ) -> None:
+        # Checked again here (settings check it when they load): models built in code skip
+        # validation, and a secret must never be posted to a plain-http login URL.
+        require_secure_url(str(settings.login_url), "crm.salesforce.login_url", connector=CONNECTOR)
+        if settings.instance_url is not None:
+            require_secure_url(
+                str(settings.instance_url), "crm.salesforce.instance_url", connector=CONNECTOR
+            )
         self.settings = settings
         self._credentials = credentials
         self.sleep = sleep
+        self.retrier = Retrier(
+            RetryPolicy.from_settings(settings), connector=CONNECTOR, sleep=sleep, random=random
+        )
         self.ledger = CallLedger()
-        self.quota = QuotaGuard(
+        self.quota = QuotaBudget(
+            connector=CONNECTOR,
             stop_at_percent=settings.quota_stop_at_percent,
             max_percent_per_run=settings.quota_max_percent_per_run,
-            calls_this_run=self.ledger.api_calls,
+            run_calls=self.ledger.api_calls,
         )
         self.http = build_session(
             timeout=settings.timeout_seconds,
             ca_bundle=settings.ca_bundle,
             ledger=self.ledger,
-            on_limit_info=self.quota.observe_header,
+            on_limit_info=lambda header: observe_header(self.quota, header),
         )
         self._grant: AccessGrant | None = None
         self._sf: Salesforce | None = None
-        self.waits: list[float] = []  # every back-off slept, for the run log and tests
+        self.waits = self.retrier.waits  # every back-off slept, for the run log and tests
 
     # -- session -------------------------------------------------------------------------------
 
@@ -115,7 +130,7 @@ class SalesforceClient:
         """Run ``fn`` against the current session under the retry, renewal and quota policy."""
 
         def attempt() -> T:
-            self.quota.check()
+            self.quota.check(what)
             renewed = False
             while True:
                 try:
@@ -138,33 +153,7 @@ class SalesforceClient:
         return self._with_retries(what, attempt)
 
     def _with_retries(self, what: str, fn: Callable[[], T]) -> T:
-        settings = self.settings
-
-        def wait(state: RetryCallState) -> float:
-            exc = state.outcome.exception() if state.outcome else None
-            if isinstance(exc, RetriableApiError) and exc.retry_after is not None:
-                return exc.retry_after
-            backoff = settings.retry_initial_wait_seconds * 2 ** (state.attempt_number - 1)
-            return float(min(backoff, settings.retry_max_wait_seconds))
-
-        def stop(state: RetryCallState) -> bool:
-            if state.attempt_number >= settings.retry_max_attempts:
-                return True
-            return state.idle_for + state.upcoming_sleep > settings.retry_max_total_wait_seconds
-
-        def sleep(seconds: float) -> None:
-            self.waits.append(seconds)
-            log.warning("salesforce %s: transient failure, retrying in %.1fs", what, seconds)
-            self.sleep(seconds)
-
-        retrying = Retrying(
-            retry=retry_if_exception_type(RetriableApiError),
-            wait=wait,
-            stop=stop,
-            sleep=sleep,
-            reraise=True,
-        )
-        return retrying(fn)
+        return self.retrier.run(what, fn)
 
     def raw(
         self,

@@ -46,6 +46,7 @@ from kam_sync_connectors.salesforce.describe import DescribeCache
 from kam_sync_connectors.salesforce.provision import Provisioner
 from kam_sync_connectors.salesforce.pull import Puller
 from kam_sync_connectors.salesforce.push import Pusher
+from kam_sync_connectors.salesforce.quota import observe_limits
 from kam_sync_connectors.salesforce.settings import SalesforceSettings
 
 
@@ -69,7 +70,7 @@ class SalesforceConnector:
         self._provisioner = Provisioner(self.client, self._describe)
 
     def describe(self, object_name: str) -> ObjectDescription:
-        return self._describe.schema(object_name).description
+        return self._describe.with_provenance(object_name)
 
     def pull(self, request: PullRequest) -> Iterator[Page]:
         return self._puller.pull(request)
@@ -97,7 +98,7 @@ class SalesforceConnector:
     def check_quota(self) -> QuotaStatus:
         """Read ``/limits`` (one call) and raise QuotaExhaustedError if the budget is spent."""
         limits = self.client.json_call("limits", "GET", "limits/")
-        self.client.quota.observe_limits(limits)
+        observe_limits(self.client.quota, limits)
         self.client.quota.check()
         return self.quota()
 

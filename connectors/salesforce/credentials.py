@@ -1,4 +1,4 @@
-"""Salesforce credentials, read from ``KAM_SYNC_SF_*`` environment variables only.
+"""Salesforce credentials from ``KAM_SYNC_SF_*`` variables: the environment, else the OS keyring.
 
 A ``Secret`` never shows its value in ``repr``/``str``, so a credential that ends up in a log line
 or an exception message prints as ``***``.
@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from kam_sync.config.secret_lookup import WHERE, secret_lookup
 from kam_sync.errors import AuthError
 from kam_sync_connectors.salesforce.settings import SECRET_ENV_VARS, SalesforceSettings
 
@@ -45,7 +46,9 @@ class Credentials:
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> Credentials:
-        """Read every ``KAM_SYNC_SF_*`` variable that is set and not blank."""
+        """Read every ``KAM_SYNC_SF_*`` variable that is set and not blank, in ``environ`` or
+        else in the OS keyring (``kam_sync.config.secret_lookup``)."""
+        environ = secret_lookup(environ)
 
         def get(key: str) -> Secret | None:
             value = environ.get(SECRET_ENV_VARS[key], "")
@@ -65,10 +68,7 @@ class Credentials:
         """The named credentials, or an AuthError listing every missing variable."""
         missing = [SECRET_ENV_VARS[n] for n in names if getattr(self, n) is None]
         if missing:
-            raise AuthError(
-                f"salesforce: auth '{flow}' needs these environment variables: "
-                + ", ".join(missing)
-            )
+            raise AuthError(f"salesforce: auth '{flow}' needs {', '.join(missing)}, in {WHERE}")
         return [getattr(self, n) for n in names]
 
 

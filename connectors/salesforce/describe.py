@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any
+
+from simple_salesforce.api import Salesforce
 
 from kam_sync.errors import FatalApiError
 from kam_sync_connectors.base import FieldDescription, ObjectDescription
+from kam_sync_connectors.salesforce import soql
 from kam_sync_connectors.salesforce.client import SalesforceClient
+
+# ``provision`` writes a Tooling API description naming kam-sync on every field it creates
+# (provision.field_metadata); describe does not show descriptions, the Tooling API does.
+PROVISIONED_MARK = "kam-sync"
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,12 +79,17 @@ def parse_describe(body: Any) -> SObjectSchema:
     )
 
 
+def _tooling_get(sf: Salesforce, *, action: str, params: dict[str, str] | None) -> Any:
+    return sf.toolingexecute(action, params=params)
+
+
 class DescribeCache:
     """One describe call per object per connector, unless invalidated (after provisioning)."""
 
     def __init__(self, client: SalesforceClient) -> None:
         self._client = client
         self._schemas: dict[str, SObjectSchema] = {}
+        self._provisioned: dict[str, frozenset[str]] = {}
 
     def schema(self, object_name: str) -> SObjectSchema:
         if object_name not in self._schemas:
@@ -88,8 +101,54 @@ class DescribeCache:
             self._schemas[object_name] = parse_describe(body)
         return self._schemas[object_name]
 
+    def with_provenance(self, object_name: str) -> ObjectDescription:
+        """The object's describe with ``provisioned`` set on the custom fields kam-sync created:
+        one Tooling API query per object, cached like the describe."""
+        description = self.schema(object_name).description
+        if not any(f.custom for f in description.fields.values()):
+            return description
+        if object_name not in self._provisioned:
+            self._provisioned[object_name] = self._marked_fields(object_name)
+        marked = self._provisioned[object_name]
+        return ObjectDescription(
+            description.name,
+            {
+                name: replace(f, provisioned=True) if f.custom and name in marked else f
+                for name, f in description.fields.items()
+            },
+        )
+
+    def _marked_fields(self, object_name: str) -> frozenset[str]:
+        # Tooling API, CustomField (developer.salesforce.com/docs/atlas.en-us.api_tooling.meta/
+        # api_tooling/tooling_api_objects_customfield.htm): DeveloperName, NamespacePrefix and
+        # Description are plain columns that can be queried for many rows at once (FullName and
+        # Metadata only for one); TableEnumOrId is the object's name for standard objects.
+        query_text = (
+            "SELECT DeveloperName, NamespacePrefix, Description FROM CustomField "
+            f"WHERE TableEnumOrId = {soql.literal(object_name)}"
+        )
+        marked: set[str] = set()
+        action: str | None = "query/"
+        params: dict[str, str] | None = {"q": query_text}
+        while action is not None:
+            body = self._client.call(
+                f"read {object_name} custom field descriptions",
+                partial(_tooling_get, action=action, params=params),
+            )
+            for record in body.get("records") or () if isinstance(body, dict) else ():
+                if PROVISIONED_MARK in str(record.get("Description") or "").lower():
+                    prefix = record.get("NamespacePrefix")
+                    name = f"{record['DeveloperName']}__c"
+                    marked.add(f"{prefix}__{name}" if prefix else name)
+            next_url = body.get("nextRecordsUrl") if isinstance(body, dict) else None
+            action = str(next_url).split("/tooling/", 1)[1] if next_url else None
+            params = None
+        return frozenset(marked)
+
     def invalidate(self, object_name: str | None = None) -> None:
         if object_name is None:
             self._schemas.clear()
+            self._provisioned.clear()
         else:
             self._schemas.pop(object_name, None)
+            self._provisioned.pop(object_name, None)

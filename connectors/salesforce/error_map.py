@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from email.utils import parsedate_to_datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from simple_salesforce.exceptions import (
@@ -27,6 +28,7 @@ from kam_sync.errors import (
     QuotaExhaustedError,
     RetriableApiError,
 )
+from kam_sync_connectors.transport_security import find_ssl_error, tls_failure
 
 CONNECTOR = "salesforce"
 RETRIABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
@@ -124,10 +126,13 @@ def translate(
         return for_status(exc.status, exc.content, what=what, response=response)
     if isinstance(exc, requests.exceptions.SSLError):
         # A certificate problem does not fix itself; retrying would only hide it.
-        return FatalApiError(
-            f"{what}: TLS verification failed ({type(exc).__name__}); check crm.salesforce."
-            "ca_bundle",
+        request = exc.request
+        return tls_failure(
             connector=CONNECTOR,
+            what=what,
+            host=urlsplit(request.url).hostname if request is not None and request.url else None,
+            setting="crm.salesforce.ca_bundle",
+            error=find_ssl_error(exc),
         )
     if isinstance(
         exc,

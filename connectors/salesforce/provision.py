@@ -18,7 +18,7 @@ from kam_sync.errors import ApiError
 from kam_sync_connectors.base import CustomFieldSpec, FieldDescription, ProvisionReport
 from kam_sync_connectors.salesforce import soql
 from kam_sync_connectors.salesforce.client import SalesforceClient
-from kam_sync_connectors.salesforce.describe import DescribeCache
+from kam_sync_connectors.salesforce.describe import PROVISIONED_MARK, DescribeCache
 
 # kam-sync type -> (Metadata API type, describe types that count as the same field type)
 FIELD_TYPES: dict[str, tuple[str, frozenset[str]]] = {
@@ -40,8 +40,12 @@ def field_metadata(spec: CustomFieldSpec) -> dict[str, Any]:
     """The Tooling API CustomField Metadata for a spec."""
     api_type, _ = FIELD_TYPES[spec.type]
     meta: dict[str, Any] = {"label": spec.label[:40], "type": api_type}
-    if spec.description:
-        meta["description"] = spec.description[:1000]
+    # The description names kam-sync, which is how describe tells kam-sync's fields apart
+    # (describe.PROVISIONED_MARK); Metadata descriptions hold up to 1,000 characters.
+    description = spec.description[:980]
+    if PROVISIONED_MARK not in description.lower():
+        description = f"{description} ({PROVISIONED_MARK})".strip()
+    meta["description"] = description
     if spec.type in ("picklist", "multipicklist"):
         labels = spec.labels if len(spec.labels) == len(spec.values) else spec.values
         meta["valueSet"] = {

@@ -1,13 +1,14 @@
 """Incremental pulls: SOQL from the mapping, ``queryAll`` paged by ``nextRecordsUrl``.
 
 * ``queryAll`` so deleted records (``IsDeleted = true``) arrive and leave the engine's scope.
-* ``SystemModstamp >= since - look_back`` and ``<= until`` (the run's start: a record changed
-  during the run is picked up next time, so the watermark never passes unseen data), ordered by
-  ``SystemModstamp, Id`` so each page's stamps only go up.
+* ``SystemModstamp`` in the incremental window (``kam_sync_connectors.window``: from the
+  watermark minus the look-back to the run's start), ordered by ``SystemModstamp, Id`` so each
+  page's stamps only go up.
 * ``Sforce-Query-Options: batchSize=N`` sets the page size (200..2000; REST API Developer Guide,
   "Query Options Header"; Salesforce may return fewer).
-* Pages are yielded one by one; only the Ids at the current highest stamp are remembered, to
-  drop duplicates when the query has to be restarted from that stamp (an expired query locator).
+* Pages are yielded one by one; only the Ids at the current highest stamp are remembered
+  (``window.Boundary``), to drop duplicates when the query has to be restarted from that stamp
+  (an expired query locator).
 * A first full pull above ``bulk_query_threshold`` records runs as one Bulk API 2.0 query job.
   Bulk results are not guaranteed in query order, so those pages carry no watermark except an
   empty last one.
@@ -21,7 +22,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import partial
 from typing import Any
 
@@ -33,6 +34,7 @@ from kam_sync_connectors.salesforce import bulk, soql
 from kam_sync_connectors.salesforce.client import SalesforceClient
 from kam_sync_connectors.salesforce.describe import DescribeCache
 from kam_sync_connectors.salesforce.records import csv_records, flatten, parse_datetime
+from kam_sync_connectors.window import Boundary, IncrementalWindow
 
 EXPIRED_LOCATOR_CODES = frozenset({"INVALID_QUERY_LOCATOR", "QUERY_TIMEOUT"})
 _CHILD_STAMPS = ("SystemModstamp", "LastModifiedDate")
@@ -46,28 +48,6 @@ def _query_all(query_text: str, headers: dict[str, str], sf: Salesforce) -> Any:
 
 def _query_more(next_url: str, headers: dict[str, str], sf: Salesforce) -> Any:
     return sf.query_more(next_url, identifier_is_url=True, headers=headers)
-
-
-class _Boundary:
-    """The highest stamp seen so far and the Ids seen at exactly that stamp."""
-
-    def __init__(self) -> None:
-        self.stamp: datetime | None = None
-        self.ids: set[str] = set()
-
-    def admit(self, record_id: str, stamp: datetime | None) -> bool:
-        """False for a record already yielded (same Id at the boundary stamp)."""
-        if stamp is None:
-            return True
-        if self.stamp is None or stamp > self.stamp:
-            self.stamp, self.ids = stamp, {record_id}
-            return True
-        if stamp == self.stamp:
-            if record_id in self.ids:
-                return False
-            self.ids.add(record_id)
-            return True
-        return True  # older than the boundary: only after a restart, and never seen then
 
 
 class _UseBulk(Exception):
@@ -87,9 +67,10 @@ class Puller:
         if request.deleted_field:
             wanted.append(request.deleted_field)
         selection = soql.select_fields(schema, [*wanted, *request.fields], self._describe.schema)
-        since = request.since
-        if since is not None:
-            since = since - timedelta(minutes=self._client.settings.look_back_minutes)
+        window = IncrementalWindow.of(
+            request, look_back_minutes=self._client.settings.look_back_minutes
+        )
+        since = window.start
         if since is None and not selection.related:
             # A first full pull: the REST query's first page says how many records match; a
             # set above the threshold goes through a Bulk API 2.0 query job instead. Nothing has
@@ -171,7 +152,7 @@ class Puller:
         batch = request.page_size or self._client.settings.query_batch_size
         batch = min(max(batch, 200), 2000)
         headers = {"Sforce-Query-Options": f"batchSize={batch}"}
-        boundary = _Boundary()
+        boundary: Boundary[datetime] = Boundary()
         start = since
         next_url: str | None = None
         last_restart: tuple[datetime, int] | None = None
@@ -214,7 +195,7 @@ class Puller:
                     raise  # restarting again would fetch the same records again, forever
                 last_restart = progress
                 # The cursor is gone (Salesforce keeps it 15 minutes of inactivity, and a limited
-                # number per user): start again from the last stamp; _Boundary drops repeats.
+                # number per user): start again from the last stamp; Boundary drops repeats.
                 start, next_url = boundary.stamp, None
 
     def _page(
@@ -222,7 +203,7 @@ class Puller:
         result: dict[str, Any],
         request: PullRequest,
         selection: soql.Selection,
-        boundary: _Boundary,
+        boundary: Boundary[datetime],
     ) -> Page:
         records: list[RawRecord] = []
         for raw in result.get("records") or ():

@@ -23,8 +23,6 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, date, datetime
-from decimal import Decimal
 from functools import partial
 from typing import Any
 
@@ -42,6 +40,7 @@ from kam_sync_connectors.salesforce import bulk, soql
 from kam_sync_connectors.salesforce.client import SalesforceClient
 from kam_sync_connectors.salesforce.describe import DescribeCache
 from kam_sync_connectors.salesforce.error_map import CONNECTOR
+from kam_sync_connectors.salesforce.wire import json_value
 
 log = logging.getLogger(__name__)
 
@@ -52,24 +51,6 @@ RETRIABLE_RECORD_CODES = frozenset(
 )
 
 INTERRUPTED = "the run was asked to stop"
-
-
-def json_value(value: Any) -> Any:
-    """A value as Salesforce's JSON wants it (Decimal stays exact, lists join as multi-select)."""
-    if isinstance(value, Decimal):
-        if value == value.to_integral_value() and abs(value) < 2**53:
-            return int(value)
-        as_float = float(value)
-        # Send a float only when it prints back as the same decimal; otherwise a string, which
-        # Salesforce parses into number fields without float rounding.
-        return as_float if Decimal(repr(as_float)) == value else str(value)
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, list | tuple):
-        return ";".join(str(v) for v in value)
-    return value
 
 
 def _failure(

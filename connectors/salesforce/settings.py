@@ -6,10 +6,11 @@ the connector uses is here, named, with Salesforce's documented limit or guidanc
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl
+from pydantic import Field, HttpUrl, field_validator
+
+from kam_sync_connectors.settings_base import ConnectorSettings, refuse_plain_http
 
 SECRET_ENV_VARS = {
     "client_id": "KAM_SYNC_SF_CLIENT_ID",
@@ -23,10 +24,9 @@ SECRET_ENV_VARS = {
 }
 
 
-class SalesforceSettings(BaseModel):
-    """How to reach one Salesforce org, and the bounds the connector keeps to."""
-
-    model_config = ConfigDict(extra="forbid")
+class SalesforceSettings(ConnectorSettings):
+    """How to reach one Salesforce org, and the bounds the connector keeps to (the common ones,
+    retries, time-out, look-back, quota and ``ca_bundle``, are in ``ConnectorSettings``)."""
 
     login_url: HttpUrl = Field(
         default=HttpUrl("https://login.salesforce.com"),
@@ -47,30 +47,6 @@ class SalesforceSettings(BaseModel):
         default="62.0",
         pattern=r"^\d{2,3}\.0$",
         description="Salesforce REST API version, e.g. 62.0",
-    )
-    ca_bundle: Path | None = Field(
-        default=None, description="CA bundle for TLS inspection proxies; verification stays on"
-    )
-    timeout_seconds: float = Field(
-        default=60.0, gt=0, le=600, description="time-out of every HTTP request, in seconds"
-    )
-    # Retries of transient failures (connection errors, time-outs, 5xx, 429).
-    retry_max_attempts: int = Field(
-        default=5,
-        ge=1,
-        le=20,
-        description="attempts per call on transient failures (connection, time-out, 5xx, 429)",
-    )
-    retry_max_total_wait_seconds: float = Field(
-        default=120.0, ge=0, description="give up when the waits between attempts would pass this"
-    )
-    retry_initial_wait_seconds: float = Field(
-        default=1.0,
-        ge=0,
-        description="first back-off when the server sends no Retry-After; doubles",
-    )
-    retry_max_wait_seconds: float = Field(
-        default=30.0, ge=0, description="longest single back-off without Retry-After"
     )
     # REST query: Sforce-Query-Options batchSize is 200..2000, default 2000.
     query_batch_size: int = Field(
@@ -116,9 +92,6 @@ class SalesforceSettings(BaseModel):
     bulk_max_wait_seconds: float = Field(
         default=3_600.0, gt=0, description="stop waiting for a Bulk API 2.0 job after this long"
     )
-    look_back_minutes: float = Field(
-        default=10.0, ge=0, description="incremental pulls start this long before the watermark"
-    )
     # UNABLE_TO_LOCK_ROW: retry rounds and their back-off.
     lock_retry_attempts: int = Field(
         default=3,
@@ -133,18 +106,6 @@ class SalesforceSettings(BaseModel):
         default_factory=lambda: {"Account": "ParentId", "Opportunity": "AccountId"},
         description="per object, the field naming the parent account that lock retries group by",
     )
-    quota_stop_at_percent: float = Field(
-        default=80.0,
-        gt=0,
-        le=100,
-        description="stop the run when the org has used this share of its daily API calls",
-    )
-    quota_max_percent_per_run: float = Field(
-        default=25.0,
-        gt=0,
-        le=100,
-        description="one run spends at most this share of the daily API allocation",
-    )
     permission_set_name: str = Field(
         default="KAM_Sync_Integration",
         pattern=r"^[A-Za-z][A-Za-z0-9_]{0,79}$",
@@ -153,3 +114,8 @@ class SalesforceSettings(BaseModel):
     permission_set_label: str = Field(
         default="KAM Sync Integration", max_length=80, description="label of that permission set"
     )
+
+    @field_validator("login_url", "instance_url")
+    @classmethod
+    def _no_plain_http(cls, url: HttpUrl | None) -> HttpUrl | None:
+        return refuse_plain_http(url)

@@ -141,7 +141,9 @@ def cmd_plan(args: argparse.Namespace) -> int:
     else:
         out_of_scope = plan.out_of_scope if plan is not None else []
         print(format_plan(summary, rows, writes, limit=args.limit, out_of_scope=out_of_scope))
-    return int(ExitCode.OK if summary.status == "ok" else summary.exit_code())
+    # The same rules as `run` (write failures cannot happen; alerts and quarantine can), so
+    # the exit code matches the JSON's exit_code.
+    return int(summary.exit_code())
 
 
 def _estimate_write_calls(project: LoadedProject, accounts: int) -> dict[str, int]:
@@ -168,8 +170,7 @@ def _show(value: Any) -> str:
 
 def format_summary(summary: RunSummary) -> str:
     lines = [
-        f"kam-sync {summary.mode} #{summary.run_id}: {summary.status}"
-        + (f" ({summary.stopped_reason})" if summary.stopped_reason else ""),
+        f"kam-sync {summary.mode} #{summary.run_id}: {summary.headline()}",
         f"  pulled:      {_kv(summary.pulled)}  (deleted {sum(summary.deleted.values())}, "
         f"quarantined {sum(summary.quarantined.values())})",
         f"  scored:      {summary.scored} accounts in scope",

@@ -31,6 +31,13 @@ _COMPATIBLE_TYPES: dict[str, tuple[str, ...]] = {
 }
 
 
+# The columns a record filter may use: the object's canonical fields.
+FILTER_SCHEMAS = {
+    "account": canonical.ACCOUNT_SCHEMA,
+    "opportunity": canonical.OPPORTUNITY_SCHEMA,
+}
+
+
 class FieldMapping(BaseModel):
     """One canonical field read from one CRM field."""
 
@@ -109,6 +116,12 @@ class WriteBackTarget(BaseModel):
         default=None,
         description="overwrite a value a person changed in the CRM since kam-sync wrote it "
         "(default: the project's sync.overwrite_manual_edits)",
+    )
+    owned_by_kam_sync: bool = Field(
+        default=False,
+        description="the CRM field is kam-sync's although `kam-sync provision` did not create it "
+        "(a custom field your admin made for kam-sync alone); without this, runs write only to "
+        "fields kam-sync provisioned, and never to a standard field",
     )
 
 
@@ -229,13 +242,10 @@ def _object_issues(obj_name: str, obj: ObjectMapping) -> list[tuple[Loc, str]]:
                 ((*base, "fields"), f"{obj_name} mapping lacks required field '{required}'")
             )
     if obj.filter is not None:
-        if obj_name != "account":
-            found.append(((*base, "filter"), "a record filter is only allowed on account"))
-        else:
-            try:
-                compile_condition(obj.filter, canonical.ACCOUNT_SCHEMA)
-            except ConditionError as exc:
-                found.append(((*base, "filter"), f"filter: {exc}"))
+        try:
+            compile_condition(obj.filter, FILTER_SCHEMAS[obj_name])
+        except ConditionError as exc:
+            found.append(((*base, "filter"), f"filter: {exc}"))
     return found
 
 

@@ -146,6 +146,13 @@ class SyncSection(BaseModel):
         default=False,
         description="default for write-back targets: overwrite a value a person changed in the CRM",
     )
+    max_quarantined_percent: float = Field(
+        default=1.0,
+        ge=0,
+        le=100,
+        description="quarantined records alone make exit code 3 only when they are more than this "
+        "share (percent) of the records the run pulled; below it the run is 'ok with warnings'",
+    )
     out_of_scope: Literal["clear", "keep"] = Field(
         default="clear",
         description="accounts that leave scope (record filter, type change): clear the KAM values "

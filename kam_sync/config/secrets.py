@@ -1,4 +1,7 @@
-"""Refuse secrets in YAML: credentials belong in environment variables or the OS keyring."""
+"""Refuse secrets in YAML: credentials belong in environment variables or the OS keyring.
+
+Where the value is then read from, and the keyring entry's name: ``secret_lookup``.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +9,7 @@ import re
 
 from kam_sync.config.issues import ConfigIssue
 from kam_sync.config.located import LocatedDocument
+from kam_sync.config.secret_lookup import KEYRING_SERVICE
 from kam_sync_connectors.hubspot.settings import SECRET_ENV_VARS as HUBSPOT_SECRET_ENV
 from kam_sync_connectors.salesforce.settings import SECRET_ENV_VARS as SALESFORCE_SECRET_ENV
 
@@ -58,7 +62,8 @@ def secret_issues(doc: LocatedDocument, crm: str | None) -> list[ConfigIssue]:
             doc.issue(
                 loc,
                 f"'{key}' looks like a secret; secrets are never read from YAML. Remove it and set "
-                f"{env} in the environment (or the OS keyring)",
+                f"{env} in the environment, or in the OS keyring (service '{KEYRING_SERVICE}', "
+                "user name = the variable name)",
                 prefer_key=True,
             )
         )

@@ -2,11 +2,20 @@
 
 Reported like config errors, at the line of the mapping file that names the field: fields that
 do not exist (with suggestions), types that cannot hold the canonical value, write-back targets
-that are not updateable, and picklists that lack a value the rules can produce. Paths through
-relations and related pseudo-fields are checked by connectors that can (Salesforce).
+that are not updateable, not kam-sync's (a standard field, or a custom field that neither
+`kam-sync provision` created nor the mapping marks ``owned_by_kam_sync``), and picklists that
+lack a value the rules can produce. Paths through relations and related pseudo-fields are
+checked by connectors that can (Salesforce).
+
+`validate` reports every finding; `run` and `plan` call `preflight` before they pull, which
+stops on the findings that would make writes fail or write wrong values (all but input
+picklist values a value map lacks: records holding them are quarantined, by design).
 """
 
 from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
 
 from kam_sync import canonical
 from kam_sync.canonical import FieldKind
@@ -14,7 +23,10 @@ from kam_sync.config.issues import ConfigIssue
 from kam_sync.config.loader import LoadedProject
 from kam_sync.config.located import Loc, load_located
 from kam_sync.config.suggest import did_you_mean
+from kam_sync.errors import ConfigError
 from kam_sync_connectors.base import Connector, ObjectDescription
+
+log = logging.getLogger(__name__)
 
 # CRM types that can feed each canonical kind (Salesforce and HubSpot type names).
 _COMPATIBLE: dict[FieldKind, set[str]] = {
@@ -59,12 +71,37 @@ _TARGET_TYPES: dict[str, set[str]] = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class CrmCheck:
+    """What the mapping check found: ``blocking`` stops a run; ``warnings`` do not."""
+
+    blocking: list[ConfigIssue]
+    warnings: list[ConfigIssue]
+
+
 def check_against_crm(project: LoadedProject, connector: Connector) -> list[ConfigIssue]:
     """Every mismatch between the mapping and the CRM, at its place in the mapping file."""
+    found = inspect_mapping(project, connector)
+    return found.blocking + found.warnings
+
+
+def preflight(project: LoadedProject, connector: Connector) -> None:
+    """Raise ConfigError (exit 2) before a run pulls if the mapping would fail or corrupt
+    writes; log the findings that only set records aside."""
+    found = inspect_mapping(project, connector)
+    for issue in found.warnings:
+        log.warning("%s", issue)
+    if found.blocking:
+        raise ConfigError(found.blocking)
+
+
+def inspect_mapping(project: LoadedProject, connector: Connector) -> CrmCheck:
+    """The mapping against the CRM's describe, one describe per object."""
     path = project.files["mapping"]
     doc, _ = load_located(path)
     mapping = project.mapping
     found: list[tuple[Loc, str]] = []
+    warnings: list[tuple[Loc, str]] = []
     described: dict[str, ObjectDescription] = {}
     # Paths through relations (``Owner.Name``) and related pseudo-fields
     # (``@AccountTeamMember.TeamMemberRole``) are known to the connector only; one that can
@@ -102,7 +139,7 @@ def check_against_crm(project: LoadedProject, connector: Connector) -> list[Conf
                 known = set(spec.value_map or {}) | set(allowed or ())
                 unmapped = [v for v in field.picklist_values if v not in known]
                 if unmapped:
-                    found.append(
+                    warnings.append(
                         (
                             loc,
                             f"{obj.crm_object}.{spec.crm} has values {', '.join(unmapped)} that the value_map "
@@ -123,6 +160,22 @@ def check_against_crm(project: LoadedProject, connector: Connector) -> list[Conf
                 )
             )
             continue
+        if not field.custom:
+            found.append(
+                (
+                    loc,
+                    f"{target.crm} is a standard field; kam-sync writes only to its own custom "
+                    "fields (run `kam-sync provision`, or map a custom field)",
+                )
+            )
+        elif not (field.provisioned or target.owned_by_kam_sync):
+            found.append(
+                (
+                    loc,
+                    f"{target.crm} was not created by `kam-sync provision`; if kam-sync alone "
+                    "writes it, say so with `owned_by_kam_sync: true` on this target",
+                )
+            )
         if not field.updateable:
             found.append((loc, f"{target.crm} is not updateable by the integration user"))
         if field.type.lower() not in _TARGET_TYPES[target.type]:
@@ -136,6 +189,10 @@ def check_against_crm(project: LoadedProject, connector: Connector) -> list[Conf
                         f"{target.crm} lacks picklist values {', '.join(missing)} that the rules can produce; run `kam-sync provision`",
                     )
                 )
-    if doc is None:
-        return [ConfigIssue(path, None, None, message) for _, message in found]
-    return [doc.issue(loc, message, prefer_key=True) for loc, message in found]
+
+    def located(items: list[tuple[Loc, str]]) -> list[ConfigIssue]:
+        if doc is None:
+            return [ConfigIssue(path, None, None, message) for _, message in items]
+        return [doc.issue(loc, message, prefer_key=True) for loc, message in items]
+
+    return CrmCheck(blocking=located(found), warnings=located(warnings))

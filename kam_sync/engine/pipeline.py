@@ -23,7 +23,8 @@ import polars as pl
 from kam_sync.canonical import ACCOUNT_FIELDS, KAM_OUTPUT_FIELDS
 from kam_sync.config.conditions import compile_condition
 from kam_sync.config.loader import LoadedProject
-from kam_sync.config.mapping import ObjectMapping
+from kam_sync.config.mapping import FILTER_SCHEMAS, ObjectMapping
+from kam_sync.engine.crm_check import preflight
 from kam_sync.engine.frames import load_snapshot
 from kam_sync.engine.report import save_last_run
 from kam_sync.engine.summary import RunSummary
@@ -138,8 +139,12 @@ class SyncEngine:
             )
         run_id = self.store.begin_run(as_of=as_of, mode=options.mode)
         summary = RunSummary(run_id=run_id, mode=options.mode, as_of=as_of, started_at=self.clock())
+        summary.max_quarantined_percent = self.project.config.sync.max_quarantined_percent
         outcome = RunOutcome(summary=summary)
         try:
+            # The mapping against the CRM's describe, as `validate` checks it: a mapping that
+            # would fail or corrupt writes stops here (exit 2), before the pull and any write.
+            preflight(self.project, self.connector)
             self.connector.check_quota()
             for object_name in ("account", "opportunity"):
                 self._pull(object_name, as_of, summary, options)
@@ -268,7 +273,7 @@ class SyncEngine:
             options.progress("assess", 0, accounts.height)
         # The largest table of a run is read for the metrics only, and let go before the rest
         # of the assessment builds its own tables.
-        opportunities = load_snapshot(self.store, "opportunity", columns=ENGINE_OPPORTUNITY_COLUMNS)
+        opportunities = self._opportunities_in_scope()
         metrics = compute_metrics(
             accounts, opportunities, as_of, roll_up=pack.scoring.hierarchy.roll_up
         )
@@ -300,6 +305,20 @@ class SyncEngine:
         if options.progress:
             options.progress("assess", a.height, a.height)
         return result
+
+    def _opportunities_in_scope(self) -> pl.DataFrame:
+        """The opportunity columns the metrics read, of the records the mapping's filter keeps."""
+        record_filter = self.project.mapping.objects.opportunity.filter
+        if not record_filter:
+            return load_snapshot(self.store, "opportunity", columns=ENGINE_OPPORTUNITY_COLUMNS)
+        condition = compile_condition(record_filter, FILTER_SCHEMAS["opportunity"])
+        used = set(condition.meta.root_names())
+        columns = ENGINE_OPPORTUNITY_COLUMNS + tuple(sorted(used - set(ENGINE_OPPORTUNITY_COLUMNS)))
+        return (
+            load_snapshot(self.store, "opportunity", columns=columns)
+            .filter(condition.fill_null(False))
+            .select(ENGINE_OPPORTUNITY_COLUMNS)
+        )
 
     # -- diff ------------------------------------------------------------------------------------
 

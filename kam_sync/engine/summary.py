@@ -44,6 +44,8 @@ class RunSummary:
     error: str | None = None
     stopped_reason: str | None = None
     peak_memory_mib: int | None = None  # the run process's peak resident memory
+    # Quarantined records alone make exit code 3 only above this share of the pulled records.
+    max_quarantined_percent: float = 1.0
 
     @property
     def duration_seconds(self) -> float | None:
@@ -58,9 +60,41 @@ class RunSummary:
             return ExitCode.QUOTA_STOP
         if self.status == "partial":
             return ExitCode.FAILURE
-        if self.write_failures or sum(self.quarantined.values()) or self.alerts:
+        if self.write_failures or self.alerts or self.quarantine_over_limit():
             return ExitCode.RECORD_ERRORS_OR_ALERTS
         return ExitCode.OK
+
+    @property
+    def quarantined_percent(self) -> float:
+        """Quarantined records as a share (percent) of the records this run pulled."""
+        quarantined, pulled = sum(self.quarantined.values()), sum(self.pulled.values())
+        return 100.0 * quarantined / pulled if pulled else 0.0
+
+    def quarantine_over_limit(self) -> bool:
+        return (
+            sum(self.quarantined.values()) > 0
+            and self.quarantined_percent > self.max_quarantined_percent
+        )
+
+    def headline(self) -> str:
+        """One line that says what the exit code says: ok, ok with warnings, attention, ..."""
+        if self.status != "ok":
+            return self.status + (f" ({self.stopped_reason})" if self.stopped_reason else "")
+        quarantined = sum(self.quarantined.values())
+        share = f"{quarantined} records quarantined ({self.quarantined_percent:.1f} %"
+        if self.exit_code() == ExitCode.OK:
+            return f"ok with warnings: {share})" if quarantined else "ok"
+        reasons = []
+        if self.write_failures:
+            n = self.write_failures
+            reasons.append(f"{n} account{'s' if n != 1 else ''} failed to write")
+        if self.alerts:
+            reasons.append(f"{len(self.alerts)} alert{'s' if len(self.alerts) != 1 else ''}")
+        if self.quarantine_over_limit():
+            reasons.append(f"{share}, above {self.max_quarantined_percent:g} %)")
+        elif quarantined:
+            reasons.append(f"{share})")
+        return "attention: " + ", ".join(reasons)
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -69,6 +103,7 @@ class RunSummary:
             data[key] = value.isoformat() if value else None
         data["duration_seconds"] = self.duration_seconds
         data["exit_code"] = int(self.exit_code())
+        data["headline"] = self.headline()
         return data
 
     def counts(self) -> dict[str, Any]:

@@ -159,11 +159,13 @@ def running_sandbox(
     host: str = "127.0.0.1",
     rate_limit_tier: int = 190,
     daily_api_limit: int | None = None,
+    tls: bool | None = None,
 ) -> Iterator[SandboxHandle]:
     """Seed and serve a sandbox CRM in a background thread for the `with` block.
 
     `port=0` picks a free port. With `data_file`, state is loaded from it when it exists
-    and written back when the block ends.
+    and written back when the block ends. `tls` serves https with a throw-away CA (its file is
+    `ca_cert_path`); by default the Salesforce side speaks TLS (it must) and HubSpot plain http.
     """
     if crm not in ("salesforce", "hubspot"):
         raise ValueError(f"crm must be 'salesforce' or 'hubspot', got {crm!r}")
@@ -175,12 +177,17 @@ def running_sandbox(
     try:
         ssl_context = None
         ca_cert_path: Path | None = None
-        if crm == "salesforce":
+        if crm == "salesforce" and tls is False:
+            raise ValueError(
+                "the Salesforce sandbox always speaks TLS (simple-salesforce uses https)"
+            )
+        if crm == "salesforce" or tls:
             from kam_sync.sandbox.tls import generate_tls_material
 
             material = generate_tls_material(workdir / "tls")
             ssl_context = material.server_context()
             ca_cert_path = material.ca_cert_path
+        if crm == "salesforce":
             app: Any = _salesforce_app(
                 workdir, accounts=accounts, seed=seed, data_file=data_file, faults=injector,
                 stats=stats, daily_api_limit=daily_api_limit,

@@ -1,4 +1,8 @@
-"""Canonical KAM output values <-> the values a CRM field stores, with each field's precision."""
+"""Canonical KAM output values -> the values a CRM field stores, with each field's precision.
+
+The values stay Python values (Decimal, aware datetime, list of option names): how they are
+spelled on the wire is the connectors' business (connectors/*/wire.py).
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,6 @@ from kam_sync.config.mapping import WriteBackTarget
 
 DEFAULT_SCALE = 2
 DEFAULT_TEXT_LENGTH = {"text": 255, "longtext": 32_768}
-MULTI_SEPARATOR = ";"  # Salesforce multi-select picklists and HubSpot checkbox enumerations
 
 
 def scale_of(target: WriteBackTarget) -> int:
@@ -31,17 +34,17 @@ def to_crm(target: WriteBackTarget, value: Any) -> Any:
         return (target.values or {}).get(str(value), str(value))
     if target.type == "multipicklist":
         names = [(target.values or {}).get(v, v) for v in value]
-        return MULTI_SEPARATOR.join(names) if names else None
+        return names or None
     if target.type in ("number", "percent"):
         # Scores and completion shares are derived floats, not money: rounded to the field's
-        # scale (half-even, as Salesforce stores them) and sent as JSON numbers.
+        # scale (half-even, as Salesforce stores them), exact from here on.
         quantum = Decimal(1).scaleb(-scale_of(target))
-        return float(Decimal(str(value)).quantize(quantum, rounding=ROUND_HALF_EVEN))
+        return Decimal(str(value)).quantize(quantum, rounding=ROUND_HALF_EVEN)
     if target.type in ("text", "longtext"):
         return str(value)
     if target.type == "datetime":
         stamp = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
-        return stamp.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+        return stamp.astimezone(UTC).replace(microsecond=0)
     if target.type == "checkbox":
         return bool(value)
     return value

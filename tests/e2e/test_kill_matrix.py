@@ -48,7 +48,7 @@ OVERRIDE = {"salesforce": "Manual Override", "hubspot": "manual_override"}
 CRM_SETTINGS = {
     "salesforce": "    write_batch_size: 40\n    retry_max_attempts: 2\n"
     "    retry_initial_wait_seconds: 0\n",
-    "hubspot": "    write_batch_size: 40\n    retry_attempts: 2\n    retry_initial_wait_seconds: 0\n",
+    "hubspot": "    write_batch_size: 40\n    retry_max_attempts: 2\n    retry_initial_wait_seconds: 0\n",
 }
 
 

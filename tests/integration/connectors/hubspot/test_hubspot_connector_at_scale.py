@@ -131,7 +131,7 @@ def test_a_429_storm_is_waited_out_and_the_pull_finishes(
     sandbox: SandboxHandle, spec: str, wait: float
 ) -> None:
     fake_time = FakeTime()
-    connector = private_app(sandbox, fake_time=fake_time, retry_attempts=20)
+    connector = private_app(sandbox, fake_time=fake_time, retry_max_attempts=20)
     expected = {str(i) for i in sandbox.app.store.companies.ids}
     sandbox.set_faults(spec)
     sandbox.reset_stats()

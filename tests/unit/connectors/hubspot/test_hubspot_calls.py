@@ -16,10 +16,12 @@ import urllib3
 from kam_sync.errors import AuthError, FatalApiError, QuotaExhaustedError, RetriableApiError
 from kam_sync_connectors.hubspot.api_errors import sdk_exception_classes
 from kam_sync_connectors.hubspot.auth import OAuthTokens, TokenGrant
-from kam_sync_connectors.hubspot.budget import DailyBudget
-from kam_sync_connectors.hubspot.calls import ApiCaller, RetryPolicy
+from kam_sync_connectors.hubspot.budget import CallCounts, quota_status
+from kam_sync_connectors.hubspot.calls import ApiCaller
 from kam_sync_connectors.hubspot.limiter import RateLimiter
 from kam_sync_connectors.hubspot.sdk import HubSpotSdk
+from kam_sync_connectors.quota import DAILY_BUDGET, RUN_BUDGET, QuotaBudget
+from kam_sync_connectors.retry import RetryPolicy
 
 
 class FakeTime:
@@ -85,14 +87,28 @@ def caller(
     attempts: int = 6,
     set_token: Callable[[str], None] = lambda _token: None,
 ) -> ApiCaller:
+    counts = CallCounts()
+    budget = QuotaBudget(
+        connector="hubspot",
+        stop_at_percent=80,
+        max_percent_per_run=25,
+        run_calls=counts.total,
+        daily_limit=daily_limit,
+    )
     return ApiCaller(
         set_token=set_token,
         tokens=tokens,
         limiter=RateLimiter(
             per_window=190, window_seconds=10, search_per_second=5, clock=t.clock, sleep=t.sleep
         ),
-        budget=DailyBudget(daily_limit=daily_limit, stop_at_percent=80, max_percent_per_run=25),
-        retry=RetryPolicy(attempts=attempts, initial_wait=0.5, max_wait=60),
+        budget=budget,
+        counts=counts,
+        retry=RetryPolicy(
+            max_attempts=attempts,
+            initial_wait_seconds=0.5,
+            max_wait_seconds=60,
+            max_total_wait_seconds=300,
+        ),
         timeout_seconds=12.5,
         sdk_errors=SDK_ERRORS,
         sleep=t.sleep,
@@ -154,7 +170,7 @@ def test_post_calls_are_retried_after_a_dropped_connection_and_a_503() -> None:
     assert c.call("write", "batch update", fn).body == {"done": True}
     assert len(fn.calls) == 3
     assert c.retries == 2
-    assert c.budget.calls_by_kind["write"] == 3
+    assert c.counts.by_kind()["write"] == 3
 
 
 def test_retries_give_up_after_the_configured_attempts() -> None:
@@ -203,10 +219,11 @@ def test_the_budget_stops_before_the_account_passes_its_share_of_the_day() -> No
     c = caller(t, daily_limit=1000)
     for _ in range(3):
         c.call("list", "list companies", fn)
-    with pytest.raises(QuotaExhaustedError):
+    with pytest.raises(QuotaExhaustedError) as caught:
         c.call("list", "list companies", fn)
+    assert caught.value.error_code == DAILY_BUDGET
     assert len(fn.calls) == 3
-    assert c.budget.status().used == 800
+    assert quota_status(c.budget, c.counts).used == 800
 
 
 def test_the_budget_stops_a_run_that_used_its_own_share() -> None:
@@ -215,9 +232,10 @@ def test_the_budget_stops_a_run_that_used_its_own_share() -> None:
     fn = Script(*[Ok({}) for _ in range(11)])
     for _ in range(10):
         c.call("search", "search", fn, search=True)
-    with pytest.raises(QuotaExhaustedError):
+    with pytest.raises(QuotaExhaustedError) as caught:
         c.call("search", "search", fn, search=True)
-    assert c.budget.status().calls_by_kind == {"search": 10}
+    assert caught.value.error_code == RUN_BUDGET
+    assert quota_status(c.budget, c.counts).calls_by_kind == {"search": 10}
 
 
 def test_an_expired_oauth_token_is_renewed_once_and_the_call_sent_again() -> None:

@@ -13,8 +13,9 @@ from kam_sync_connectors.hubspot.push import (
     batches,
     check_update,
     parse_batch_response,
-    to_hubspot_value,
 )
+from kam_sync_connectors.hubspot.wire import to_hubspot_value
+from kam_sync_connectors.quota import DAILY_BUDGET
 
 PROPERTIES = {
     "kam_tier": FieldDescription(
@@ -200,7 +201,7 @@ def test_a_batch_that_keeps_failing_transiently_fails_every_record_retriably() -
 
 
 def test_a_spent_quota_marks_the_rest_not_sent_without_more_calls() -> None:
-    endpoint = FakeBatchEndpoint(set(), QuotaExhaustedError("done", error_code="DAILY_BUDGET"))
+    endpoint = FakeBatchEndpoint(set(), QuotaExhaustedError("done", error_code=DAILY_BUDGET))
     writer = BatchWriter(endpoint, 100)
     results = writer.write(_updates(250))
     assert endpoint.calls == 1

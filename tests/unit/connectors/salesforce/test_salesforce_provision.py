@@ -76,6 +76,8 @@ def test_missing_fields_are_created_and_the_integration_user_gets_edit_access(
         "Metadata": {
             "label": "KAM Checklist Gaps",
             "type": "LongTextArea",
+            # the mark that tells kam-sync's own fields apart (describe.PROVISIONED_MARK)
+            "description": "(kam-sync)",
             "length": 32768,
             "visibleLines": 3,
         },
@@ -167,6 +169,7 @@ def test_describe_is_read_again_after_provisioning(
     describes(mocked)
     mocked.post(f"{API}/tooling/sobjects/CustomField", json={"id": "00N1", "success": True})
     permission_set(mocked, exists=True, granted=[])
+    mocked.get(f"{API}/tooling/query/", json={"records": [], "done": True})
     sf = connect(SalesforceSettings(), environ, sleep=sleeps)
     sf.describe("Account")
 
@@ -175,3 +178,38 @@ def test_describe_is_read_again_after_provisioning(
 
     # once before (cached during provisioning), once after: the new field is seen
     assert sf.quota().calls_by_kind["describe"] == 2
+
+
+def test_describe_marks_the_custom_fields_whose_tooling_description_names_kam_sync(
+    mocked: responses.RequestsMock, environ: dict[str, str], sleeps: SleepRecorder
+) -> None:
+    token_ok(mocked)
+    describes(mocked)
+    mocked.get(
+        f"{API}/tooling/query/",
+        json={
+            "done": True,
+            "records": [
+                {
+                    "DeveloperName": "KAM_Tier",
+                    "NamespacePrefix": None,
+                    "Description": "x (kam-sync)",
+                },
+                {
+                    "DeveloperName": "KAM_Flags",
+                    "NamespacePrefix": None,
+                    "Description": "a person's",
+                },
+            ],
+        },
+    )
+    sf = connect(SalesforceSettings(), environ, sleep=sleeps)
+
+    fields = sf.describe("Account").fields
+    sf.describe("Account")
+
+    assert fields["KAM_Tier__c"].provisioned
+    assert not fields["KAM_Flags__c"].provisioned
+    assert not fields["Name"].provisioned
+    # the descriptions are read once per object, like the describe
+    assert sf.quota().calls_by_kind["tooling"] == 1

@@ -9,8 +9,9 @@ import responses
 from sf_fakes import API, token_ok
 
 from kam_sync.errors import QuotaExhaustedError
+from kam_sync_connectors.quota import DAILY_BUDGET, RUN_BUDGET
 from kam_sync_connectors.salesforce.client import SalesforceClient
-from kam_sync_connectors.salesforce.quota import parse_limit_info
+from kam_sync_connectors.salesforce.quota import observe_limits, parse_limit_info
 
 URL = f"{API}/limits/"
 
@@ -42,6 +43,7 @@ def test_the_run_stops_before_a_call_once_org_usage_reaches_the_stop_line(
         client.json_call("limits", "GET", "limits/")
 
     assert caught.value.exit_code == 4
+    assert caught.value.error_code == DAILY_BUDGET
     assert client.ledger.by_kind["limits"] == 1
 
 
@@ -54,9 +56,10 @@ def test_the_run_stops_when_its_own_calls_reach_the_per_run_budget(
 
     for _ in range(20):
         client.json_call("limits", "GET", "limits/")
-    with pytest.raises(QuotaExhaustedError, match="20 API calls"):
+    with pytest.raises(QuotaExhaustedError, match="20 API calls") as caught:
         client.json_call("limits", "GET", "limits/")
 
+    assert caught.value.error_code == RUN_BUDGET
     assert client.ledger.api_calls() == 20
     assert client.ledger.by_kind["auth"] == 1  # logins do not count against the allocation
 
@@ -65,7 +68,7 @@ def test_limits_body_sets_usage_before_the_first_header(
     make_client: Callable[..., SalesforceClient],
 ) -> None:
     client = make_client()
-    client.quota.observe_limits({"DailyApiRequests": {"Max": 15000, "Remaining": 1000}})
+    observe_limits(client.quota, {"DailyApiRequests": {"Max": 15000, "Remaining": 1000}})
 
     assert (client.quota.used, client.quota.limit) == (14000, 15000)
     with pytest.raises(QuotaExhaustedError):

@@ -33,7 +33,7 @@ def test_503_with_retry_after_is_retried_after_exactly_that_wait(
     assert sleeps.waits == [7.0, 3.0]
 
 
-def test_5xx_without_retry_after_backs_off_exponentially_up_to_the_attempt_limit(
+def test_5xx_without_retry_after_backs_off_exponentially_with_jitter_up_to_the_attempt_limit(
     mocked: responses.RequestsMock,
     make_client: Callable[..., SalesforceClient],
     sleeps: SleepRecorder,
@@ -45,7 +45,10 @@ def test_5xx_without_retry_after_backs_off_exponentially_up_to_the_attempt_limit
     with pytest.raises(RetriableApiError) as caught:
         client.json_call("limits", "GET", "limits/")
 
-    assert sleeps.waits == [1.0, 2.0, 4.0]
+    # Equal jitter: each wait is in the upper half of 1, 2, 4 seconds.
+    assert len(sleeps.waits) == 3
+    for wait, backoff in zip(sleeps.waits, [1.0, 2.0, 4.0], strict=True):
+        assert backoff / 2 <= wait <= backoff
     assert caught.value.status == 500
     assert client.ledger.by_kind["limits"] == 4
 
@@ -57,13 +60,29 @@ def test_retries_stop_when_the_total_wait_would_pass_its_bound(
 ) -> None:
     token_ok(mocked)
     mocked.get(URL, status=503, headers={"Retry-After": "50"}, body="")
-    client = make_client(retry_max_attempts=10, retry_max_total_wait_seconds=120)
+    client = make_client(
+        retry_max_attempts=10, retry_max_total_wait_seconds=120, retry_max_wait_seconds=60
+    )
 
     with pytest.raises(RetriableApiError) as caught:
         client.json_call("limits", "GET", "limits/")
 
     assert sleeps.waits == [50.0, 50.0]
     assert caught.value.retry_after == 50.0
+
+
+def test_a_retry_after_longer_than_the_longest_wait_is_capped(
+    mocked: responses.RequestsMock,
+    make_client: Callable[..., SalesforceClient],
+    sleeps: SleepRecorder,
+) -> None:
+    token_ok(mocked)
+    mocked.get(URL, status=503, headers={"Retry-After": "3600"}, body="")
+    mocked.get(URL, json=LIMITS)
+    client = make_client(retry_max_wait_seconds=30)
+
+    assert client.json_call("limits", "GET", "limits/") == LIMITS
+    assert sleeps.waits == [30.0]
 
 
 def test_connection_errors_and_timeouts_are_retried(
@@ -142,7 +161,8 @@ def test_a_token_endpoint_that_is_briefly_down_is_retried_not_reported_as_bad_cr
 
     assert client.json_call("limits", "GET", "limits/") == LIMITS
 
-    assert sleeps.waits == [1.0]
+    assert len(sleeps.waits) == 1
+    assert 0.5 <= sleeps.waits[0] <= 1.0
     assert client.ledger.by_kind["auth"] == 2
 
 
