@@ -12,7 +12,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import timedelta
@@ -31,6 +31,7 @@ from kam_sync.engine.summary import RunSummary
 from kam_sync.errors import ExitCode, KamSyncError
 from kam_sync.store import StateStore, open_store
 from kam_sync.store.writes import retry_items
+from kam_sync.writeback.diff import OutOfScopeAccount
 from kam_sync_connectors.base import Connector
 from kam_sync_connectors.registry import connect
 
@@ -183,6 +184,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
             "changes": rows,
             "estimated_write_calls": writes,
             "protected": [asdict(p) for p in plan.protected] if plan else [],
+            "out_of_scope_accounts": [asdict(a) for a in plan.out_of_scope] if plan else [],
         }
         print(json.dumps(payload, indent=2, sort_keys=True, default=str))
     elif args.format == "csv":
@@ -192,7 +194,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
         writer.writerows(rows)
         sys.stdout.write(out.getvalue())
     else:
-        print(format_plan(summary, rows, writes, limit=args.limit))
+        out_of_scope = plan.out_of_scope if plan is not None else []
+        print(format_plan(summary, rows, writes, limit=args.limit, out_of_scope=out_of_scope))
     # The same rules as `run` (write failures cannot happen; alerts and quarantine can), so
     # the exit code matches the JSON's exit_code.
     return int(summary.exit_code())
@@ -237,6 +240,8 @@ def format_summary(summary: RunSummary) -> str:
         f"  {_kv(summary.changes_by_field)}",
         f"  failed:      {summary.write_failures} accounts (retried next run); dead letters skipped: {summary.dead_letters}",
         f"  protected:   {summary.protected} values a person edited (flagged manual_override)",
+        f"  out of scope: {summary.out_of_scope} accounts holding KAM values kam-sync wrote"
+        + (f"; {summary.adopted} CRM values recognised as ours" if summary.adopted else ""),
         f"  alerts:      {len(summary.alerts)}"
         + "".join(f"\n    - {a['kind']}: {a['message']}" for a in summary.alerts),
         f"  API calls:   {_kv({k: v for k, v in summary.api_calls.items() if k not in NOT_CALLS})}"
@@ -258,7 +263,12 @@ def format_summary(summary: RunSummary) -> str:
 
 
 def format_plan(
-    summary: RunSummary, rows: list[dict[str, str]], writes: dict[str, int], *, limit: int
+    summary: RunSummary,
+    rows: list[dict[str, str]],
+    writes: dict[str, int],
+    *,
+    limit: int,
+    out_of_scope: Sequence[OutOfScopeAccount] = (),
 ) -> str:
     lines = [
         format_summary(summary).replace(
@@ -269,6 +279,13 @@ def format_plan(
         f"  would write: {summary.accounts_to_write} accounts  {_kv(summary.changes_by_field)}"
     )
     lines.append(f"  would spend: {_kv(writes)} write calls")
+    if out_of_scope:
+        verb = "cleared" if out_of_scope[0].action == "clear" else "kept"
+        lines.append(f"  out of scope (KAM values {verb}):")
+        for account in out_of_scope[:limit]:
+            lines.append(f"    {account.account_id}  {account.name or ''}".rstrip())
+        if len(out_of_scope) > limit:
+            lines.append(f"    ... and {len(out_of_scope) - limit} more (use --format json)")
     shown = 0
     current_account = None
     for row in rows:

@@ -160,6 +160,11 @@ class SyncSection(BaseModel):
         description="quarantined records alone make exit code 3 only when they are more than this "
         "share (percent) of the records the run pulled; below it the run is 'ok with warnings'",
     )
+    out_of_scope: Literal["clear", "keep"] = Field(
+        default="clear",
+        description="accounts that leave scope (record filter, type change): clear the KAM values "
+        "kam-sync wrote to them, or keep them",
+    )
 
 
 class AlertHook(BaseModel):

@@ -39,9 +39,14 @@ from kam_sync.rules.governance import cap_size
 from kam_sync.store import StateStore, open_store
 from kam_sync.store.audit import load_history, save_history
 from kam_sync.store.writes import (
+    RetryItem,
+    clear_pending,
     clear_retries,
+    forget_accounts,
+    load_pending,
     load_written,
     record_failures,
+    record_pending,
     record_written,
     retry_items,
 )
@@ -417,26 +422,38 @@ class SyncEngine:
 
     @_step("diff")
     def _diff(self, result: PortfolioAssessment, as_of: datetime, summary: RunSummary) -> WritePlan:
-        accounts = self._snapshot("account", ("id", *KAM_OUTPUT_FIELDS))
-        written = load_written(self.store)
+        accounts = self._snapshot("account", ("id", "name", *KAM_OUTPUT_FIELDS))
+        sync = self.project.config.sync
         plan = plan_writes(
             result.assessments,
             accounts,
-            written,
+            load_written(self.store),
             self.targets,
             as_of=as_of,
-            overwrite_manual_default=self.project.config.sync.overwrite_manual_edits,
+            overwrite_manual_default=sync.overwrite_manual_edits,
+            pending=load_pending(self.store),
+            out_of_scope=sync.out_of_scope,
         )
-        summary.dead_letters = self._drop_dead_letters(plan)
+        queue = retry_items(self.store)
+        # A queued write the plan no longer makes (the CRM holds the value, it is protected, or
+        # the account left scope) has nothing left to retry.
+        plan.settled_retries = [
+            (item.account_id, item.field)
+            for item in queue
+            if item.field not in plan.updates.get(item.account_id, {})
+        ]
+        summary.dead_letters = self._drop_dead_letters(plan, queue)
         summary.changes_by_field = plan.changes_by_field()
         summary.accounts_to_write = len(plan.updates)
         summary.protected = len(plan.protected)
+        summary.out_of_scope = len(plan.out_of_scope)
+        summary.adopted = sum(len(v) for v in plan.adopted.values())
         return plan
 
-    def _drop_dead_letters(self, plan: WritePlan) -> int:
+    def _drop_dead_letters(self, plan: WritePlan, queue: list[RetryItem]) -> int:
         """A dead letter is not tried again until the value it should write changes."""
         dead = 0
-        for item in retry_items(self.store):
+        for item in queue:
             if not item.dead:
                 continue
             values = plan.updates.get(item.account_id)
@@ -466,8 +483,27 @@ class SyncEngine:
                 key_tiers=tuple(self.project.rules.governance.key_tiers),
             )
 
+    def _reconcile(self, plan: WritePlan, summary: RunSummary) -> None:
+        """Before the first push: record the CRM values recognised as ours (adopted), end the
+        retry entries with nothing left to retry, and forget accounts gone from the CRM."""
+        adopted = [(a, name) for a, values in plan.adopted.items() for name in values]
+        settled = plan.settled_retries
+        if not (adopted or settled or plan.forgotten):
+            return
+        with self.store.transaction() as conn:
+            record_written(conn, self.store, plan.adopted, run_id=summary.run_id)
+            clear_pending(conn, adopted)
+            clear_retries(conn, [*adopted, *settled])
+            forget_accounts(conn, plan.forgotten)
+        if adopted:
+            log.info(
+                "recognised %d value(s) in the CRM as kam-sync's own writes (recorded as written)",
+                len(adopted),
+            )
+
     @_step("push")
     def _push(self, plan: WritePlan, summary: RunSummary, options: RunOptions) -> None:
+        self._reconcile(plan, summary)
         crm_object = self.account_crm_object
         self.connector.set_write_back_targets(crm_object, [t.crm for t in self.targets.values()])
         account_ids = list(plan.updates)
@@ -486,6 +522,15 @@ class SyncEngine:
                 )
                 for account_id in chunk
             ]
+            # Write-ahead, committed before anything is sent: if the run dies after the CRM
+            # applied the chunk (or the reply is lost), the next run knows these values as ours.
+            with self.store.transaction() as conn:
+                record_pending(
+                    conn,
+                    self.store,
+                    {a: plan.updates[a] for a in chunk},
+                    run_id=summary.run_id,
+                )
             stopped: PushStoppedError | None = None
             try:
                 results = self.connector.push(crm_object, updates, should_stop=options.stop.is_set)
@@ -513,7 +558,9 @@ class SyncEngine:
                     ]
             with self.store.transaction() as conn:
                 record_written(conn, self.store, succeeded, run_id=summary.run_id)
-                clear_retries(conn, [(a, n) for a, vals in succeeded.items() for n in vals])
+                written_pairs = [(a, n) for a, vals in succeeded.items() for n in vals]
+                clear_pending(conn, written_pairs)
+                clear_retries(conn, written_pairs)
                 record_failures(
                     conn, self.store, failures, run_id=summary.run_id, retry_limit=retry_limit
                 )

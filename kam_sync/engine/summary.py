@@ -35,6 +35,8 @@ class RunSummary:
     write_failures: int = 0
     dead_letters: int = 0
     protected: int = 0
+    out_of_scope: int = 0  # live accounts outside the scope holding values kam-sync wrote
+    adopted: int = 0  # CRM values recognised as kam-sync's own writes and recorded as written
     alerts: list[dict[str, Any]] = field(default_factory=list)
     api_calls: dict[str, int] = field(default_factory=dict)
     quota_used: int | None = None
@@ -124,5 +126,7 @@ class RunSummary:
             "fields_written": self.fields_written,
             "write_failures": self.write_failures,
             "protected": self.protected,
+            "out_of_scope": self.out_of_scope,
+            "adopted": self.adopted,
             "stopped_reason": self.stopped_reason,
         }

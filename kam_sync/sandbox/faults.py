@@ -13,6 +13,13 @@ Keys:
 - `429`, `503`: share of requests answered with that status instead of being served.
 - `retry_after`: seconds sent in `Retry-After` with injected 429/503; unset sends none.
 - `drop`: share of requests whose connection is closed without any response.
+- `lost`: share of requests that are served (a write is applied) and whose answer is then lost:
+  the connection closes without a response, which is what a client sees when its time-out
+  ends while the CRM applies the write. Salesforce warns of exactly this: "it is possible that
+  the call may complete on the server but the timeout is still triggered"
+  (https://developer.salesforce.com/docs/atlas.en-us.264.0.ajax.meta/ajax/sforce_api_ajax_timeout.htm).
+  Scope it to writes: `write:lost=1` (all writes, so the client's own retries get no answer
+  either and it reports the records as failed while the CRM holds the new values).
 - `session_expiry`: every N requests (all kinds together) the CRM's sessions expire.
 - `lock`, `partial`: share of records in a write that fail with a record lock error or a
   transient per-record failure; the CRM side's write handlers ask `record_fault`.
@@ -37,6 +44,7 @@ RecordFault = Literal["lock", "partial"]
 _DURATION = re.compile(r"^\s*(?P<num>\d+(?:\.\d+)?)\s*(?P<unit>ms|s)?\s*$")
 _RATE_KEYS = {"429": "rate_429", "503": "rate_503", "drop": "drop", "lock": "lock"}
 _RATE_KEYS["partial"] = "partial"
+_RATE_KEYS["lost"] = "lost"
 
 
 class FaultSpecError(ValueError):
@@ -55,6 +63,7 @@ class FaultSettings:
     drop: float = 0.0
     lock: float = 0.0
     partial: float = 0.0
+    lost: float = 0.0
 
     def is_quiet(self) -> bool:
         """True when these settings never inject anything."""
@@ -70,6 +79,7 @@ class FaultDecision:
     retry_after_s: float | None = None
     drop: bool = False
     expire_sessions: bool = False
+    lose_reply: bool = False  # serve the request, then close the connection without the answer
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,6 +281,8 @@ class FaultInjector:
                     expire_sessions=expire,
                 )
             draw -= rate
+        if draw < settings.lost:
+            return FaultDecision(delay_s=delay, lose_reply=True, expire_sessions=expire)
         return FaultDecision(delay_s=delay, expire_sessions=expire)
 
     def record_fault(self, kind: str, record_key: str) -> RecordFault | None:

@@ -292,6 +292,10 @@ class SandboxServer:
         if response is None:
             response = self._route(request)
         app.finish_response(request, response)
+        if decision.lose_reply:
+            # Served (a write is applied), but the client never hears of it.
+            self.stats.count_fault("lost")
+            return None
         return response
 
     def _inject(self, request: Request, decision: FaultDecision) -> Response | None:

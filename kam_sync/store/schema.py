@@ -198,7 +198,29 @@ def v3_tables(md: MetaData) -> list[Table]:
     return []
 
 
-SCHEMA_STEPS = (v1_tables, v2_tables, v3_tables)
+def v4_tables(md: MetaData) -> list[Table]:
+    """Write-ahead of pushed values, so that a write whose answer never came is known as ours."""
+    # Recorded (in its own transaction) before a chunk is pushed: per account, the value of each
+    # field about to be sent and ``sent_<field>`` (true: a value is pending, which may be a null,
+    # i.e. a clear). A field leaves when its write is recorded in written_value or when the CRM is
+    # seen holding it (adopted); a row without any pending field is deleted. A run killed between
+    # the CRM's answer and the store's record of it, or a write whose reply was lost while the
+    # CRM applied it, leaves values here that the next run recognises as its own. One row per
+    # account, not per field: a first write-back of 50,000 accounts records 50,000 rows.
+    compared = [c for c in _kam_output_columns() if c.name != "kam_last_assessed"]
+    pending = Table(
+        "pending_write",
+        md,
+        Column("account_id", ID, primary_key=True),
+        *compared,
+        *[Column(f"sent_{c.name}", Boolean, nullable=False, default=False) for c in compared],
+        Column("run_id", Integer, nullable=False),
+        Column("recorded_at", UTCDateTime, nullable=False),
+    )
+    return [pending]
+
+
+SCHEMA_STEPS = (v1_tables, v2_tables, v3_tables, v4_tables)
 
 # Money columns a step converted from the integer cents of earlier versions to ``Money``.
 MONEY_CONVERSIONS: dict[object, dict[str, tuple[str, ...]]] = {
@@ -220,3 +242,4 @@ key_list_history = metadata.tables["key_list_history"]
 tier_history = metadata.tables["tier_history"]
 governance_state = metadata.tables["governance_state"]
 run_lock = metadata.tables["run_lock"]
+pending_write = metadata.tables["pending_write"]

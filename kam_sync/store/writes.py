@@ -1,4 +1,15 @@
-"""What kam-sync wrote (to tell its echo from a person's edit) and the retry queue of failed writes."""
+"""What kam-sync wrote or was about to write (to tell its echo from a person's edit) and the
+retry queue of failed writes.
+
+Three tables hold kam-sync's side of each write-back value:
+
+- ``written_value``: what the CRM last confirmed (or what kam-sync saw the CRM hold and adopted);
+- ``pending_write``: what a push is about to send, recorded before the push in its own
+  transaction (write-ahead). A kill between the CRM's answer and the store's record of it, or a
+  reply lost while the CRM applied the write, leaves the value here, so the next run still
+  knows it as its own;
+- ``retry_queue``: writes that failed, tried again by later runs.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +29,13 @@ from kam_sync.store.store import StateStore
 # write-back of 50,000 accounts low, and cost no time.
 WRITE_RECORD_BATCH = 1_000
 WRITTEN_SCHEMA = {"account_id": pl.Utf8(), **{f: ACCOUNT_SCHEMA[f] for f in KAM_OUTPUT_FIELDS}}
+# The compared KAM fields; ``kam_last_assessed`` goes with every write and is never compared.
+PENDING_FIELDS = tuple(f for f in KAM_OUTPUT_FIELDS if f != "kam_last_assessed")
+PENDING_SCHEMA = {
+    "account_id": pl.Utf8(),
+    **{f: ACCOUNT_SCHEMA[f] for f in PENDING_FIELDS},
+    **{f"sent_{f}": pl.Boolean() for f in PENDING_FIELDS},
+}
 
 
 def load_written(store: StateStore, batch_size: int = 2_000) -> pl.DataFrame:
@@ -70,6 +88,112 @@ def record_written(
                 written_rows,
             )
             conn.execute(update, [{"b_" + k: v for k, v in r.items()} for r in rows])
+
+
+def record_pending(
+    conn: Connection,
+    store: StateStore,
+    values_by_account: dict[str, dict[str, Any]],
+    *,
+    run_id: int,
+) -> None:
+    """Write-ahead: the values about to be pushed, by account and field.
+
+    Fields pending from an earlier push and not sent now stay pending. ``kam_last_assessed`` is
+    left out: it is sent with every write and never compared.
+    """
+    now = datetime.now(UTC)
+    for names, account_ids in _by_field_set(values_by_account).items():
+        for start in range(0, len(account_ids), WRITE_RECORD_BATCH):
+            rows = [
+                {
+                    "account_id": a,
+                    **{n: values_by_account[a][n] for n in names},
+                    **{f"sent_{n}": True for n in names},
+                    "run_id": run_id,
+                    "recorded_at": now,
+                }
+                for a in account_ids[start : start + WRITE_RECORD_BATCH]
+            ]
+            conn.execute(store.upsert_statement(schema.pending_write, rows, ("account_id",)), rows)
+
+
+def load_pending(store: StateStore, batch_size: int = 2_000) -> pl.DataFrame:
+    """Pending values by account: each compared KAM field's value, and ``sent_<field>`` (true
+    where a value for that field is pending, which may be a null: a clear)."""
+    table = schema.pending_write
+    columns = [table.c[name] for name in PENDING_SCHEMA]
+    parts = []
+    with store.engine.connect() as conn:
+        result = conn.execution_options(stream_results=True, yield_per=batch_size).execute(
+            select(*columns)
+        )
+        for part in result.partitions(batch_size):
+            parts.append(
+                pl.DataFrame(
+                    [tuple(r) for r in part], schema=PENDING_SCHEMA, orient="row", strict=False
+                )
+            )
+    return pl.concat(parts) if parts else pl.DataFrame(schema=PENDING_SCHEMA)
+
+
+def clear_pending(conn: Connection, pairs: Sequence[tuple[str, str]]) -> None:
+    """The pairs' values are known now (recorded as written, or adopted): no longer pending.
+
+    An account with nothing else pending loses its row; one with other fields still pending
+    keeps them. The table holds little but the chunk in flight, so it is read whole.
+    """
+    table = schema.pending_write
+    clearing: dict[str, set[str]] = {}
+    for account_id, name in pairs:
+        if name in PENDING_FIELDS:
+            clearing.setdefault(account_id, set()).add(name)
+    if not clearing:
+        return
+    sent = [table.c[f"sent_{n}"] for n in PENDING_FIELDS]
+    gone: list[dict[str, Any]] = []
+    keep: dict[str, dict[str, Any]] = {}
+    for row in conn.execute(select(table.c.account_id, *sent)):
+        names = clearing.get(row[0])
+        if names is None:
+            continue
+        still = {n for n, flag in zip(PENDING_FIELDS, row[1:], strict=True) if flag} - names
+        if still:
+            keep[row[0]] = dict.fromkeys(names)
+        else:
+            gone.append({"a": row[0]})
+    delete = table.delete().where(table.c.account_id == bindparam("a"))
+    for start in range(0, len(gone), WRITE_RECORD_BATCH):
+        conn.execute(delete, gone[start : start + WRITE_RECORD_BATCH])
+    for fields, account_ids in _by_field_set(keep).items():
+        update = (
+            table.update()
+            .where(table.c.account_id == bindparam("a"))
+            .values({n: None for n in fields} | {f"sent_{n}": False for n in fields})
+        )
+        conn.execute(update, [{"a": a} for a in account_ids])
+
+
+def _by_field_set(values_by_account: dict[str, dict[str, Any]]) -> dict[tuple[str, ...], list[str]]:
+    """Account ids grouped by the compared fields they hold (one statement per group)."""
+    groups: dict[tuple[str, ...], list[str]] = {}
+    for account_id, values in values_by_account.items():
+        names = tuple(sorted(n for n in values if n in PENDING_FIELDS))
+        if names:
+            groups.setdefault(names, []).append(account_id)
+    return groups
+
+
+def forget_accounts(conn: Connection, account_ids: Sequence[str]) -> None:
+    """Accounts gone from the CRM (deleted): nothing can be written to them any more, so what
+    kam-sync wrote, was about to write or has queued for them is dropped."""
+    params = [{"a": a} for a in account_ids]
+    for table in (schema.written_value, schema.pending_write, schema.retry_queue):
+        for start in range(0, len(params), WRITE_RECORD_BATCH):
+            conn.execute(
+                table.delete().where(table.c.account_id == bindparam("a")),
+                params[start : start + WRITE_RECORD_BATCH],
+            )
 
 
 def _bind(name: str) -> Any:

@@ -1,25 +1,39 @@
-"""Which KAM fields to write: desired values vs the CRM's current values vs what we last wrote.
+"""Which KAM fields to write: desired values vs the CRM's current values vs what we last wrote
+or were about to write.
 
 Worked column by column over the whole portfolio (polars); only accounts with something to
-write become Python objects. For each write-back field:
+write, protect or adopt become Python objects. For each write-back field:
 
 - the desired value is brought to the field's precision (score rounded to its scale, text cut
   to its length, flags sorted) and compared with the CRM's current value the same way;
-- equal: nothing to write (this is how the echo of our own last write costs nothing);
-- different, and the current value is neither what we last wrote nor empty-because-never-
-  written: a person edited it; the field is protected (skipped and flagged ``manual_override``)
-  unless the mapping lets kam-sync overwrite it;
+- a CRM value is *ours* when it equals what kam-sync last wrote, or a value it recorded as
+  pending before a push (the push may have been killed, or its reply lost, after the CRM applied
+  it). A value equal to the one wanted now needs no write either way;
+- equal to the wanted value: nothing to write (this is how the echo of our own last write costs
+  nothing);
+- different, and neither ours nor empty-because-never-written: a person edited it; the field is
+  protected (skipped and flagged ``manual_override``) unless the mapping lets kam-sync
+  overwrite it;
 - otherwise: written.
 
+A CRM value that is ours (pending) or wanted, but is not what the store has as last written, is
+*adopted*: the run (never a plan) records it as last written, ends its pending entry and retry
+entry, so that it cannot be taken for a person's edit later.
+
+Accounts out of scope (the record filter, or a type change, left them out) that still hold values
+kam-sync wrote are cleared (``sync.out_of_scope: clear``, the default) under the same rule: a
+value that is ours is set to empty, a person's edit is protected. ``keep`` leaves them. Accounts
+gone from the CRM (deleted) cannot be written; the plan lists them to be forgotten.
+
 ``kam_last_assessed`` is written together with any other change, never alone, so that a run
-with nothing new writes nothing.
+with nothing new writes nothing (cleared with the rest out of scope).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 import polars as pl
 
@@ -40,6 +54,7 @@ ASSESSMENT_TO_FIELD = {
 LAST_ASSESSED = "kam_last_assessed"
 DIFF_SLICE_ROWS = 5_000
 MANUAL_OVERRIDE = "manual_override"
+OutOfScope = Literal["clear", "keep"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,13 +68,33 @@ class ProtectedValue:
     desired: Any
 
 
+@dataclass(frozen=True, slots=True)
+class OutOfScopeAccount:
+    """A live account outside the scope that holds KAM values kam-sync wrote."""
+
+    account_id: str
+    name: str | None
+    action: OutOfScope  # clear: its values are cleared (this run); keep: left as they are
+
+
 @dataclass(slots=True)
 class WritePlan:
-    """What one run will write: canonical values by account and field, and what it protects."""
+    """What one run will write: canonical values by account and field, and what it protects.
+
+    ``adopted``: CRM values recognised as kam-sync's own (pending or wanted) that the store does
+    not have as last written; a run records them before it pushes. ``forgotten``: accounts that
+    left the CRM, whose written, pending and queued values a run drops. ``settled_retries``:
+    retry-queue entries this plan has nothing left to write for (filled by the engine, which
+    reads the queue).
+    """
 
     updates: dict[str, dict[str, Any]] = field(default_factory=dict)
     current: dict[str, dict[str, Any]] = field(default_factory=dict)
     protected: list[ProtectedValue] = field(default_factory=list)
+    adopted: dict[str, dict[str, Any]] = field(default_factory=dict)
+    out_of_scope: list[OutOfScopeAccount] = field(default_factory=list)
+    forgotten: list[str] = field(default_factory=list)
+    settled_retries: list[tuple[str, str]] = field(default_factory=list)
 
     def changes_by_field(self) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -97,12 +132,16 @@ def plan_writes(
     as_of: datetime,
     overwrite_manual_default: bool,
     excluded: set[tuple[str, str]] | None = None,
+    pending: pl.DataFrame | None = None,
+    out_of_scope: OutOfScope = "clear",
 ) -> WritePlan:
     """The write plan for ``desired`` (engine output: account_id + assessment columns).
 
-    ``current``: ``id`` + ``kam_*`` as the CRM holds them (snapshot). ``written``: ``account_id``
-    + ``kam_*`` as kam-sync last wrote them. ``excluded``: (account, field) pairs not to write
-    (dead letters).
+    ``current``: ``id`` + ``kam_*`` (+ ``name``) of every live account as the CRM holds them
+    (snapshot); those not in ``desired`` are out of scope. ``written``: ``account_id`` +
+    ``kam_*`` as kam-sync last wrote them. ``pending``: ``account_id`` + ``kam_*`` +
+    ``sent_kam_*`` as recorded before pushes (see ``store.writes.load_pending``).
+    ``excluded``: (account, field) pairs not to write (dead letters). Pure: nothing is stored.
     """
     fields = [f for f in ASSESSMENT_TO_FIELD.values() if f in targets]
     want = desired.select(
@@ -114,26 +153,153 @@ def plan_writes(
         ],
     )
     have = current.select(
-        pl.col("id").alias("account_id"), *[pl.col(f).alias(f"have_{f}") for f in fields]
+        pl.col("id").alias("account_id"),
+        (pl.col("name") if "name" in current.columns else pl.lit(None, dtype=pl.Utf8)).alias(
+            "name"
+        ),
+        *[pl.col(f).alias(f"have_{f}") for f in fields],
     )
     wrote = written.select(pl.col("account_id"), *[pl.col(f).alias(f"wrote_{f}") for f in fields])
+    if pending is None:
+        pending = pl.DataFrame(
+            schema={
+                "account_id": pl.Utf8,
+                **{f: written.schema[f] for f in fields},
+                **{f"sent_{f}": pl.Boolean for f in fields},
+            }
+        )
+    pend = pending.select(
+        pl.col("account_id"),
+        *[pl.col(f).alias(f"pend_{f}") for f in fields],
+        *[pl.col(f"sent_{f}") for f in fields],
+    )
     plan = WritePlan()
+    skip = excluded or set()
     # A slice of accounts at a time: normalizing a long text field (the score explanation)
     # makes copies of it, which over a whole 50,000-account portfolio would cost tens of MB.
     for start in range(0, want.height, DIFF_SLICE_ROWS):
-        table = want.slice(start, DIFF_SLICE_ROWS)
-        table = table.join(have, on="account_id", how="left", maintain_order="left").join(
-            wrote, on="account_id", how="left", maintain_order="left"
-        )
+        table = _joined(want.slice(start, DIFF_SLICE_ROWS), have, wrote, pend)
         _add_to_plan(
             plan,
-            _compared(table, fields, targets, overwrite_manual_default),
+            _compared(table, fields, targets, overwrite_manual_default, in_scope=True),
             fields=fields,
             targets=targets,
-            as_of=as_of,
-            skip=excluded or set(),
+            stamp=as_of,
+            skip=skip,
         )
+    _plan_out_of_scope(
+        plan,
+        want,
+        have=have,
+        wrote=wrote,
+        pend=pend,
+        fields=fields,
+        targets=targets,
+        overwrite_manual_default=overwrite_manual_default,
+        skip=skip,
+        mode=out_of_scope,
+    )
+    live = have.select("account_id")
+    plan.forgotten = sorted(
+        set(wrote.join(live, on="account_id", how="anti")["account_id"].to_list())
+        | set(pend.join(live, on="account_id", how="anti")["account_id"].to_list())
+    )
     return plan
+
+
+def _joined(
+    table: pl.DataFrame, have: pl.DataFrame, wrote: pl.DataFrame, pend: pl.DataFrame
+) -> pl.DataFrame:
+    return (
+        table.join(have, on="account_id", how="left", maintain_order="left")
+        .join(wrote, on="account_id", how="left", maintain_order="left")
+        .join(pend, on="account_id", how="left", maintain_order="left")
+    )
+
+
+def _plan_out_of_scope(
+    plan: WritePlan,
+    want: pl.DataFrame,
+    *,
+    have: pl.DataFrame,
+    wrote: pl.DataFrame,
+    pend: pl.DataFrame,
+    fields: list[str],
+    targets: dict[str, WriteBackTarget],
+    overwrite_manual_default: bool,
+    skip: set[tuple[str, str]],
+    mode: OutOfScope,
+) -> None:
+    """Live accounts the engine did not assess that hold values kam-sync wrote (or sent)."""
+    outside = have.join(want.select("account_id"), on="account_id", how="anti")
+    touched = pl.any_horizontal(
+        *[pl.col(f"wrote_{f}").is_not_null() for f in fields],
+        *[pl.col(f"sent_{f}").fill_null(False) for f in fields],
+    )
+    outside = (
+        outside.join(wrote, on="account_id", how="left", maintain_order="left")
+        .join(pend, on="account_id", how="left", maintain_order="left")
+        .filter(touched)
+        if fields
+        else outside.clear()
+    )
+    if outside.is_empty():
+        return
+    plan.out_of_scope = [
+        OutOfScopeAccount(account_id, name, mode)
+        for account_id, name in outside.select("account_id", "name").iter_rows()
+    ]
+    if mode == "keep":
+        return
+    nothing = outside.with_columns(
+        pl.lit(None, dtype=want.schema[f"want_{f}"]).alias(f"want_{f}") for f in fields
+    )
+    for start in range(0, nothing.height, DIFF_SLICE_ROWS):
+        _add_to_plan(
+            plan,
+            _compared(
+                nothing.slice(start, DIFF_SLICE_ROWS),
+                fields,
+                targets,
+                overwrite_manual_default,
+                in_scope=False,
+            ),
+            fields=fields,
+            targets=targets,
+            stamp=None,
+            skip=skip,
+        )
+
+
+def _field_columns(
+    name: str,
+    target: WriteBackTarget,
+    dtype: pl.DataType,
+    want: pl.Expr,
+    *,
+    overwrite_manual_default: bool,
+    in_scope: bool,
+) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
+    """(write, protected, adopt) for one field, ``want`` already at the field's precision."""
+    h = _normalized(pl.col(f"have_{name}"), target, dtype)
+    o = _normalized(pl.col(f"wrote_{name}"), target, dtype)
+    p = _normalized(pl.col(f"pend_{name}"), target, dtype)
+    sent = pl.col(f"sent_{name}").fill_null(False)
+    ever_written = pl.col(f"wrote_{name}").is_not_null()
+    overwrite = target.overwrite_manual_edits
+    if overwrite is None:
+        overwrite = overwrite_manual_default
+    was_sent = sent & h.eq_missing(p)
+    ours = (ever_written & h.eq_missing(o)) | was_sent
+    differs = ~want.eq_missing(h)
+    edited = ever_written & differs & ~ours
+    is_protected = edited & pl.lit(not overwrite)
+    write = differs & ~is_protected
+    if not in_scope:
+        # Out of scope only what kam-sync put there is cleared, not a value it never wrote.
+        write = write & (ours | edited)
+    adopt = ~h.eq_missing(o) & (was_sent | h.eq_missing(want))
+    return write, is_protected, adopt
 
 
 def _compared(
@@ -141,25 +307,28 @@ def _compared(
     fields: list[str],
     targets: dict[str, WriteBackTarget],
     overwrite_manual_default: bool,
+    *,
+    in_scope: bool,
 ) -> pl.DataFrame:
-    """``table`` with ``write_*`` and ``protected_*`` for each field, and the wanted values
-    brought to each field's precision; only rows with something to write or protect."""
+    """``table`` with ``write_*``, ``protected_*`` and ``adopt_*`` for each field, and the
+    wanted values brought to each field's precision; only rows with something to do."""
     protected_cols = []
     for name in fields:
         dtype = table.schema[f"want_{name}"]
         target = targets[name]
         w = _normalized(pl.col(f"want_{name}"), target, dtype)
-        h = _normalized(pl.col(f"have_{name}"), target, dtype)
-        o = _normalized(pl.col(f"wrote_{name}"), target, dtype)
-        overwrite = target.overwrite_manual_edits
-        if overwrite is None:
-            overwrite = overwrite_manual_default
-        differs = ~w.eq_missing(h)
-        edited = pl.col(f"wrote_{name}").is_not_null() & ~h.eq_missing(o) & differs
-        is_protected = edited & pl.lit(not overwrite)
+        write, is_protected, adopt = _field_columns(
+            name,
+            target,
+            dtype,
+            w,
+            overwrite_manual_default=overwrite_manual_default,
+            in_scope=in_scope,
+        )
         table = table.with_columns(
-            (differs & ~is_protected).alias(f"write_{name}"),
+            write.alias(f"write_{name}"),
             is_protected.alias(f"protected_{name}"),
+            adopt.alias(f"adopt_{name}"),
             w.alias(f"want_{name}"),
         )
         if name != "kam_flags":
@@ -168,32 +337,35 @@ def _compared(
     if "kam_flags" in fields and protected_cols:
         # A protected field is reported on the account itself through its flags.
         any_protected = pl.any_horizontal(protected_cols)
+        dtype = table.schema["want_kam_flags"]
         flags = (
             pl.when(any_protected)
             .then(
-                pl.concat_list(pl.col("want_kam_flags"), pl.lit([MANUAL_OVERRIDE]))
+                pl.concat_list(
+                    pl.col("want_kam_flags").fill_null(pl.lit([], dtype=dtype)),
+                    pl.lit([MANUAL_OVERRIDE], dtype=dtype),
+                )
                 .list.unique()
                 .list.sort()
             )
             .otherwise(pl.col("want_kam_flags"))
         )
         table = table.with_columns(flags.alias("want_kam_flags"))
-        target = targets["kam_flags"]
-        dtype = table.schema["want_kam_flags"]
-        h = _normalized(pl.col("have_kam_flags"), target, dtype)
-        o = _normalized(pl.col("wrote_kam_flags"), target, dtype)
-        differs = ~pl.col("want_kam_flags").eq_missing(h)
-        overwrite = target.overwrite_manual_edits
-        if overwrite is None:
-            overwrite = overwrite_manual_default
-        edited = pl.col("wrote_kam_flags").is_not_null() & ~h.eq_missing(o) & differs
+        write, is_protected, adopt = _field_columns(
+            "kam_flags",
+            targets["kam_flags"],
+            dtype,
+            pl.col("want_kam_flags"),
+            overwrite_manual_default=overwrite_manual_default,
+            in_scope=in_scope,
+        )
         table = table.with_columns(
-            (differs & ~(edited & pl.lit(not overwrite))).alias("write_kam_flags"),
-            (edited & pl.lit(not overwrite)).alias("protected_kam_flags"),
+            write.alias("write_kam_flags"),
+            is_protected.alias("protected_kam_flags"),
+            adopt.alias("adopt_kam_flags"),
         )
 
-    write_cols = [f"write_{n}" for n in fields]
-    flag_cols = write_cols + [f"protected_{n}" for n in fields]
+    flag_cols = [f"{kind}_{n}" for kind in ("write", "protected", "adopt") for n in fields]
     return table.filter(pl.any_horizontal(flag_cols)) if fields else table.clear()
 
 
@@ -203,15 +375,18 @@ def _add_to_plan(
     *,
     fields: list[str],
     targets: dict[str, WriteBackTarget],
-    as_of: datetime,
+    stamp: datetime | None,
     skip: set[tuple[str, str]],
 ) -> None:
-    """Add the writes and protected values of ``interesting`` (see ``_compared``) to ``plan``."""
+    """Add the writes, protected values and adoptions of ``interesting`` (see ``_compared``)."""
     for row in interesting.iter_rows(named=True):
         account_id = row["account_id"]
         values: dict[str, Any] = {}
         before: dict[str, Any] = {}
+        adopted: dict[str, Any] = {}
         for name in fields:
+            if row[f"adopt_{name}"]:
+                adopted[name] = row[f"have_{name}"]
             if row[f"protected_{name}"]:
                 plan.protected.append(
                     ProtectedValue(
@@ -225,8 +400,10 @@ def _add_to_plan(
             elif row[f"write_{name}"] and (account_id, name) not in skip:
                 values[name] = row[f"want_{name}"]
                 before[name] = row[f"have_{name}"]
+        if adopted:
+            plan.adopted[account_id] = adopted
         if values:
             if LAST_ASSESSED in targets:
-                values[LAST_ASSESSED] = as_of
+                values[LAST_ASSESSED] = stamp
             plan.updates[account_id] = values
             plan.current[account_id] = before

@@ -53,6 +53,8 @@ def kam_values(rows: list[dict[str, Any]], key: str) -> pl.DataFrame:
         "kam_score_explanation": pl.Utf8,
         "kam_flags": pl.List(pl.Utf8),
     }
+    if key == "id":
+        schema["name"] = pl.Utf8
     return pl.DataFrame([{k: r.get(k) for k in schema} for r in rows], schema=schema)
 
 
@@ -184,3 +186,189 @@ def test_the_plan_does_not_depend_on_the_slice_size(
     assert list(sliced.updates.items()) == list(whole.updates.items())
     assert sliced.protected == whole.protected
     assert sliced.current == whole.current
+
+
+# -- our own writes, recognised (issue 11, point 1) -----------------------------------------------
+
+
+def pending_values(rows: dict[str, dict[str, Any]]) -> pl.DataFrame:
+    """Values recorded before a push, as ``store.writes.load_pending`` returns them."""
+    frame = kam_values([{"account_id": a, **v} for a, v in rows.items()], "account_id")
+    return frame.with_columns(
+        pl.Series(f"sent_{f}", [f in v for v in rows.values()], dtype=pl.Boolean) for f in FIELDS
+    )
+
+
+def test_a_value_the_crm_applied_before_a_kill_is_ours_and_adopted() -> None:
+    # The run sent tier "key" and died before recording the CRM's answer: the store still has
+    # "strategic" as last written, the CRM holds "key", and "key" is still what is wanted.
+    wrote = written_as_crm_holds(["A"])
+    have = [{**wrote[0], "kam_tier": "key"}]
+
+    result = plan(
+        desired([{"id": "A", "tier": "key"}]),
+        have,
+        wrote,
+        pending=pending_values({"A": {"kam_tier": "key"}}),
+    )
+
+    assert result.updates == {} and result.protected == []
+    assert result.adopted == {"A": {"kam_tier": "key"}}
+
+
+def test_a_lost_reply_is_not_taken_for_a_person_s_edit_once_the_wanted_value_moves_on() -> None:
+    # The reply was lost while the CRM applied "key"; a later data change wants "watchlist".
+    wrote = written_as_crm_holds(["A"])
+    have = [{**wrote[0], "kam_tier": "key", "kam_score": 61.0}]
+
+    result = plan(
+        desired([{"id": "A", "tier": "watchlist", "score": 55.0}]),
+        have,
+        wrote,
+        pending=pending_values({"A": {"kam_tier": "key", "kam_score": 61.0}}),
+    )
+
+    assert result.protected == []
+    assert result.updates == {
+        "A": {"kam_tier": "watchlist", "kam_score": 55.0, "kam_last_assessed": AS_OF}
+    }
+    assert result.adopted == {"A": {"kam_tier": "key", "kam_score": 61.0}}
+
+
+def test_a_crm_value_equal_to_the_wanted_one_is_adopted_though_never_recorded() -> None:
+    # Killed between the CRM's answer and the store's record, on an account never written before.
+    result = plan(desired([{"id": "A"}]), written_as_crm_holds(["A"]), [])
+
+    assert result.updates == {}
+    assert result.adopted == {
+        "A": {
+            "kam_tier": "strategic",
+            "kam_score": 80.0,
+            "kam_score_explanation": "revenue 40",
+            "kam_flags": [],
+        }
+    }
+
+
+def test_a_pending_value_is_compared_at_the_fields_precision() -> None:
+    # The CRM keeps one decimal: 61.04 sent, 61.0 held.
+    wrote = written_as_crm_holds(["A"])
+    have = [{**wrote[0], "kam_score": 61.0}]
+
+    result = plan(
+        desired([{"id": "A", "score": 40.0}]),
+        have,
+        wrote,
+        pending=pending_values({"A": {"kam_score": 61.04}}),
+    )
+
+    assert result.protected == []
+    assert result.updates["A"]["kam_score"] == 40.0
+
+
+def test_a_person_s_edit_is_still_protected_when_a_different_value_was_pending() -> None:
+    wrote = written_as_crm_holds(["A"])
+    have = [{**wrote[0], "kam_tier": "watchlist"}]  # neither written, pending nor wanted
+
+    result = plan(
+        desired([{"id": "A", "tier": "key"}]),
+        have,
+        wrote,
+        pending=pending_values({"A": {"kam_tier": "key"}}),
+    )
+
+    assert [(p.account_id, p.field, p.current) for p in result.protected] == [
+        ("A", "kam_tier", "watchlist")
+    ]
+    assert "kam_tier" not in result.updates["A"]
+    assert result.updates["A"]["kam_flags"] == [MANUAL_OVERRIDE]
+    assert result.adopted == {}
+
+
+def test_an_echo_of_our_last_write_is_neither_adopted_nor_written() -> None:
+    held = written_as_crm_holds(["A"])
+
+    result = plan(
+        desired([{"id": "A"}]), held, held, pending=pending_values({"A": {"kam_tier": "key"}})
+    )
+
+    assert result.updates == {} and result.protected == [] and result.adopted == {}
+
+
+# -- out of scope means cleared (issue 11, point 8) ---------------------------------------------
+
+
+def test_an_account_that_left_scope_has_the_values_kam_sync_wrote_cleared() -> None:
+    held = written_as_crm_holds(["A", "B"])
+    have = [{**h, "name": f"Account {h['id']}"} for h in held]
+
+    result = plan(desired([{"id": "A"}]), have, held)
+
+    assert result.updates == {
+        "B": {
+            "kam_tier": None,
+            "kam_score": None,
+            "kam_score_explanation": None,
+            "kam_flags": None,
+            "kam_last_assessed": None,
+        }
+    }
+    assert [(a.account_id, a.name, a.action) for a in result.out_of_scope] == [
+        ("B", "Account B", "clear")
+    ]
+
+
+def test_out_of_scope_keep_leaves_the_values_and_still_lists_the_account() -> None:
+    held = written_as_crm_holds(["A", "B"])
+
+    result = plan(desired([{"id": "A"}]), held, held, out_of_scope="keep")
+
+    assert result.updates == {}
+    assert [(a.account_id, a.action) for a in result.out_of_scope] == [("B", "keep")]
+
+
+def test_a_person_s_edit_on_an_account_out_of_scope_is_protected() -> None:
+    wrote = written_as_crm_holds(["B"])
+    have = [{**wrote[0], "kam_tier": "key"}]
+
+    result = plan(desired([]), have, wrote)
+
+    assert [(p.account_id, p.field, p.current) for p in result.protected] == [
+        ("B", "kam_tier", "key")
+    ]
+    assert result.updates["B"]["kam_flags"] == [MANUAL_OVERRIDE]
+    assert result.updates["B"]["kam_score"] is None
+    assert "kam_tier" not in result.updates["B"]
+
+
+def test_values_kam_sync_never_wrote_on_an_account_out_of_scope_are_left_alone() -> None:
+    have = [{"id": "C", "kam_tier": "key"}]  # set by a person; never in kam-sync's scope
+
+    result = plan(desired([]), have, [])
+
+    assert result.updates == {} and result.protected == [] and result.out_of_scope == []
+
+
+def test_a_clear_whose_reply_was_lost_is_recognised_and_adopted() -> None:
+    wrote = written_as_crm_holds(["B"])
+    have = [{"id": "B"}]  # the CRM applied the clear
+    sent = {"kam_tier": None, "kam_score": None, "kam_score_explanation": None, "kam_flags": None}
+
+    result = plan(desired([]), have, wrote, pending=pending_values({"B": sent}))
+
+    assert result.updates == {} and result.protected == []
+    assert result.adopted == {"B": sent}
+
+
+def test_accounts_gone_from_the_crm_are_forgotten_not_written() -> None:
+    held = written_as_crm_holds(["A", "Z"])
+
+    result = plan(
+        desired([{"id": "A"}]),
+        held[:1],
+        held,
+        pending=pending_values({"Y": {"kam_tier": "key"}}),
+    )
+
+    assert result.updates == {}
+    assert result.forgotten == ["Y", "Z"]
