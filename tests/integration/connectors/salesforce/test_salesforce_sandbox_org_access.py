@@ -3,6 +3,7 @@ admin created first, /limits without the permission, client credentials off My D
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -13,6 +14,7 @@ from sf_sandbox import OUTPUT_FIELDS, TARGETS, account_ids, accounts_request, co
 
 from kam_sync.errors import AuthError, FatalApiError
 from kam_sync_connectors.base import CustomFieldSpec, RecordUpdate
+from kam_sync_connectors.salesforce import auth
 from kam_sync_connectors.salesforce.connector import SalesforceConnector
 from kam_sync_connectors.salesforce.provision import field_metadata
 from kam_sync_connectors.salesforce.quota import LIMIT_INFO_SOURCE, LIMITS_SOURCE
@@ -194,3 +196,19 @@ def test_client_credentials_on_a_generic_login_host_are_refused_by_the_sandbox(
     }
     assert session.post(token_url, data=form).status_code == 200  # the org's My Domain
     assert connector_for(sandbox, auth="client_credentials").check_quota().limit
+
+
+def test_the_password_flow_works_and_logs_its_retirement_once(
+    sandbox_factory: Callable[..., Any],
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(auth, "_password_flow_warned", False)
+    sandbox = sandbox_factory(accounts=5, seed=39)
+
+    with caplog.at_level(logging.WARNING):
+        first = connector_for(sandbox, auth="password").check_quota()
+        connector_for(sandbox, auth="password").check_quota()
+
+    assert first.limit
+    assert [r.message for r in caplog.records].count(auth.RETIRED_FLOW_WARNING) == 1
