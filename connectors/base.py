@@ -192,6 +192,8 @@ class QuotaStatus:
     used: int | None
     limit: int | None
     calls_by_kind: dict[str, int] = field(default_factory=dict)
+    # Where ``used``/``limit`` were read (e.g. "/limits", "Sforce-Limit-Info header"), or None.
+    source: str | None = None
 
     @property
     def remaining(self) -> int | None:

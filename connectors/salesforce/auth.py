@@ -11,6 +11,7 @@ Integration", "OAuth 2.0 Client Credentials Flow" and "OAuth 2.0 Username-Passwo
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,12 +23,32 @@ import requests
 from kam_sync.errors import AuthError
 from kam_sync_connectors.salesforce.credentials import Credentials, check_credentials
 from kam_sync_connectors.salesforce.error_map import CONNECTOR, error_body, for_status
-from kam_sync_connectors.salesforce.settings import SalesforceSettings
+from kam_sync_connectors.salesforce.settings import MY_DOMAIN_FIX, SalesforceSettings
+
+log = logging.getLogger(__name__)
 
 TOKEN_PATH = "/services/oauth2/token"  # noqa: S105 (a URL path, not a secret)
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 # Salesforce accepts JWT assertions that expire within 3 minutes.
 JWT_LIFETIME_SECONDS = 180
+# Salesforce is retiring the username-password flow (Salesforce Help, knowledge article
+# 000886201, "Username-Password Flow Retirement"), and orgs increasingly block it.
+RETIRED_FLOW_WARNING = (
+    "salesforce: auth: password uses the OAuth username-password flow, which Salesforce is "
+    "retiring (Help article 000886201) and many orgs block; switch to auth: jwt or "
+    "auth: client_credentials (see the README, 'Salesforce set-up')"
+)
+# The token endpoint's answer to client credentials on login/test.salesforce.com.
+_WRONG_DOMAIN = "not supported on this domain"
+_password_flow_warned = False
+
+
+def warn_password_flow_once() -> None:
+    """Log the username-password flow's deprecation, once per process."""
+    global _password_flow_warned
+    if not _password_flow_warned:
+        _password_flow_warned = True
+        log.warning("%s", RETIRED_FLOW_WARNING)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +114,7 @@ def _form(settings: SalesforceSettings, credentials: Credentials) -> dict[str, s
             "client_id": client_id.reveal(),
             "client_secret": client_secret.reveal(),
         }
+    warn_password_flow_once()
     client_id, client_secret, username, password = credentials.require(
         "password", "client_id", "client_secret", "username", "password"
     )
@@ -135,9 +157,11 @@ def obtain_grant(
         if response.status_code in (400, 401, 403):
             code, message = error_body(body)
             # Token errors are {"error": ..., "error_description": ...}; neither holds a secret.
+            hint = f"; {MY_DOMAIN_FIX}" if _WRONG_DOMAIN in message.lower() else ""
             raise AuthError(
                 f"{CONNECTOR}: login ({settings.auth}) refused: {code or response.status_code}"
                 + (f": {message}" if message else "")
+                + hint
             )
         raise for_status(response.status_code, body, what="login", response=response)
     if not isinstance(body, dict) or not body.get("access_token") or not body.get("instance_url"):

@@ -8,7 +8,9 @@ Use ``connect(settings, os.environ)``; nothing is sent until the first call. Bey
   lacks, including relationship paths (``Owner.Name``) and related pseudo-fields, with
   suggestions.
 * ``check_quota()``: reads ``/limits`` once at the start of a run, so the budget is known before
-  the first big call (``Sforce-Limit-Info`` keeps it current afterwards).
+  the first big call (``Sforce-Limit-Info`` keeps it current afterwards). A user without "View
+  Setup and Configuration" gets 403 there; the run then goes on with the usage from the
+  ``Sforce-Limit-Info`` header, says so once in the log, and ``quota().source`` names the header.
 * ``quota().calls_by_kind``: HTTP calls made so far, by kind: ``auth``, ``limits``,
   ``describe``, ``query`` (query pages), ``write`` (collection writes), ``bulk`` (Bulk API 2.0
   job requests), ``tooling``, ``other``; and ``bulk_jobs``, the number of Bulk API 2.0 jobs
@@ -25,9 +27,11 @@ children alone changed since the last run.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 
+from kam_sync.errors import FatalApiError
 from kam_sync_connectors.base import (
     CustomFieldSpec,
     ObjectDescription,
@@ -46,8 +50,15 @@ from kam_sync_connectors.salesforce.describe import DescribeCache
 from kam_sync_connectors.salesforce.provision import Provisioner
 from kam_sync_connectors.salesforce.pull import Puller
 from kam_sync_connectors.salesforce.push import Pusher
-from kam_sync_connectors.salesforce.quota import observe_limits
+from kam_sync_connectors.salesforce.quota import (
+    LIMIT_INFO_SOURCE,
+    LIMITS_REFUSED,
+    LIMITS_SOURCE,
+    observe_limits,
+)
 from kam_sync_connectors.salesforce.settings import SalesforceSettings
+
+log = logging.getLogger(__name__)
 
 
 class SalesforceConnector:
@@ -68,6 +79,8 @@ class SalesforceConnector:
         self._puller = Puller(self.client, self._describe)
         self._pusher = Pusher(self.client, self._describe)
         self._provisioner = Provisioner(self.client, self._describe)
+        self._quota_source = LIMIT_INFO_SOURCE
+        self._limits_refused = False
 
     def describe(self, object_name: str) -> ObjectDescription:
         return self._describe.with_provenance(object_name)
@@ -96,9 +109,23 @@ class SalesforceConnector:
         return validation.mapped_field_problems(self._describe, object_name, fields)
 
     def check_quota(self) -> QuotaStatus:
-        """Read ``/limits`` (one call) and raise QuotaExhaustedError if the budget is spent."""
-        limits = self.client.json_call("limits", "GET", "limits/")
-        observe_limits(self.client.quota, limits)
+        """Read ``/limits`` (one call) and raise QuotaExhaustedError if the budget is spent.
+
+        A 403 other than the quota's own (the Limits resource needs "View Setup and
+        Configuration"; REST API Developer Guide, "Limits") is not an error: the 403 response,
+        like every REST response, carried ``Sforce-Limit-Info``, which the client has read.
+        """
+        if not self._limits_refused:
+            try:
+                limits = self.client.json_call("limits", "GET", "limits/")
+            except FatalApiError as exc:
+                if exc.status != 403:
+                    raise
+                self._limits_refused = True
+                log.warning("%s", LIMITS_REFUSED)
+            else:
+                observe_limits(self.client.quota, limits)
+                self._quota_source = LIMITS_SOURCE
         self.client.quota.check()
         return self.quota()
 
@@ -107,6 +134,7 @@ class SalesforceConnector:
             used=self.client.quota.used,
             limit=self.client.quota.limit,
             calls_by_kind=self.client.ledger.report(),
+            source=self._quota_source if self.client.quota.limit is not None else None,
         )
 
     def close(self) -> None:

@@ -1,18 +1,28 @@
 """Provisioning: the write-back fields through the Tooling API, and a permission set for them.
 
-Idempotent: existing fields are read from describe. A field of the wrong type (or too short)
-is reported as a problem for a person to solve; a picklist missing values gets them added
-(``PATCH tooling/sobjects/CustomField/<id>`` with the field's full Metadata, as the Tooling API
-replaces Metadata as a whole). Fields are created with
-``POST tooling/sobjects/CustomField`` and ``{"FullName": "Account.X__c", "Metadata": {...}}``
-(Tooling API, "CustomField"). The permission set (``settings.permission_set_name``) gets read
-and edit ``FieldPermissions`` on every field and is assigned to the integration user.
+Idempotent. Existing fields are found through the Tooling API (``CustomField`` by
+``TableEnumOrId`` and ``DeveloperName``), not describe: a field the integration user has no
+field-level security for is missing from its describe, and creating it again fails
+``DUPLICATE_DEVELOPER_NAME`` (Tooling API, "CustomField"; Salesforce Help, "Field-Level
+Security"). An existing field is judged on its Metadata (``GET tooling/sobjects/CustomField/<id>``):
+one of the wrong type (or too short) is reported as a problem for a person to solve; a picklist
+missing values gets them added, compared as Salesforce compares value names, case-insensitively
+(``Action plan`` already is ``Action Plan``); a description without the kam-sync mark gets it
+(fields made by kam-sync before the mark existed), all in one ``PATCH`` with the full Metadata,
+as the Tooling API replaces Metadata as a whole. Fields are created with
+``POST tooling/sobjects/CustomField`` and ``{"FullName": "Account.X__c", "Metadata": {...}}``.
+The permission set (``settings.permission_set_name``) gets read and edit ``FieldPermissions``
+on every write-back field that is usable, created now or found, and is assigned to the
+integration user.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
+
+from simple_salesforce.api import Salesforce
 
 from kam_sync.errors import ApiError
 from kam_sync_connectors.base import CustomFieldSpec, FieldDescription, ProvisionReport
@@ -73,8 +83,68 @@ def field_metadata(spec: CustomFieldSpec) -> dict[str, Any]:
     return meta
 
 
+def _tooling_get(sf: Salesforce, *, action: str, params: dict[str, str] | None) -> Any:
+    return sf.toolingexecute(action, params=params)
+
+
 def _developer_name(field_name: str) -> str:
     return field_name[: -len("__c")] if field_name.endswith("__c") else field_name
+
+
+# Metadata API field type -> the describe type it shows as (for ``Provisioner.mismatch``).
+DESCRIBE_TYPES = {
+    "Picklist": "picklist",
+    "MultiselectPicklist": "multipicklist",
+    "Number": "double",
+    "Percent": "percent",
+    "Currency": "currency",
+    "Text": "string",
+    "TextArea": "textarea",
+    "LongTextArea": "textarea",
+    "Html": "textarea",
+    "Date": "date",
+    "DateTime": "datetime",
+    "Checkbox": "boolean",
+}
+
+
+def _picklist_names(metadata: dict[str, Any]) -> list[str]:
+    value_set = metadata.get("valueSet") or {}
+    definition = value_set.get("valueSetDefinition") or {}
+    return [str(v.get("fullName")) for v in definition.get("value") or () if v.get("fullName")]
+
+
+def description_from_metadata(name: str, metadata: dict[str, Any]) -> FieldDescription:
+    """What an existing field is, from its Tooling API Metadata (visible whatever its FLS)."""
+    api_type = str(metadata.get("type") or "")
+    # A formula field, or a value set from a global set, cannot take kam-sync's writes.
+    updateable = not metadata.get("formula") and not metadata.get("summaryOperation")
+    return FieldDescription(
+        name=name,
+        label=str(metadata.get("label") or name),
+        type=DESCRIBE_TYPES.get(api_type, api_type.lower()),
+        updateable=updateable,
+        nillable=True,
+        custom=True,
+        length=metadata.get("length") or None,
+        precision=metadata.get("precision") or None,
+        scale=metadata.get("scale") if metadata.get("precision") else None,
+        picklist_values=tuple(_picklist_names(metadata)),
+    )
+
+
+def missing_picklist_values(spec: CustomFieldSpec, existing: Sequence[str]) -> list[str]:
+    """The spec's values the field lacks, compared case-insensitively as Salesforce does."""
+    have = {v.casefold() for v in existing}
+    return [v for v in spec.values if v.casefold() not in have]
+
+
+def with_mark(description: str | None) -> str | None:
+    """``description`` with the kam-sync mark appended, or None when it has it already."""
+    text = (description or "").strip()
+    if PROVISIONED_MARK in text.lower():
+        return None
+    return f"{text[:980]} ({PROVISIONED_MARK})".strip()
 
 
 class Provisioner:
@@ -87,6 +157,7 @@ class Provisioner:
     def provision(self, specs: Sequence[CustomFieldSpec]) -> ProvisionReport:
         report = ProvisionReport()
         ready: list[CustomFieldSpec] = []
+        existing_ids: dict[str, dict[str, str]] = {}
         for spec in specs:
             full_name = f"{spec.object_name}.{spec.name}"
             try:
@@ -95,8 +166,10 @@ class Provisioner:
                 if not spec.name.endswith("__c"):
                     report.problems.append(f"{full_name}: custom field names end with __c")
                     continue
-                existing = self._describe.schema(spec.object_name).field(spec.name)
-                if existing is None:
+                if spec.object_name not in existing_ids:
+                    existing_ids[spec.object_name] = self._custom_field_ids(spec.object_name)
+                field_id = existing_ids[spec.object_name].get(_developer_name(spec.name).lower())
+                if field_id is None:
                     self._client.json_call(
                         f"create field {full_name}",
                         "POST",
@@ -106,21 +179,14 @@ class Provisioner:
                     report.created.append(full_name)
                     ready.append(spec)
                     continue
-                problem = self.mismatch(spec, existing)
-                if problem:
-                    report.problems.append(f"{full_name}: {problem}")
+                outcome = self._adopt(spec, field_id)
+                if outcome.startswith("problem: "):
+                    report.problems.append(f"{full_name}: {outcome[len('problem: ') :]}")
                     continue
-                missing = [v for v in spec.values if v not in existing.picklist_values]
-                if spec.type in ("picklist", "multipicklist") and missing:
-                    self._add_picklist_values(spec, missing)
-                    report.updated.append(full_name)
-                else:
-                    report.unchanged.append(full_name)
+                (report.updated if outcome == "updated" else report.unchanged).append(full_name)
                 ready.append(spec)
             except ApiError as exc:
                 report.problems.append(f"{full_name}: {exc}")
-        for object_name in {s.object_name for s in specs}:
-            self._describe.invalidate(object_name)
         if ready:
             try:
                 self._grant_edit_access(ready)
@@ -128,6 +194,8 @@ class Provisioner:
                 report.problems.append(
                     f"permission set {self._client.settings.permission_set_name}: {exc}"
                 )
+        for object_name in {s.object_name for s in specs}:
+            self._describe.invalidate(object_name)
         return report
 
     @staticmethod
@@ -157,38 +225,70 @@ class Provisioner:
             return "exists but is not updateable (a formula or read-only field?)"
         return None
 
-    def _tooling_field_id(self, spec: CustomFieldSpec) -> str:
-        query_text = (
-            "SELECT Id FROM CustomField WHERE TableEnumOrId = "
-            f"{soql.literal(spec.object_name)} AND DeveloperName = "
-            f"{soql.literal(_developer_name(spec.name))}"
-        )
-        result = self._client.call(
-            f"find field {spec.object_name}.{spec.name}",
-            lambda sf: sf.toolingexecute("query/", params={"q": query_text}),
-        )
-        records = result.get("records") if isinstance(result, dict) else None
-        if not records:
-            raise ApiError(
-                f"the Tooling API does not list {spec.object_name}.{spec.name}",
-                connector="salesforce",
-            )
-        return str(records[0]["Id"])
+    def _custom_field_ids(self, object_name: str) -> dict[str, str]:
+        """The object's custom fields in this org's namespace, lower-case DeveloperName -> Id.
 
-    def _add_picklist_values(self, spec: CustomFieldSpec, missing: Sequence[str]) -> None:
-        field_id = self._tooling_field_id(spec)
+        Developer names are unique case-insensitively; fields of managed packages (with a
+        NamespacePrefix) are other fields even when their DeveloperName is the same.
+        """
+        query_text = (
+            "SELECT Id, DeveloperName, NamespacePrefix FROM CustomField WHERE TableEnumOrId = "
+            f"{soql.literal(object_name)}"
+        )
+        found: dict[str, str] = {}
+        action: str | None = "query/"
+        params: dict[str, str] | None = {"q": query_text}
+        while action is not None:
+            body = self._client.call(
+                f"find {object_name} custom fields",
+                partial(_tooling_get, action=action, params=params),
+            )
+            for record in body.get("records") or () if isinstance(body, dict) else ():
+                if not record.get("NamespacePrefix"):
+                    found[str(record["DeveloperName"]).lower()] = str(record["Id"])
+            next_url = body.get("nextRecordsUrl") if isinstance(body, dict) else None
+            action = str(next_url).split("/tooling/", 1)[1] if next_url else None
+            params = None
+        return found
+
+    def _adopt(self, spec: CustomFieldSpec, field_id: str) -> str:
+        """Check an existing field against the spec and bring it up to date: ``unchanged``,
+        ``updated``, or ``problem: <why>``."""
         path = f"tooling/sobjects/CustomField/{field_id}"
         current = self._client.json_call(f"read field {spec.name}", "GET", path)
-        metadata = dict(current.get("Metadata") or {})
-        value_set = dict(metadata.get("valueSet") or {})
-        definition = dict(value_set.get("valueSetDefinition") or {})
-        values = list(definition.get("value") or [])
-        labels = dict(zip(spec.values, spec.labels or spec.values, strict=False))
-        values += [{"fullName": v, "label": labels.get(v, v), "default": False} for v in missing]
-        definition["value"] = values
-        value_set["valueSetDefinition"] = definition
-        metadata["valueSet"] = value_set
-        self._client.json_call(f"update field {spec.name}", "PATCH", path, {"Metadata": metadata})
+        metadata = dict(current.get("Metadata") or {}) if isinstance(current, dict) else {}
+        problem = self.mismatch(spec, description_from_metadata(spec.name, metadata))
+        if problem:
+            return f"problem: {problem}"
+        changed = False
+        if spec.type in ("picklist", "multipicklist"):
+            missing = missing_picklist_values(spec, _picklist_names(metadata))
+            if missing:
+                value_set = dict(metadata.get("valueSet") or {})
+                definition = dict(value_set.get("valueSetDefinition") or {})
+                labels = dict(zip(spec.values, spec.labels or spec.values, strict=False))
+                definition["value"] = [
+                    *(definition.get("value") or []),
+                    *(
+                        {"fullName": v, "label": labels.get(v, v), "default": False}
+                        for v in missing
+                    ),
+                ]
+                value_set["valueSetDefinition"] = definition
+                metadata["valueSet"] = value_set
+                changed = True
+        description = with_mark(
+            metadata.get("description") if "description" in metadata else current.get("Description")
+        )
+        if description is not None:
+            metadata["description"] = description
+            changed = True
+        if changed:
+            self._client.json_call(
+                f"update field {spec.name}", "PATCH", path, {"Metadata": metadata}
+            )
+            return "updated"
+        return "unchanged"
 
     # -- permission set ------------------------------------------------------------------------
 

@@ -13,6 +13,14 @@ from typing import Any
 
 from kam_sync_connectors.quota import QuotaBudget
 
+LIMITS_SOURCE = "/limits resource"
+LIMIT_INFO_SOURCE = "Sforce-Limit-Info header"
+LIMITS_REFUSED = (
+    "salesforce: GET /limits was refused (403: the integration user lacks the 'View Setup and "
+    "Configuration' permission); the daily API usage is read from the Sforce-Limit-Info "
+    "header of each response instead"
+)
+
 _API_USAGE = re.compile(r"(?:^|[;\s])api-usage=(\d+)/(\d+)")
 
 

@@ -7,8 +7,9 @@ the connector uses is here, named, with Salesforce's documented limit or guidanc
 from __future__ import annotations
 
 from typing import Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, HttpUrl, field_validator
+from pydantic import Field, HttpUrl, ValidationInfo, field_validator
 
 from kam_sync_connectors.settings_base import ConnectorSettings, refuse_plain_http
 
@@ -22,6 +23,20 @@ SECRET_ENV_VARS = {
     "private_key_file": "KAM_SYNC_SF_PRIVATE_KEY_FILE",
     "session_id": "KAM_SYNC_SF_SESSION_ID",
 }
+
+
+# Salesforce's shared login hosts. The OAuth 2.0 client credentials flow is served only on an
+# org's My Domain: on these hosts the token endpoint answers ``invalid_grant: request not
+# supported on this domain`` (Salesforce Help, "OAuth 2.0 Client Credentials Flow for
+# Server-to-Server Integration": "use your My Domain URL ... login.salesforce.com and
+# test.salesforce.com aren't supported").
+GENERIC_LOGIN_HOSTS = frozenset({"login.salesforce.com", "test.salesforce.com"})
+MY_DOMAIN_FIX = "set login_url to your My Domain URL, https://yourcompany.my.salesforce.com"
+
+
+def is_generic_login_host(url: object) -> bool:
+    """True when ``url`` points at login.salesforce.com or test.salesforce.com."""
+    return (urlsplit(str(url)).hostname or "").lower() in GENERIC_LOGIN_HOSTS
 
 
 class SalesforceSettings(ConnectorSettings):
@@ -114,6 +129,18 @@ class SalesforceSettings(ConnectorSettings):
     permission_set_label: str = Field(
         default="KAM Sync Integration", max_length=80, description="label of that permission set"
     )
+
+    @field_validator("auth")
+    @classmethod
+    def _client_credentials_need_my_domain(cls, auth: str, info: ValidationInfo) -> str:
+        # Checked on ``auth`` (declared after ``login_url``) so that the default login_url is
+        # seen too, and the message lands at the ``auth:`` line the user wrote.
+        if auth == "client_credentials" and is_generic_login_host(info.data.get("login_url")):
+            raise ValueError(
+                "the client credentials flow works only on your org's My Domain, not on "
+                f"login.salesforce.com or test.salesforce.com: {MY_DOMAIN_FIX}"
+            )
+        return auth
 
     @field_validator("login_url", "instance_url")
     @classmethod

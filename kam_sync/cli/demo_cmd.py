@@ -15,9 +15,11 @@ from kam_sync.cli.sync_cmds import execute, format_summary
 from kam_sync.config.loader import load_project
 from kam_sync.errors import ExitCode
 
+# Client credentials work only on an org's My Domain (not login/test.salesforce.com); the
+# sandbox's https://127.0.0.1:PORT stands for its org's My Domain (sandbox/salesforce/auth.py).
 SALESFORCE_DEMO_BLOCK = """\
   salesforce:
-    login_url: {base_url}      # the embedded sandbox CRM
+    login_url: {base_url}      # the embedded sandbox CRM's My Domain
     auth: client_credentials
     ca_bundle: {ca}
 """

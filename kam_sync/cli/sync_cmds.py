@@ -246,7 +246,9 @@ def format_summary(summary: RunSummary) -> str:
         + "".join(f"\n    - {a['kind']}: {a['message']}" for a in summary.alerts),
         f"  API calls:   {_kv({k: v for k, v in summary.api_calls.items() if k not in NOT_CALLS})}"
         + (
-            f"  (daily quota used {summary.quota_used}/{summary.quota_limit})"
+            f"  (daily quota used {summary.quota_used}/{summary.quota_limit}"
+            + (f", from the {summary.quota_source}" if summary.quota_source else "")
+            + ")"
             if summary.quota_limit
             else ""
         ),

@@ -259,6 +259,7 @@ class SyncEngine:
         quota = self.connector.quota()
         summary.api_calls = dict(quota.calls_by_kind)
         summary.quota_used, summary.quota_limit = quota.used, quota.limit
+        summary.quota_source = quota.source
         summary.finished_at = self.clock()
         summary.peak_memory_mib = round(_peak_rss_mib())
         self.store.finish_run(

@@ -41,6 +41,7 @@ class RunSummary:
     api_calls: dict[str, int] = field(default_factory=dict)
     quota_used: int | None = None
     quota_limit: int | None = None
+    quota_source: str | None = None  # where the quota figure was read, as the connector says
     error: str | None = None
     stopped_reason: str | None = None
     peak_memory_mib: int | None = None  # the run process's peak resident memory

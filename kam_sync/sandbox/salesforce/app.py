@@ -6,6 +6,10 @@ Endpoint kinds (for stats and `--faults` scopes): `auth`, `query`, `describe`, `
 Every `/services/data` response carries `Sforce-Limit-Info: api-usage=N/M`; once the daily
 allocation is used up, requests get 403 `REQUEST_LIMIT_EXCEEDED` (REST API "Limits" and
 "Sforce-Limit-Info" docs). Token requests do not count against it.
+
+`limits_permission = False` models an integration user without "View Setup and
+Configuration": `GET /limits` answers 403 (REST API Developer Guide, "Limits": the resource is
+"available ... for API users with the View Setup and Configuration permission").
 """
 
 from __future__ import annotations
@@ -66,6 +70,8 @@ class SalesforceApp(CrmApp):
         self.base_url = "https://127.0.0.1"  # set by the runner once the port is known
         self.sessions = SessionRegistry(credentials, public_key_pem, user_id=store.api_user_id)
         self.daily_api_limit = daily_api_limit
+        # Whether the API user holds "View Setup and Configuration" (see the module docstring).
+        self.limits_permission = True
         remaining = faults.spec.daily_quota_remaining
         self._api_used = 0 if remaining is None else max(0, daily_api_limit - remaining)
         self._quota_lock = threading.Lock()
@@ -275,6 +281,15 @@ class SalesforceApp(CrmApp):
         return json_response(200, {name: f"{base}/{name}" for name in names})
 
     def _limits(self, request: Request) -> Response:
+        if not self.limits_permission:
+            # The documentation names the permission but not the error body; the body is the
+            # REST error shape with the code Salesforce uses for a missing permission (guess).
+            return sf_error(
+                403,
+                "INSUFFICIENT_ACCESS",
+                "You do not have the permission required to view the org's limits (View Setup "
+                "and Configuration).",
+            )
         used, limit = self.api_usage
         body: dict[str, Any] = {
             "DailyApiRequests": {"Max": limit, "Remaining": max(0, limit - used)},

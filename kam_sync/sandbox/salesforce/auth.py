@@ -2,7 +2,8 @@
 
 Grants at `POST /services/oauth2/token` (form-encoded), as Salesforce documents them:
 - `password`: client_id, client_secret, username, password + security token appended;
-- `client_credentials`: client id and secret in the form or in HTTP Basic auth;
+- `client_credentials`: client id and secret in the form or in HTTP Basic auth, on the org's
+  My Domain only (see `GENERIC_LOGIN_HOSTS`);
 - `urn:ietf:params:oauth:grant-type:jwt-bearer`: an RS256 `assertion` whose `iss` is the
   consumer key, `sub` the username, `aud` the login URL, signed with the key whose
   certificate the connected app holds.
@@ -34,6 +35,17 @@ ORG_ID = "00DDn0000000KAMSYN"
 # simple-salesforce builds the JWT audience from its `domain` argument; Salesforce wants
 # the login host. The sandbox also accepts its own base URL.
 LOGIN_AUDIENCES = ("https://login.salesforce.com", "https://test.salesforce.com")
+# The client credentials flow is served only on the org's My Domain; on the shared login hosts
+# the token endpoint answers 400 `invalid_grant` "request not supported on this domain"
+# (Salesforce Help, "OAuth 2.0 Client Credentials Flow for Server-to-Server Integration": the
+# token request goes to the My Domain URL; login.salesforce.com and test.salesforce.com are
+# not supported). The sandbox listens on 127.0.0.1 only, so it names hosts by the request's
+# `Host` header: `https://127.0.0.1:PORT` (the handle's `base_url`) stands for the org's My
+# Domain, `https://localhost:PORT` (same server, its certificate covers both names) stands
+# for login.salesforce.com, and a `Host: login.salesforce.com` or `test.salesforce.com`
+# header is refused too. `SessionRegistry.generic_login_hosts` changes the set.
+GENERIC_LOGIN_HOSTS = frozenset({"login.salesforce.com", "test.salesforce.com", "localhost"})
+WRONG_DOMAIN = "request not supported on this domain"
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +109,14 @@ class Session:
     issued_at: dt.datetime
 
 
+def _host_name(host: str | None) -> str:
+    """The host name of a `Host` header, without the port, lower case."""
+    name = (host or "").strip().lower()
+    if name.startswith("["):  # an IPv6 literal: [::1]:8443
+        return name.split("]", 1)[0] + "]"
+    return name.rsplit(":", 1)[0] if ":" in name else name
+
+
 def _error(status: int, code: str, description: str) -> Response:
     return json_response(status, {"error": code, "error_description": description})
 
@@ -119,6 +139,7 @@ class SessionRegistry:
         self._sessions: dict[str, Session] = {}
         self._lock = threading.Lock()
         self._signing_key = secrets.token_bytes(32)
+        self.generic_login_hosts: frozenset[str] = GENERIC_LOGIN_HOSTS
 
     def issue(self) -> str:
         """A new session id (`00D...!...`, the shape of a Salesforce session id)."""
@@ -163,6 +184,8 @@ class SessionRegistry:
                 return _error(400, "invalid_grant", "authentication failure")
             return self._token_response(base_url, refresh=False)
         if grant == "client_credentials":
+            if _host_name(request.header("host")) in self.generic_login_hosts:
+                return _error(400, "invalid_grant", WRONG_DOMAIN)
             client_id, client_secret = form.get("client_id"), form.get("client_secret")
             basic = request.header("authorization") or ""
             if basic.lower().startswith("basic "):

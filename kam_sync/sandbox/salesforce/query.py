@@ -272,6 +272,11 @@ class QueryCompiler:
             hops.append((reference.name, target.name, reference.relationship_name or part))
             current = target
         field_def = current.get(path.parts[-1])
+        if field_def is not None and not tooling:
+            # A field hidden by field-level security is "No such column" (field_access).
+            field_def = (
+                field_def if self.store.field_access.can_read(current.name, field_def) else None
+            )
         if field_def is None:
             shown = path.text if len(path.parts) == 1 else path.parts[-1]
             raise _error(

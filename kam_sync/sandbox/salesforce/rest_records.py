@@ -81,7 +81,19 @@ class RecordService:
     def describe(self, request: Request) -> Response:
         schema = self.schema_of(request.params["sobject"])
         children = self.store.schema.child_relationships(schema.name)
-        return json_response(200, schema.describe(base_path(request), children))
+        body = schema.describe(base_path(request), children)
+        # Field-level security (field_access): a field the user cannot read is not in its
+        # describe; one it can read but not edit is shown neither createable nor updateable.
+        access = self.store.field_access
+        fields = []
+        for raw in body["fields"]:
+            field_def = schema.get(raw["name"])
+            read, edit = access.of(schema.name, field_def) if field_def else (True, True)
+            if not read:
+                continue
+            fields.append(raw if edit else {**raw, "updateable": False, "createable": False})
+        body["fields"] = fields
+        return json_response(200, body)
 
     def basic_info(self, request: Request) -> Response:
         schema = self.schema_of(request.params["sobject"])
@@ -111,11 +123,14 @@ class RecordService:
                 "url": f"{path}sobjects/{schema.name}/{record['Id']}",
             },
         }
-        fields = list(schema.fields.values()) if names is None else []
+        can_read = self.store.field_access.can_read
+        fields = (
+            [f for f in schema.fields.values() if can_read(schema.name, f)] if names is None else []
+        )
         if names is not None:
             for name in names:
                 field_def = schema.get(name)
-                if field_def is None:
+                if field_def is None or not can_read(schema.name, field_def):
                     raise sf_fail(
                         400,
                         "INVALID_FIELD",

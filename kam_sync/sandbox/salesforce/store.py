@@ -15,6 +15,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from kam_sync.sandbox.salesforce.field_access import FieldAccess
 from kam_sync.sandbox.salesforce.ids import make_id, normalize_id
 from kam_sync.sandbox.salesforce.schema import FieldDef, ObjectSchema, SchemaRegistry
 from kam_sync.sandbox.salesforce.standard_objects import CLOSED_STAGES, standard_registry
@@ -60,6 +61,16 @@ class SalesforceStore:
         self.origin: dict[str, int] = {}
         self.changed: dict[str, set[str]] = {}
         self.api_user_id = make_id("User", API_USER_NUMBER)
+        # Field-level security (see field_access): strict by default; False is the lax form.
+        # The seeded org's custom fields are granted to the API user by its profile.
+        self.field_level_security = True
+        self.profile_fields: set[str] = {
+            f"{schema.name}.{field_def.name}".lower()
+            for schema in self.schema.objects.values()
+            for field_def in schema.fields.values()
+            if field_def.custom
+        }
+        self.field_access = FieldAccess(self)
 
     # -- reading --------------------------------------------------------------------------
 
@@ -119,18 +130,29 @@ class SalesforceStore:
                 table.update(ordered)
 
     def validate_changes(
-        self, schema: ObjectSchema, raw: Mapping[str, Any], *, creating: bool = False
+        self,
+        schema: ObjectSchema,
+        raw: Mapping[str, Any],
+        *,
+        creating: bool = False,
+        as_api_user: bool = True,
     ) -> dict[str, Any]:
         """Check the fields a client sends and return their stored values.
 
-        Raises `RecordError` on the first invalid field, as a SaveResult reports it.
+        Raises `RecordError` on the first invalid field, as a SaveResult reports it. The API
+        user's field-level security applies (`as_api_user=False`: a person with full access).
         """
         changes: dict[str, Any] = {}
         for name, value in raw.items():
             if name == "attributes":
                 continue
             field_def = schema.get(name)
-            if field_def is None:
+            read, edit = (
+                self.field_access.of(schema.name, field_def)
+                if field_def is not None and as_api_user
+                else (True, True)
+            )
+            if field_def is None or not read:
                 raise RecordError(
                     "INVALID_FIELD",
                     f"No such column '{name}' on sobject of type {schema.name}",
@@ -138,7 +160,7 @@ class SalesforceStore:
                 )
             if name.lower() == "id":
                 continue
-            if not (field_def.createable if creating else field_def.updateable):
+            if not edit or not (field_def.createable if creating else field_def.updateable):
                 raise RecordError(
                     "INVALID_FIELD_FOR_INSERT_UPDATE",
                     f"Unable to create/update fields: {field_def.name}. Please check the "
@@ -251,7 +273,7 @@ class SalesforceStore:
         assert schema is not None
         record = self.check_updatable(schema, record_id)
         raw = {k: (_wire(v)) for k, v in fields.items()}
-        self.apply_update(schema, record, self.validate_changes(schema, raw))
+        self.apply_update(schema, record, self.validate_changes(schema, raw, as_api_user=False))
 
     def _derive(self, schema: ObjectSchema, record: Record) -> None:
         if schema.name == "Opportunity":

@@ -3,8 +3,14 @@
 The request body follows the Tooling API: `{"FullName": "Account.KAM_Tier__c",
 "Metadata": {"label", "type", "length" | "precision"/"scale" | "valueSet", ...}}`, with the
 Metadata API's field types (Text, LongTextArea, TextArea, Picklist, MultiselectPicklist,
-Number, Percent, Currency, Checkbox, Date, DateTime). The sandbox grants field access on
-creation (real orgs need FieldPermissions, which can be created too; guess: not enforced).
+Number, Percent, Currency, Checkbox, Date, DateTime). As in a real org, a field created here
+is granted to no one: the API user sees it only once a permission set assigned to it grants it
+through FieldPermissions (see field_access). Creating a field whose developer name the object
+already has (case-insensitively) fails `DUPLICATE_DEVELOPER_NAME`, whether or not the user can
+see the field (Metadata API Developer Guide, "CustomField": fullName must be unique; SOAP API
+"StatusCode": DUPLICATE_DEVELOPER_NAME). Picklist value names are unique case-insensitively:
+`Action plan` and `Action Plan` in one value set fail `DUPLICATE_VALUE` (Salesforce Help,
+"Picklist Limitations": API names of values are case-insensitive).
 """
 
 from __future__ import annotations
@@ -71,6 +77,11 @@ def field_from_metadata(api_name: str, metadata: dict[str, Any]) -> FieldDef:
         ]
         if not values:
             raise _integrity("Values: You must enter at least one value", "ValueSet")
+        seen: set[str] = set()
+        for value in values:
+            if value.lower() in seen:
+                raise sf_fail(400, "DUPLICATE_VALUE", f"Duplicate Value: {value}", ["ValueSet"])
+            seen.add(value.lower())
         return FieldDef(
             api_name,
             type=ftype,
@@ -235,7 +246,11 @@ class ToolingService:
                 "TableEnumOrId": record["TableEnumOrId"],
                 "FullName": record["FullName"],
                 "NamespacePrefix": None,
-                "Metadata": record.get("Metadata") or {},
+                "Description": record.get("Description"),
+                "Metadata": {
+                    **(record.get("Metadata") or {}),
+                    "description": record.get("Description"),
+                },
             },
         )
 
@@ -262,5 +277,7 @@ class ToolingService:
                 )
             self.store.schema.add_field(sobject, field_def)
             record["Metadata"] = {**metadata_from_field(field_def), **metadata}
+            if "description" in metadata:
+                record["Description"] = metadata.get("description")
             self.store.bump("tooling:customfield")
         return empty_response(204)

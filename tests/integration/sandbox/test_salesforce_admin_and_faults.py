@@ -53,6 +53,25 @@ def login(sandbox: SandboxHandle) -> Salesforce:
     return Salesforce(instance_url=f"https://{instance}", session_id=session_id, session=session)
 
 
+def grant(sandbox: SandboxHandle, sf: Salesforce, *fields: str) -> None:
+    """Read and edit access for the API user, as `provision` gives it: a field created through
+    the Tooling API is granted to no one (field-level security, strict in the sandbox)."""
+    permission_set = sf.PermissionSet.create({"Name": "KAM_Test", "Label": "KAM Test"})
+    for full_name in fields:
+        sf.FieldPermissions.create(
+            {
+                "ParentId": permission_set["id"],
+                "SobjectType": full_name.split(".")[0],
+                "Field": full_name,
+                "PermissionsRead": True,
+                "PermissionsEdit": True,
+            }
+        )
+    sf.PermissionSetAssignment.create(
+        {"PermissionSetId": permission_set["id"], "AssigneeId": sandbox.app.store.api_user_id}
+    )
+
+
 @pytest.fixture
 def sandbox() -> Iterator[SandboxHandle]:
     with running_sandbox("salesforce", accounts=80, seed=5) as handle:
@@ -66,6 +85,8 @@ def test_a_custom_field_created_with_the_tooling_api_appears_in_describe_and_tak
     created = sf.toolingexecute("sobjects/CustomField", method="POST", data=TIER_FIELD)
     assert created["success"] is True
     assert created["id"].startswith("00N")
+    assert "KAM_Tier__c" not in {f["name"] for f in sf.Account.describe()["fields"]}
+    grant(sandbox, sf, "Account.KAM_Tier__c")
     fields = {f["name"]: f for f in sf.Account.describe()["fields"]}
     tier = fields["KAM_Tier__c"]
     assert (tier["type"], tier["custom"], tier["restrictedPicklist"]) == ("picklist", True, True)
@@ -104,6 +125,7 @@ def test_a_number_field_needs_a_precision_within_salesforces_range(
     assert caught.value.content[0]["errorCode"] == "FIELD_INTEGRITY_EXCEPTION"
     body["Metadata"]["precision"] = 5
     sf.toolingexecute("sobjects/CustomField", method="POST", data=body)
+    grant(sandbox, sf, "Account.KAM_Score__c")
     fields = {f["name"]: f for f in sf.Account.describe()["fields"]}
     assert (fields["KAM_Score__c"]["precision"], fields["KAM_Score__c"]["scale"]) == (5, 2)
     record_id = sf.query("SELECT Id FROM Account LIMIT 1")["records"][0]["Id"]
@@ -215,6 +237,7 @@ def test_the_data_file_keeps_provisioned_fields_and_edits_across_restarts(tmp_pa
     with running_sandbox("salesforce", accounts=30, seed=9, data_file=data_file) as first:
         sf = login(first)
         sf.toolingexecute("sobjects/CustomField", method="POST", data=TIER_FIELD)
+        grant(first, sf, "Account.KAM_Tier__c")
         ids = [r["Id"] for r in sf.query("SELECT Id FROM Account ORDER BY Id LIMIT 2")["records"]]
         sf.Account.update(ids[0], {"KAM_Tier__c": "Emerging", "Name": "Kept Name"})
         sf.Account.delete(ids[1])
@@ -243,6 +266,7 @@ def test_a_picklist_field_gets_new_values_through_a_tooling_metadata_update(
     values = metadata["valueSet"]["valueSetDefinition"]["value"]
     values.append({"fullName": "Platinum", "label": "Platinum", "default": False})
     sf.toolingexecute(path, method="PATCH", data={"Metadata": metadata})
+    grant(sandbox, sf, "Account.KAM_Tier__c")
     fields = {f["name"]: f for f in sf.Account.describe()["fields"]}
     assert [v["value"] for v in fields["KAM_Tier__c"]["picklistValues"]][-1] == "Platinum"
 

@@ -107,15 +107,17 @@ def test_provisioning_twice_creates_the_fields_once(
     sf = connector_for(sandbox)
 
     first = sf.provision(OUTPUT_FIELDS)
-    tooling_after_first = requests_of(sandbox, "tooling")
+    created_after_first = requests_of(sandbox, "tooling", "POST")
     second = connector_for(sandbox).provision(OUTPUT_FIELDS)
 
     assert not first.problems, first.problems
     assert sorted(first.created) == sorted(f"Account.{n}" for n in TARGETS)
     assert not second.problems and not second.created and not second.updated
     assert sorted(second.unchanged) == sorted(first.created)
-    assert tooling_after_first == len(OUTPUT_FIELDS)
-    assert requests_of(sandbox, "tooling") == tooling_after_first  # nothing created again
+    assert created_after_first == len(OUTPUT_FIELDS)
+    # nothing created or changed again
+    assert requests_of(sandbox, "tooling", "POST") == created_after_first
+    assert requests_of(sandbox, "tooling", "PATCH") == 0
     described = sf.describe("Account").fields["KAM_Tier__c"]
     assert described.updateable and described.picklist_values == TIERS
 

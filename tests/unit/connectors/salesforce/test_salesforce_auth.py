@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import parse_qs
@@ -9,10 +10,13 @@ from urllib.parse import parse_qs
 import jwt
 import pytest
 import responses
+from pydantic import ValidationError
 from sf_fakes import API, INSTANCE, LOGIN, TOKEN_URL, token_ok
 
 from kam_sync.errors import AuthError, ConfigError
+from kam_sync_connectors.salesforce import auth
 from kam_sync_connectors.salesforce.client import SalesforceClient
+from kam_sync_connectors.salesforce.settings import SalesforceSettings
 
 LIMITS = {"DailyApiRequests": {"Max": 100000, "Remaining": 99000}}
 
@@ -229,3 +233,67 @@ def test_tls_verification_cannot_be_turned_off(
 
     with pytest.raises(ConfigError, match="TLS verification"):
         client.http.get(f"{LOGIN}/", verify=False)
+
+
+def test_the_password_flow_logs_its_deprecation_once(
+    mocked: responses.RequestsMock,
+    make_client: Callable[..., SalesforceClient],
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(auth, "_password_flow_warned", False)
+    token_ok(mocked)
+    token_ok(mocked)
+    client = make_client(auth="password")
+
+    with caplog.at_level(logging.WARNING):
+        client.grant  # noqa: B018 (logs in)
+        client.close()
+        make_client(auth="password").grant  # noqa: B018 (a second login, another client)
+
+    warnings = [r.message for r in caplog.records if "000886201" in r.message]
+    assert warnings == [auth.RETIRED_FLOW_WARNING]
+
+
+@pytest.mark.parametrize(
+    "login_url", ["https://login.salesforce.com", "https://TEST.salesforce.com/"]
+)
+def test_client_credentials_on_a_generic_login_host_are_refused_with_the_fix(
+    login_url: str,
+) -> None:
+    with pytest.raises(ValidationError) as caught:
+        SalesforceSettings(auth="client_credentials", login_url=login_url)
+
+    (error,) = caught.value.errors()
+    assert error["loc"] == ("auth",)
+    assert (
+        "set login_url to your My Domain URL, https://yourcompany.my.salesforce.com"
+        in (error["msg"])
+    )
+
+
+def test_client_credentials_with_the_default_login_url_are_refused_too() -> None:
+    with pytest.raises(ValidationError, match="My Domain"):
+        SalesforceSettings(auth="client_credentials")
+
+
+def test_other_flows_may_use_the_generic_login_hosts() -> None:
+    assert SalesforceSettings(auth="jwt", login_url="https://test.salesforce.com").auth == "jwt"
+
+
+def test_a_token_endpoint_refusing_the_domain_names_the_fix(
+    mocked: responses.RequestsMock, make_client: Callable[..., SalesforceClient]
+) -> None:
+    my_domain = "https://acme.my.salesforce.com"
+    mocked.post(
+        f"{my_domain}/services/oauth2/token",
+        status=400,
+        json={
+            "error": "invalid_grant",
+            "error_description": "request not supported on this domain",
+        },
+    )
+    client = make_client(auth="client_credentials", login_url=my_domain)
+
+    with pytest.raises(AuthError, match="set login_url to your My Domain URL"):
+        client.json_call("limits", "GET", "limits/")

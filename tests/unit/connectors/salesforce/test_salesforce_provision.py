@@ -50,6 +50,45 @@ def permission_set(mocked: responses.RequestsMock, *, exists: bool, granted: lis
     mocked.post(f"{API}/sobjects/FieldPermissions", json={"id": "01k1", "success": True})
 
 
+def org_fields(mocked: responses.RequestsMock, fields: dict[str, dict[str, Any]]) -> None:
+    """The org's custom fields as the Tooling API lists them: DeveloperName -> Metadata."""
+    records = [
+        {"Id": f"00N{n:015d}", "DeveloperName": name, "NamespacePrefix": None}
+        for n, name in enumerate(fields)
+    ]
+    mocked.get(f"{API}/tooling/query/", json={"done": True, "records": records})
+    for record, metadata in zip(records, fields.values(), strict=True):
+        mocked.get(
+            f"{API}/tooling/sobjects/CustomField/{record['Id']}",
+            json={"Id": record["Id"], "Metadata": metadata},
+        )
+        mocked.patch(f"{API}/tooling/sobjects/CustomField/{record['Id']}", status=204)
+
+
+def picklist_metadata(label: str, values: tuple[str, ...], description: str) -> dict[str, Any]:
+    return {
+        "label": label,
+        "type": "Picklist",
+        "description": description,
+        "valueSet": {
+            "restricted": True,
+            "valueSetDefinition": {
+                "sorted": False,
+                "value": [{"fullName": v, "label": v, "default": False} for v in values],
+            },
+        },
+    }
+
+
+SCORE_METADATA = {
+    "label": "KAM Score",
+    "type": "Number",
+    "precision": 5,
+    "scale": 2,
+    "description": "Score (kam-sync)",
+}
+
+
 def sent(mocked: responses.RequestsMock, method: str, url: str) -> list[Any]:
     return [
         json.loads(c.request.body)
@@ -63,6 +102,7 @@ def test_missing_fields_are_created_and_the_integration_user_gets_edit_access(
 ) -> None:
     token_ok(mocked)
     describes(mocked)
+    org_fields(mocked, {})
     mocked.post(f"{API}/tooling/sobjects/CustomField", json={"id": "00N1", "success": True})
     permission_set(mocked, exists=False, granted=[])
     sf = connect(SalesforceSettings(), environ, sleep=sleeps)
@@ -99,6 +139,7 @@ def test_provisioning_twice_changes_nothing_the_second_time(
 ) -> None:
     token_ok(mocked)
     describes(mocked)
+    org_fields(mocked, {"KAM_Score": SCORE_METADATA})
     permission_set(mocked, exists=True, granted=["Account.KAM_Score__c"])
     sf = connect(SalesforceSettings(), environ, sleep=sleeps)
 
@@ -106,51 +147,40 @@ def test_provisioning_twice_changes_nothing_the_second_time(
 
     assert report.unchanged == ["Account.KAM_Score__c"]
     assert not report.created and not report.updated and not report.problems
+    # the org's fields (Tooling query), the field's Metadata, the permission set, its field
+    # permissions, its assignment: reads only, and no describe
     assert [c.request.method for c in mocked.calls if "/services/data" in c.request.url] == [
         "GET"
-    ] * 4  # describe, permission set, field permissions, assignment
+    ] * 5
+    assert not any("/describe" in c.request.url for c in mocked.calls)
 
 
-def test_a_picklist_missing_values_gets_them_added(
+def test_a_picklist_missing_values_gets_them_added_compared_case_insensitively(
     mocked: responses.RequestsMock, environ: dict[str, str], sleeps: SleepRecorder
 ) -> None:
     token_ok(mocked)
     describes(mocked)
     permission_set(mocked, exists=True, granted=["Account.KAM_Tier__c"])
-    mocked.get(f"{API}/tooling/query/", json={"records": [{"Id": "00N7"}], "done": True})
-    metadata = {
-        "label": "KAM Tier",
-        "type": "Picklist",
-        "valueSet": {
-            "restricted": True,
-            "valueSetDefinition": {
-                "sorted": False,
-                "value": [
-                    {"fullName": v, "label": v, "default": False}
-                    for v in ("Strategic", "Key", "Emerging")
-                ],
-            },
-        },
-    }
-    mocked.get(
-        f"{API}/tooling/sobjects/CustomField/00N7", json={"Id": "00N7", "Metadata": metadata}
-    )
-    mocked.patch(f"{API}/tooling/sobjects/CustomField/00N7", status=204)
+    # "key" is Salesforce's duplicate of "Key": value names are unique case-insensitively
+    existing = ("Strategic", "key", "Emerging")
+    org_fields(mocked, {"KAM_Tier": picklist_metadata("KAM Tier", existing, "Tier (kam-sync)")})
     sf = connect(SalesforceSettings(), environ, sleep=sleeps)
 
     report = sf.provision([TIER])
 
-    assert report.updated == ["Account.KAM_Tier__c"]
-    (patch,) = sent(mocked, "PATCH", f"{API}/tooling/sobjects/CustomField/00N7")
+    assert report.updated == ["Account.KAM_Tier__c"] and not report.problems
+    (patch,) = sent(mocked, "PATCH", f"{API}/tooling/sobjects/CustomField/00N000000000000000")
     values = [v["fullName"] for v in patch["Metadata"]["valueSet"]["valueSetDefinition"]["value"]]
-    assert values == ["Strategic", "Key", "Emerging", "Watchlist", "None"]
+    assert values == ["Strategic", "key", "Emerging", "Watchlist", "None"]
 
 
-def test_a_field_of_another_type_is_reported_not_changed(
+def test_a_field_of_another_type_is_reported_not_changed_nor_granted(
     mocked: responses.RequestsMock, environ: dict[str, str], sleeps: SleepRecorder
 ) -> None:
     token_ok(mocked)
     describes(mocked)
+    flags = {**picklist_metadata("KAM Flags", ("Over Cap",), ""), "type": "MultiselectPicklist"}
+    org_fields(mocked, {"KAM_Flags": flags})
     sf = connect(SalesforceSettings(), environ, sleep=sleeps)
 
     report = sf.provision([FLAGS_AS_TEXT])
@@ -160,6 +190,45 @@ def test_a_field_of_another_type_is_reported_not_changed(
         "delete the field, or map another one"
     ]
     assert all(c.request.method == "GET" for c in mocked.calls if "/data/" in c.request.url)
+
+
+def test_a_field_an_admin_created_without_access_for_the_user_is_found_and_granted(
+    mocked: responses.RequestsMock, environ: dict[str, str], sleeps: SleepRecorder
+) -> None:
+    # KAM_Checklist_Gaps__c is not in the user's describe (no field-level security), but the
+    # Tooling API lists it: creating it again would fail DUPLICATE_DEVELOPER_NAME.
+    token_ok(mocked)
+    describes(mocked)
+    gaps = {"label": "Gaps", "type": "LongTextArea", "length": 32768, "description": None}
+    org_fields(mocked, {"KAM_Checklist_Gaps": gaps})
+    permission_set(mocked, exists=True, granted=[])
+    sf = connect(SalesforceSettings(), environ, sleep=sleeps)
+
+    report = sf.provision([GAPS])
+
+    assert not report.created and not report.problems
+    assert report.updated == ["Account.KAM_Checklist_Gaps__c"]  # the kam-sync mark was added
+    assert sent(mocked, "POST", f"{API}/tooling/sobjects/CustomField") == []
+    (grant,) = sent(mocked, "POST", f"{API}/sobjects/FieldPermissions")
+    assert grant["Field"] == "Account.KAM_Checklist_Gaps__c" and grant["PermissionsEdit"] is True
+
+
+def test_a_field_made_by_an_older_kam_sync_gets_the_kam_sync_mark_in_its_description(
+    mocked: responses.RequestsMock, environ: dict[str, str], sleeps: SleepRecorder
+) -> None:
+    token_ok(mocked)
+    describes(mocked)
+    old = {**SCORE_METADATA, "description": "Key-account candidacy score 0-100."}
+    org_fields(mocked, {"KAM_Score": old})
+    permission_set(mocked, exists=True, granted=["Account.KAM_Score__c"])
+    sf = connect(SalesforceSettings(), environ, sleep=sleeps)
+
+    report = sf.provision([SCORE])
+
+    assert report.updated == ["Account.KAM_Score__c"]
+    (patch,) = sent(mocked, "PATCH", f"{API}/tooling/sobjects/CustomField/00N000000000000000")
+    assert patch["Metadata"]["description"] == "Key-account candidacy score 0-100. (kam-sync)"
+    assert patch["Metadata"]["precision"] == 5  # the rest of the Metadata is sent back whole
 
 
 def test_describe_is_read_again_after_provisioning(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 import pytest
@@ -11,7 +12,15 @@ from sf_fakes import API, token_ok
 from kam_sync.errors import QuotaExhaustedError
 from kam_sync_connectors.quota import DAILY_BUDGET, RUN_BUDGET
 from kam_sync_connectors.salesforce.client import SalesforceClient
-from kam_sync_connectors.salesforce.quota import observe_limits, parse_limit_info
+from kam_sync_connectors.salesforce.connector import connect
+from kam_sync_connectors.salesforce.quota import (
+    LIMIT_INFO_SOURCE,
+    LIMITS_REFUSED,
+    LIMITS_SOURCE,
+    observe_limits,
+    parse_limit_info,
+)
+from kam_sync_connectors.salesforce.settings import SalesforceSettings
 
 URL = f"{API}/limits/"
 
@@ -73,3 +82,57 @@ def test_limits_body_sets_usage_before_the_first_header(
     assert (client.quota.used, client.quota.limit) == (14000, 15000)
     with pytest.raises(QuotaExhaustedError):
         client.quota.check()
+
+
+def test_a_refused_limits_resource_lets_the_run_go_on_with_the_usage_from_the_header(
+    mocked: responses.RequestsMock,
+    environ: dict[str, str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # A user without "View Setup and Configuration" gets 403 on /limits; the 403 carries
+    # Sforce-Limit-Info like every REST response.
+    token_ok(mocked)
+    mocked.get(
+        URL,
+        status=403,
+        json=[{"errorCode": "INSUFFICIENT_ACCESS", "message": "no access"}],
+        headers={"Sforce-Limit-Info": "api-usage=120/5000"},
+    )
+    sf = connect(SalesforceSettings(), environ, sleep=lambda _s: None)
+
+    with caplog.at_level(logging.WARNING):
+        first = sf.check_quota()
+        second = sf.check_quota()
+
+    assert (first.used, first.limit, first.source) == (120, 5000, LIMIT_INFO_SOURCE)
+    assert second.source == LIMIT_INFO_SOURCE
+    # said once, and /limits is not asked again in the same connector
+    assert [r.message for r in caplog.records].count(LIMITS_REFUSED) == 1
+    assert sf.quota().calls_by_kind["limits"] == 1
+
+
+def test_a_readable_limits_resource_is_named_as_the_quota_source(
+    mocked: responses.RequestsMock, environ: dict[str, str]
+) -> None:
+    token_ok(mocked)
+    mocked.get(URL, json={"DailyApiRequests": {"Max": 5000, "Remaining": 4000}})
+    sf = connect(SalesforceSettings(), environ, sleep=lambda _s: None)
+
+    status = sf.check_quota()
+
+    assert (status.used, status.limit, status.source) == (1000, 5000, LIMITS_SOURCE)
+
+
+def test_the_daily_quota_on_limits_still_stops_the_run(
+    mocked: responses.RequestsMock, environ: dict[str, str]
+) -> None:
+    token_ok(mocked)
+    mocked.get(
+        URL,
+        status=403,
+        json=[{"errorCode": "REQUEST_LIMIT_EXCEEDED", "message": "TotalRequests Limit exceeded."}],
+    )
+    sf = connect(SalesforceSettings(), environ, sleep=lambda _s: None)
+
+    with pytest.raises(QuotaExhaustedError):
+        sf.check_quota()
