@@ -9,9 +9,10 @@
 * Pages are yielded one by one; only the Ids at the current highest stamp are remembered
   (``window.Boundary``), to drop duplicates when the query has to be restarted from that stamp
   (an expired query locator).
-* A first full pull above ``bulk_query_threshold`` records runs as one Bulk API 2.0 query job.
-  Bulk results are not guaranteed in query order, so those pages carry no watermark except an
-  empty last one.
+* A first full pull above ``bulk_query_threshold`` records runs as one Bulk API 2.0 query job,
+  with no ORDER BY (it would turn off PK chunking and large objects' queries would time out).
+  Its rows come in no order, so those pages carry no watermark except an empty last one, the
+  highest stamp seen, computed here.
 * Related pseudo-fields (``@AccountTeamMember.TeamMemberRole``): a change to a child record does
   not move the parent's ``SystemModstamp``. An incremental pull therefore also asks which
   parents have children changed (or deleted) in the same window, and pulls those parents by Id
@@ -235,6 +236,7 @@ class Puller:
             id_field=request.id_field,
             since=None,
             until=request.until,
+            ordered=False,
         )
         # A Bulk query's rows come in no useful order, so the watermark can only move once the
         # whole result is stored: every slice goes out without one, then an empty page carries it.

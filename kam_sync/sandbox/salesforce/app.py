@@ -90,6 +90,9 @@ class SalesforceApp(CrmApp):
             processing_seconds=bulk_processing_seconds,
             count_read=lambda n: stats.count_read("bulk", n),
         )
+        # Tests: refuse this many next requests with the concurrency variant of
+        # REQUEST_LIMIT_EXCEEDED (see before_route).
+        self.refuse_concurrent_requests = 0
         self.tooling = ToolingService(store)
         register_custom_fields(store)
         self.routes = self._routes()
@@ -127,6 +130,17 @@ class SalesforceApp(CrmApp):
         if not self.sessions.check(request.header("authorization")):
             return sf_error(401, "INVALID_SESSION_ID", "Session expired or invalid")
         with self._quota_lock:
+            if self.refuse_concurrent_requests > 0:
+                # The same code as the daily limit, for too many requests in flight at once
+                # (Developer Limits and Allocations Quick Reference, "API Request Limits and
+                # Allocations": concurrent API request limits); it passes when they finish.
+                self.refuse_concurrent_requests -= 1
+                self.stats.count_fault("concurrent_limit")
+                return sf_error(
+                    403,
+                    "REQUEST_LIMIT_EXCEEDED",
+                    "ConcurrentRequests (Concurrent API Requests) Limit exceeded.",
+                )
             if self._api_used >= self.daily_api_limit:
                 self.stats.count_fault("quota_exhausted")
                 return sf_error(403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")
