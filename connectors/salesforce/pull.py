@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -35,12 +35,36 @@ from kam_sync_connectors.salesforce import bulk, soql
 from kam_sync_connectors.salesforce.client import SalesforceClient
 from kam_sync_connectors.salesforce.describe import DescribeCache
 from kam_sync_connectors.salesforce.records import csv_records, flatten, parse_datetime
+from kam_sync_connectors.salesforce.wire import datetime_text
 from kam_sync_connectors.window import Boundary, IncrementalWindow
 
 EXPIRED_LOCATOR_CODES = frozenset({"INVALID_QUERY_LOCATOR", "QUERY_TIMEOUT"})
+# On a record a merge deleted, the id of the record that absorbed it (Object Reference).
+MERGED_INTO_FIELD = "MasterRecordId"
+# Get Deleted counts its 15 days from the moment of the call; a run starts a little before.
+_GET_DELETED_MARGIN = timedelta(hours=1)
 _CHILD_STAMPS = ("SystemModstamp", "LastModifiedDate")
 
 log = logging.getLogger(__name__)
+
+
+def _log_merges(request: PullRequest, page: Page, merged_field: str) -> None:
+    deleted = request.deleted_field or ""
+    merged = sum(1 for r in page.records if r.get(merged_field) and r.get(deleted))
+    if merged:
+        # Salesforce re-parents the loser's children (opportunities) to the survivor, so they
+        # arrive with it in this or the next pull; the loser itself leaves scope, and its own
+        # KAM history is not carried over.
+        log.info(
+            "salesforce: %d %s records were merged into another record; they leave scope and "
+            "their related records count toward the surviving record",
+            merged,
+            request.object_name,
+        )
+
+
+def _get(path: str, params: dict[str, str], sf: Salesforce) -> Any:
+    return sf.restful(path, method="GET", params=params)
 
 
 def _query_all(query_text: str, headers: dict[str, str], sf: Salesforce) -> Any:
@@ -65,8 +89,12 @@ class Puller:
     def pull(self, request: PullRequest) -> Iterator[Page]:
         schema = self._describe.schema(request.object_name)
         wanted = [request.id_field, request.modified_field]
+        merged_field = None
         if request.deleted_field:
             wanted.append(request.deleted_field)
+            if schema.field(MERGED_INTO_FIELD) is not None:
+                merged_field = MERGED_INTO_FIELD
+                wanted.append(MERGED_INTO_FIELD)
         selection = soql.select_fields(schema, [*wanted, *request.fields], self._describe.schema)
         window = IncrementalWindow.of(
             request, look_back_minutes=self._client.settings.look_back_minutes
@@ -83,11 +111,64 @@ class Puller:
             except _UseBulk:
                 yield from self._bulk_pull(request, selection)
             return
+        if since is not None and request.deleted_field:
+            # Before the regular pages, for the same reason as the parents below.
+            yield from self._hard_deleted(request, since)
         if since is not None and selection.related:
             # Before the regular pages: they move the watermark, and a run stopped after them
             # must not have skipped these parents.
             yield from self._parents_of_changed_children(request, selection, since)
-        yield from self._rest_pull(request, selection, since)
+        for page in self._rest_pull(request, selection, since):
+            if merged_field is not None:
+                _log_merges(request, page, merged_field)
+            yield page
+
+    def _hard_deleted(self, request: PullRequest, since: datetime) -> Iterator[Page]:
+        """Records deleted in the window, from the Get Deleted resource, as tombstones.
+
+        ``queryAll`` returns deleted records only while they are in the recycle bin; records
+        hard-deleted, purged from the bin, or merged away and purged are found only in the
+        org's delete log (REST API Developer Guide, "sObject Get Deleted": up to 15 days back,
+        start and end to the minute). Each comes out as ``{id, deleted: true, modified:
+        deletedDate}``. Deletions older than the log reaches are left to the id reconciliation.
+        """
+        assert request.deleted_field is not None
+        settings = self._client.settings
+        end = request.until
+        oldest = end - timedelta(days=settings.get_deleted_days) + _GET_DELETED_MARGIN
+        start = max(since, oldest)
+        if start >= end:
+            return
+        params = {"start": datetime_text(start), "end": datetime_text(end)}
+        path = f"sobjects/{soql.check_name(request.object_name, 'object')}/deleted/"
+        result: dict[str, Any] = (
+            self._client.call(f"get deleted {request.object_name}", partial(_get, path, params))
+            or {}
+        )
+        earliest = parse_datetime(result.get("earliestDateAvailable"))
+        if since < oldest or (earliest is not None and since < earliest):
+            log.warning(
+                "salesforce: %s deletions before %s are no longer in Salesforce's delete log; "
+                "the periodic id reconciliation removes records deleted before then",
+                request.object_name,
+                max(oldest, earliest or oldest).isoformat(timespec="minutes"),
+            )
+        records: list[RawRecord] = [
+            {
+                request.id_field: str(entry["id"]),
+                request.deleted_field: True,
+                request.modified_field: entry.get("deletedDate"),
+            }
+            for entry in result.get("deletedRecords") or ()
+            if entry.get("id")
+        ]
+        if records:
+            log.info(
+                "salesforce: %d %s records were deleted since the last run (delete log)",
+                len(records),
+                request.object_name,
+            )
+            yield Page(records, high_watermark=None)
 
     def _parents_of_changed_children(
         self, request: PullRequest, selection: soql.Selection, since: datetime

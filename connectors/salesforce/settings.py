@@ -107,6 +107,14 @@ class SalesforceSettings(ConnectorSettings):
     bulk_max_wait_seconds: float = Field(
         default=3_600.0, gt=0, description="stop waiting for a Bulk API 2.0 job after this long"
     )
+    # sObject Get Deleted returns deletions "for no more than 15 days previous to the day the
+    # call is executed" (REST API Developer Guide).
+    get_deleted_days: int = Field(
+        default=15,
+        ge=1,
+        le=15,
+        description="how far back incremental pulls read the delete log (Salesforce: 15 days)",
+    )
     # UNABLE_TO_LOCK_ROW: retry rounds and their back-off.
     lock_retry_attempts: int = Field(
         default=3,

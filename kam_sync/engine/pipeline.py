@@ -77,6 +77,14 @@ ENGINE_OPPORTUNITY_COLUMNS = (
 )
 
 
+# Snapshot columns a stored record cannot lack; a deleted record without them is a tombstone.
+_SNAPSHOT_REQUIRED = ("modified_at", "account_id")
+
+
+def _id_only(record: dict[str, Any]) -> bool:
+    return any(name in record and record[name] is None for name in _SNAPSHOT_REQUIRED)
+
+
 class RunInterrupted(KamSyncError):
     """The run was asked to stop (SIGTERM) and stopped after its current batch."""
 
@@ -221,9 +229,13 @@ class SyncEngine:
         for page in self.connector.pull(request):
             good: list[dict[str, Any]] = []
             bad: list[tuple[str, str, str | None, str]] = []
+            gone: list[str] = []  # deleted records known by id alone (a delete log's entries)
             for raw in page.records:
                 result = normalizer.normalize(raw)
-                if isinstance(result, dict):
+                if isinstance(result, dict) and result["is_deleted"] and _id_only(result):
+                    gone.append(result["id"])
+                    deleted += 1
+                elif isinstance(result, dict):
                     good.append(result)
                     deleted += bool(result["is_deleted"])
                 else:
@@ -232,6 +244,7 @@ class SyncEngine:
                     )
             with self.store.transaction() as conn:
                 self.store.upsert_snapshot(object_name, good, conn=conn)
+                self.store.mark_deleted(object_name, gone, conn=conn)
                 self.store.quarantine(bad, run_id=summary.run_id, conn=conn)
                 self.store.release_quarantine(object_name, [r["id"] for r in good], conn=conn)
                 if page.high_watermark is not None:

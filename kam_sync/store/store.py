@@ -288,6 +288,27 @@ class StateStore:
             conn.execute(stmt, rows)
         return len(rows)
 
+    def mark_deleted(
+        self, object_name: str, record_ids: Sequence[str], *, conn: Connection | None = None
+    ) -> None:
+        """Flag stored records deleted by id alone (a CRM's delete log names only the id).
+
+        Ids never stored are left alone: there is nothing of theirs to take out of scope.
+        """
+        if not record_ids:
+            return
+        table = _snapshot_table(object_name)
+        stmt = (
+            table.update()
+            .where(table.c.id.in_(list(record_ids)))
+            .values(is_deleted=True, snapshot_at=datetime.now(UTC))
+        )
+        if conn is None:
+            with self.engine.begin() as own:
+                own.execute(stmt)
+        else:
+            conn.execute(stmt)
+
     def release_quarantine(
         self, object_name: str, record_ids: Sequence[str], *, conn: Connection | None = None
     ) -> None:

@@ -18,6 +18,7 @@ from kam_sync.sandbox.faults import FaultInjector, FaultSpec
 from kam_sync.sandbox.salesforce.auth import ORG_ID, SalesforceCredentials, SessionRegistry
 from kam_sync.sandbox.salesforce.bulk import BulkIngestService
 from kam_sync.sandbox.salesforce.bulk_query import BulkQueryService
+from kam_sync.sandbox.salesforce.deletions import GetDeletedService
 from kam_sync.sandbox.salesforce.errors import NOT_FOUND_MESSAGE, sf_error
 from kam_sync.sandbox.salesforce.rest_query import QueryService
 from kam_sync.sandbox.salesforce.rest_records import RecordService
@@ -93,6 +94,7 @@ class SalesforceApp(CrmApp):
         # Tests: refuse this many next requests with the concurrency variant of
         # REQUEST_LIMIT_EXCEEDED (see before_route).
         self.refuse_concurrent_requests = 0
+        self.deletions = GetDeletedService(store, count_read=lambda n: stats.count_read("read", n))
         self.tooling = ToolingService(store)
         register_custom_fields(store)
         self.routes = self._routes()
@@ -210,6 +212,7 @@ class SalesforceApp(CrmApp):
             ),
             Route.of("GET", _V + r"/sobjects/?", r.global_describe),
             Route.of("GET", sob + r"/describe/?", r.describe),
+            Route.of("GET", sob + r"/deleted/?", self.deletions.get_deleted),
             Route.of("GET", sob + r"/?", r.basic_info),
             Route.of("POST", sob + r"/?", r.create_record),
             Route.of("GET", sob + "/" + rid, r.get_record),

@@ -1,0 +1,70 @@
+"""Issue 13 end to end: records a real org deletes past `queryAll` leave scope and get no writes;
+a first pull through Bulk API 2.0 sends no ORDER BY."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.crm import kam_sync_cli, sandbox_project
+
+
+def _run_json(project: Path, env: dict[str, str]) -> dict:
+    result = kam_sync_cli("run", "--json", "--project", str(project), env=env, cwd=project.parent)
+    assert result.returncode in (0, 3), result.stderr
+    return json.loads(result.stdout)
+
+
+def _store(project: Path) -> sqlite3.Connection:
+    return sqlite3.connect(project / "state" / "kam-sync.sqlite")
+
+
+@pytest.mark.slow
+def test_hard_deleted_and_merged_accounts_leave_scope_and_get_no_writes(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    with sandbox_project("salesforce", project, accounts=120, seed=41) as (handle, env):
+        provisioned = kam_sync_cli("provision", "--project", str(project), env=env, cwd=tmp_path)
+        assert provisioned.returncode == 0, provisioned.stderr
+        assert _run_json(project, env)["status"] == "ok"
+        store = handle.app.store
+        with _store(project) as db:
+            with_deals = [
+                r[0]
+                for r in db.execute(
+                    "SELECT a.id FROM account_snapshot a WHERE a.is_deleted = 0 AND EXISTS "
+                    "(SELECT 1 FROM opportunity_snapshot o WHERE o.account_id = a.id "
+                    "AND o.is_deleted = 0) ORDER BY a.id"
+                )
+            ]
+        hard, survivor, loser = with_deals[0], with_deals[1], with_deals[2]
+        loser_deals = [r["Id"] for r in store.records("Opportunity") if r["AccountId"] == loser]
+        gone_deal = next(r["Id"] for r in store.records("Opportunity") if r["AccountId"] == hard)
+        # Hard deletes and a merge whose loser is purged from the recycle bin: queryAll returns
+        # none of them any more; only the delete log names them.
+        store.hard_delete("Opportunity", gone_deal)
+        store.hard_delete("Account", hard)
+        store.merge("Account", survivor, loser)
+        store.purge_recycle_bin("Account")
+        handle.reset_stats()
+        second = _run_json(project, env)
+
+        assert second["status"] == "ok", second
+        with _store(project) as db:
+            flags = dict(db.execute("SELECT id, is_deleted FROM account_snapshot"))
+            moved = {
+                r[0]: r[1]
+                for r in db.execute(
+                    "SELECT id, account_id FROM opportunity_snapshot WHERE is_deleted = 0"
+                )
+            }
+            deal_gone = db.execute(
+                "SELECT is_deleted FROM opportunity_snapshot WHERE id = ?", (gone_deal,)
+            ).fetchone()
+        assert flags[hard] == 1 and flags[loser] == 1 and flags[survivor] == 0
+        assert deal_gone == (1,)
+        assert all(moved[d] == survivor for d in loser_deals), "the merged deals count for B"
+        assert second["write_failures"] == 0 and second["dead_letters"] == 0
+        assert second["deleted"]["account"] >= 2
