@@ -63,8 +63,25 @@ def _log_merges(request: PullRequest, page: Page, merged_field: str) -> None:
         )
 
 
+def reconciliation_due(since: datetime | None, until: datetime, every_days: float) -> bool:
+    """True for the first incremental pull after each ``every_days`` boundary (UTC epoch).
+
+    Stateless: ``since`` is the watermark the previous run left, so the pull whose window
+    crosses a boundary is the first one after it. A watermark that stops moving (no changes)
+    keeps it due until records change again.
+    """
+    if since is None or every_days <= 0:
+        return False
+    period = every_days * 86_400
+    return int(since.timestamp() // period) != int(until.timestamp() // period)
+
+
 def _get(path: str, params: dict[str, str], sf: Salesforce) -> Any:
     return sf.restful(path, method="GET", params=params)
+
+
+def _query(query_text: str, headers: dict[str, str], sf: Salesforce) -> Any:
+    return sf.query(query_text, headers=headers)
 
 
 def _query_all(query_text: str, headers: dict[str, str], sf: Salesforce) -> Any:
@@ -122,6 +139,35 @@ class Puller:
             if merged_field is not None:
                 _log_merges(request, page, merged_field)
             yield page
+        if request.deleted_field and reconciliation_due(
+            request.since, request.until, self._client.settings.id_reconciliation_days
+        ):
+            yield self._existing_ids(request)
+
+    def _existing_ids(self, request: PullRequest) -> Page:
+        """Every id of the object that exists now, for the engine to drop the others."""
+        query_text = (
+            f"SELECT {soql.check_name(request.id_field, 'field')} "
+            f"FROM {soql.check_name(request.object_name, 'object')}"
+        )
+        headers = {"Sforce-Query-Options": "batchSize=2000"}
+        ids: set[str] = set()
+        result = self._client.call(
+            f"list {request.object_name} ids", partial(_query, query_text, headers)
+        )
+        while True:
+            ids.update(str(r[request.id_field]) for r in result.get("records") or ())
+            if result.get("done", True) or not result.get("nextRecordsUrl"):
+                break
+            next_url = result["nextRecordsUrl"]
+            result = self._client.call(
+                f"list {request.object_name} ids (next page)",
+                partial(_query_more, next_url, headers),
+            )
+        log.info(
+            "salesforce: id reconciliation: %d %s records exist", len(ids), request.object_name
+        )
+        return Page([], high_watermark=None, existing_ids=frozenset(ids))
 
     def _hard_deleted(self, request: PullRequest, since: datetime) -> Iterator[Page]:
         """Records deleted in the window, from the Get Deleted resource, as tombstones.

@@ -115,6 +115,14 @@ class SalesforceSettings(ConnectorSettings):
         le=15,
         description="how far back incremental pulls read the delete log (Salesforce: 15 days)",
     )
+    # Records deleted before the delete log reaches (15 days, or less after a purge) are found
+    # by listing every id: one query call per 2,000 records of each pulled object.
+    id_reconciliation_days: float = Field(
+        default=7.0,
+        ge=0,
+        description="list every record id this often (days; 0: never) to find records deleted "
+        "past Salesforce's delete log",
+    )
     # UNABLE_TO_LOCK_ROW: retry rounds and their back-off.
     lock_retry_attempts: int = Field(
         default=3,

@@ -244,6 +244,10 @@ class SyncEngine:
                     )
             with self.store.transaction() as conn:
                 self.store.upsert_snapshot(object_name, good, conn=conn)
+                if page.existing_ids is not None:  # an id reconciliation: the rest vanished
+                    vanished = self.store.live_ids(object_name, conn=conn) - page.existing_ids
+                    gone.extend(sorted(vanished))
+                    deleted += len(vanished)
                 self.store.mark_deleted(object_name, gone, conn=conn)
                 self.store.quarantine(bad, run_id=summary.run_id, conn=conn)
                 self.store.release_quarantine(object_name, [r["id"] for r in good], conn=conn)

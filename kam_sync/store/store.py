@@ -288,6 +288,15 @@ class StateStore:
             conn.execute(stmt, rows)
         return len(rows)
 
+    def live_ids(self, object_name: str, *, conn: Connection | None = None) -> set[str]:
+        """The ids of the stored records not flagged deleted."""
+        table = _snapshot_table(object_name)
+        query = select(table.c.id).where(table.c.is_deleted.is_(False))
+        if conn is not None:
+            return {str(i) for i in conn.execute(query).scalars()}
+        with self.engine.connect() as own:
+            return {str(i) for i in own.execute(query).scalars()}
+
     def mark_deleted(
         self, object_name: str, record_ids: Sequence[str], *, conn: Connection | None = None
     ) -> None:

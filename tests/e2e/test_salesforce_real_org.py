@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -68,3 +70,27 @@ def test_hard_deleted_and_merged_accounts_leave_scope_and_get_no_writes(tmp_path
         assert all(moved[d] == survivor for d in loser_deals), "the merged deals count for B"
         assert second["write_failures"] == 0 and second["dead_letters"] == 0
         assert second["deleted"]["account"] >= 2
+
+        # Deleted so long ago that the delete log no longer has it: the id reconciliation takes
+        # it out of scope. Its period is shortened to 2 seconds so the next run crosses one.
+        config = project / "kam-sync.yaml"
+        text = config.read_text()
+        assert "    auth: client_credentials\n" in text
+        config.write_text(
+            text.replace(
+                "    auth: client_credentials\n",
+                f"    auth: client_credentials\n    id_reconciliation_days: {2 / 86_400}\n",
+            )
+        )
+        forgotten = with_deals[3]
+        store.hard_delete("Account", forgotten)
+        store.purge_delete_log("Account", store.clock() + timedelta(minutes=1))
+        time.sleep(2.1)
+        third = _run_json(project, env)
+
+        assert third["status"] == "ok" and third["write_failures"] == 0
+        with _store(project) as db:
+            (flag,) = db.execute(
+                "SELECT is_deleted FROM account_snapshot WHERE id = ?", (forgotten,)
+            ).fetchone()
+        assert flag == 1

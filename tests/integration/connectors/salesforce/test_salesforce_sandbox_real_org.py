@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -25,6 +25,7 @@ from sf_sandbox import (
 from kam_sync.errors import FatalApiError
 from kam_sync_connectors.base import RecordUpdate
 from kam_sync_connectors.salesforce import soql
+from kam_sync_connectors.salesforce.pull import reconciliation_due
 
 ROLES = "@AccountTeamMember.TeamMemberRole"
 
@@ -228,3 +229,53 @@ def test_the_incremental_rest_query_keeps_its_order_by() -> None:
         until=datetime(2026, 1, 1, tzinfo=UTC),
     )
     assert text.endswith("ORDER BY SystemModstamp ASC, Id ASC")
+
+
+def test_hard_deleted_and_purged_records_arrive_as_tombstones_from_the_delete_log(
+    sandbox_factory: Callable[..., Any],
+) -> None:
+    sandbox = sandbox_factory(accounts=60, seed=41)
+    store = sandbox.app.store
+    since = datetime.now(UTC) - timedelta(minutes=5)
+    hard, binned = account_ids(sandbox)[:2]
+    store.hard_delete("Account", hard)
+    store.delete("Account", binned)
+    store.purge_recycle_bin("Account")
+    sf = connector_for(sandbox, id_reconciliation_days=0)
+
+    pages = list(sf.pull(accounts_request(since, datetime.now(UTC) + timedelta(minutes=1))))
+
+    records = [r for p in pages for r in p.records]
+    assert {r["Id"] for r in records} == {hard, binned}  # queryAll alone sees neither
+    assert all(r["IsDeleted"] is True and r["SystemModstamp"] for r in records)
+    assert pages[0].high_watermark is None
+
+
+def test_the_delete_log_is_read_no_further_back_than_its_15_days(
+    sandbox_factory: Callable[..., Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    sandbox = sandbox_factory(accounts=30, seed=42)
+    sf = connector_for(sandbox, id_reconciliation_days=0)
+
+    pages = list(
+        sf.pull(accounts_request(datetime.now(UTC) - timedelta(days=40), datetime.now(UTC)))
+    )
+
+    assert pages  # no INVALID_REPLICATION_DATE from asking too far back
+    assert "no longer in Salesforce's delete log" in caplog.text
+
+
+def test_an_id_reconciliation_lists_every_existing_id_once_a_period_boundary_is_crossed(
+    sandbox_factory: Callable[..., Any],
+) -> None:
+    sandbox = sandbox_factory(accounts=2500, seed=43)
+    sf = connector_for(sandbox, id_reconciliation_days=7)
+    until = datetime.now(UTC)
+
+    pages = list(sf.pull(accounts_request(until - timedelta(days=8), until)))
+    quiet = list(sf.pull(accounts_request(until - timedelta(seconds=1), until)))
+
+    assert pages[-1].existing_ids == frozenset(account_ids(sandbox))
+    # a one-second window is due only if it happens to cross a boundary
+    due = reconciliation_due(until - timedelta(seconds=1), until, 7)
+    assert any(p.existing_ids is not None for p in quiet) == due

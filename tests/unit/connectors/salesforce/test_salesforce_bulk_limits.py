@@ -62,3 +62,17 @@ def test_bulk_csv_cells_are_cut_at_the_bulk_field_limit() -> None:
     assert bulk.BULK_MAX_FIELD_CHARS == 32_000
     assert ("z" * 32_000) in text and ("z" * 32_001) not in text
     assert ",ok," in text
+
+
+def test_an_id_reconciliation_is_due_on_the_first_pull_after_each_period_boundary() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from kam_sync_connectors.salesforce.pull import reconciliation_due
+
+    boundary = datetime.fromtimestamp(7 * 86_400 * 2950, UTC)  # a 7-day boundary
+    hour = timedelta(hours=1)
+
+    assert reconciliation_due(boundary - hour, boundary + hour, 7)
+    assert not reconciliation_due(boundary + hour, boundary + 2 * hour, 7)
+    assert not reconciliation_due(boundary - hour, boundary + hour, 0)  # switched off
+    assert not reconciliation_due(None, boundary, 7)  # a full pull reads everything anyway
