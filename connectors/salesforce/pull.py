@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from decimal import Decimal
 from functools import partial
 from typing import Any
 
@@ -33,12 +34,19 @@ from kam_sync.errors import FatalApiError
 from kam_sync_connectors.base import Page, PullRequest, RawRecord
 from kam_sync_connectors.salesforce import bulk, soql
 from kam_sync_connectors.salesforce.client import SalesforceClient
-from kam_sync_connectors.salesforce.describe import DescribeCache
+from kam_sync_connectors.salesforce.describe import DescribeCache, SObjectSchema
+from kam_sync_connectors.salesforce.error_map import CONNECTOR
 from kam_sync_connectors.salesforce.records import csv_records, flatten, parse_datetime
 from kam_sync_connectors.salesforce.wire import datetime_text
 from kam_sync_connectors.window import Boundary, IncrementalWindow
 
 EXPIRED_LOCATOR_CODES = frozenset({"INVALID_QUERY_LOCATOR", "QUERY_TIMEOUT"})
+# Multi-currency orgs: each record's currency (Object Reference, "CurrencyIsoCode"), and the
+# rates of the active currencies.
+CURRENCY_FIELD = "CurrencyIsoCode"
+CURRENCY_RATES_QUERY = (
+    "SELECT IsoCode, ConversionRate, IsCorporate FROM CurrencyType WHERE IsActive = true"
+)
 # On a record a merge deleted, the id of the record that absorbed it (Object Reference).
 MERGED_INTO_FIELD = "MasterRecordId"
 # Get Deleted counts its 15 days from the moment of the call; a run starts a little before.
@@ -61,6 +69,35 @@ def _log_merges(request: PullRequest, page: Page, merged_field: str) -> None:
             merged,
             request.object_name,
         )
+
+
+def _currency_fields(schema: SObjectSchema, request: PullRequest) -> dict[str, int]:
+    """The requested currency fields and their scales, when the org is multi-currency."""
+    if schema.field(CURRENCY_FIELD) is None:
+        return {}
+    found: dict[str, int] = {}
+    for name in request.fields:
+        described = schema.field(name) if "." not in name else None
+        if described is not None and described.type == "currency":
+            found[name] = described.scale if described.scale is not None else 2
+    return found
+
+
+def _to_corporate(record: RawRecord, money: dict[str, int], rates: dict[str, Decimal]) -> None:
+    code = record.get(CURRENCY_FIELD)
+    if code is None:
+        return  # a tombstone from the delete log carries no amounts
+    rate = rates.get(str(code))
+    if rate is None or rate == 0:
+        raise FatalApiError(
+            f"a record is in currency {code}, which has no active conversion rate in CurrencyType",
+            connector=CONNECTOR,
+        )
+    for name, scale in money.items():
+        value = record.get(name)
+        if value is None or rate == 1:
+            continue
+        record[name] = (Decimal(str(value)) / rate).quantize(Decimal(1).scaleb(-scale))
 
 
 def reconciliation_due(since: datetime | None, until: datetime, every_days: float) -> bool:
@@ -102,10 +139,50 @@ class Puller:
     def __init__(self, client: SalesforceClient, describe: DescribeCache) -> None:
         self._client = client
         self._describe = describe
+        self._rates: dict[str, Decimal] | None = None
+        # The org's corporate currency, once a multi-currency pull has read the rates.
+        self.corporate_currency: str | None = None
 
     def pull(self, request: PullRequest) -> Iterator[Page]:
         schema = self._describe.schema(request.object_name)
-        wanted = [request.id_field, request.modified_field]
+        money = _currency_fields(schema, request)
+        if not money:
+            yield from self._pull(request, ())
+            return
+        rates = self._currency_rates()
+        for page in self._pull(request, (CURRENCY_FIELD,)):
+            for record in page.records:
+                _to_corporate(record, money, rates)
+            yield page
+
+    def _currency_rates(self) -> dict[str, Decimal]:
+        """Active currencies' rates against the corporate one (read once per connector).
+
+        Multi-currency orgs keep each record's amounts in its ``CurrencyIsoCode``; the
+        ``CurrencyType`` object holds each active currency's ``ConversionRate``, units per one
+        unit of the corporate currency (Object Reference, "CurrencyType"). Converting here,
+        rather than with SOQL ``convertCurrency()``, works for Bulk API 2.0 queries too and
+        gives the corporate currency, not the integration user's.
+        """
+        if self._rates is None:
+            rates: dict[str, Decimal] = {}
+            corporate = None
+            for row in self._all_records("query CurrencyType", CURRENCY_RATES_QUERY):
+                rates[str(row["IsoCode"])] = Decimal(str(row["ConversionRate"]))
+                if row.get("IsCorporate"):
+                    corporate = str(row["IsoCode"])
+            self._rates = rates
+            self.corporate_currency = corporate
+            log.info(
+                "salesforce: multi-currency org; amounts are converted to the corporate "
+                "currency %s",
+                corporate,
+            )
+        return self._rates
+
+    def _pull(self, request: PullRequest, extra: tuple[str, ...]) -> Iterator[Page]:
+        schema = self._describe.schema(request.object_name)
+        wanted = [request.id_field, request.modified_field, *extra]
         merged_field = None
         if request.deleted_field:
             wanted.append(request.deleted_field)

@@ -28,6 +28,7 @@ KEY_PREFIXES = {
     "CustomField": "00N",
     "BulkJob": "750",
     "QueryLocator": "01g",
+    "CurrencyType": "02c",
 }
 
 

@@ -279,3 +279,59 @@ def test_an_id_reconciliation_lists_every_existing_id_once_a_period_boundary_is_
     # a one-second window is due only if it happens to cross a boundary
     due = reconciliation_due(until - timedelta(seconds=1), until, 7)
     assert any(p.existing_ids is not None for p in quiet) == due
+
+
+def _opportunities(since: datetime | None = None) -> Any:
+    from kam_sync_connectors.base import PullRequest
+
+    return PullRequest(
+        object_name="Opportunity",
+        fields=("AccountId", "Amount", "StageName"),
+        since=since,
+        until=datetime.now(UTC) + timedelta(minutes=1),
+        id_field="Id",
+        modified_field="SystemModstamp",
+        deleted_field="IsDeleted",
+    )
+
+
+def test_amounts_in_a_multi_currency_org_arrive_in_the_corporate_currency(
+    sandbox_factory: Callable[..., Any],
+) -> None:
+    from decimal import Decimal
+
+    from kam_sync.sandbox.salesforce.currency import enable_multi_currency, set_currency
+
+    sandbox = sandbox_factory(accounts=40, seed=44)
+    store = sandbox.app.store
+    single = {
+        r["Id"]: r["Amount"]
+        for p in connector_for(sandbox).pull(_opportunities())
+        for r in p.records
+    }
+    enable_multi_currency(
+        store, corporate="USD", rates={"EUR": Decimal("0.9"), "JPY": Decimal("150")}
+    )
+    priced = [i for i, amount in sorted(single.items()) if amount]
+    set_currency(store, "Opportunity", priced[0], "EUR")
+    set_currency(store, "Opportunity", priced[1], "JPY")
+    assert store.get("Opportunity", priced[1])["Amount"] != single[priced[1]]
+    sf = connector_for(sandbox)
+
+    multi = {r["Id"]: r["Amount"] for p in sf.pull(_opportunities()) for r in p.records}
+
+    assert multi == single  # the same figures, in USD, as the single-currency twin
+    assert sf._puller.corporate_currency == "USD"  # type: ignore[attr-defined]
+
+
+def test_a_single_currency_org_makes_no_currency_calls(
+    sandbox_factory: Callable[..., Any],
+) -> None:
+    sandbox = sandbox_factory(accounts=20, seed=45)
+    sf = connector_for(sandbox)
+    sf.describe("Opportunity")
+    sandbox.reset_stats()
+
+    list(sf.pull(_opportunities()))
+
+    assert requests_of(sandbox, "query") == 1
