@@ -152,6 +152,9 @@ class SyncEngine:
             for object_name in ("account", "opportunity"):
                 self._pull(object_name, as_of, summary, options)
                 log.debug("pulled %s; peak memory %.0f MiB", object_name, _peak_rss_mib())
+            # A connector that converted amounts (a multi-currency Salesforce org) names the
+            # currency they are now in; not part of the Connector protocol (yet).
+            summary.currency = getattr(self.connector, "corporate_currency", None)
             outcome.assessment = self._assess(as_of, summary, options)
             # Kept for `kam-sync explain` before anything is written, while the run holds little.
             save_last_run(self.project.root, outcome.assessment, mode=options.mode)

@@ -94,3 +94,43 @@ def test_hard_deleted_and_merged_accounts_leave_scope_and_get_no_writes(tmp_path
                 "SELECT is_deleted FROM account_snapshot WHERE id = ?", (forgotten,)
             ).fetchone()
         assert flag == 1
+
+
+def _scores_after_a_run(tmp_path: Path, name: str, *, multi_currency: bool) -> tuple[dict, dict]:
+    from decimal import Decimal
+
+    from kam_sync.sandbox.salesforce.currency import enable_multi_currency, set_currency
+
+    project = tmp_path / name
+    with sandbox_project("salesforce", project, accounts=80, seed=46) as (handle, env):
+        store = handle.app.store
+        if multi_currency:
+            # Rates whose conversions invert exactly, so the twin's figures are the same.
+            enable_multi_currency(
+                store, corporate="USD", rates={"EUR": Decimal("2"), "JPY": Decimal("150")}
+            )
+            priced = sorted(r["Id"] for r in store.records("Opportunity") if r.get("Amount"))
+            for number, record_id in enumerate(priced):
+                if number % 3:
+                    set_currency(
+                        store, "Opportunity", record_id, "EUR" if number % 3 == 1 else "JPY"
+                    )
+        provisioned = kam_sync_cli("provision", "--project", str(project), env=env, cwd=tmp_path)
+        assert provisioned.returncode == 0, provisioned.stderr
+        summary = _run_json(project, env)
+        with _store(project) as db:
+            amounts = dict(db.execute("SELECT id, amount FROM opportunity_snapshot"))
+        values = {r["Id"]: (r["KAM_Score__c"], r["KAM_Tier__c"]) for r in store.records("Account")}
+        return summary, {"amounts": amounts, "values": values}
+
+
+@pytest.mark.slow
+def test_a_multi_currency_portfolio_scores_as_its_single_currency_twin(tmp_path: Path) -> None:
+    single_summary, single = _scores_after_a_run(tmp_path, "single", multi_currency=False)
+    multi_summary, multi = _scores_after_a_run(tmp_path, "multi", multi_currency=True)
+
+    assert single_summary["currency"] is None
+    assert multi_summary["currency"] == "USD"
+    assert multi["amounts"] == single["amounts"]
+    assert multi["values"] == single["values"]
+    assert any(v[0] is not None for v in multi["values"].values())
