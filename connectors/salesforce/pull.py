@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import partial
 from typing import Any
@@ -46,6 +46,11 @@ EXPIRED_LOCATOR_CODES = frozenset({"INVALID_QUERY_LOCATOR", "QUERY_TIMEOUT"})
 CURRENCY_FIELD = "CurrencyIsoCode"
 CURRENCY_RATES_QUERY = (
     "SELECT IsoCode, ConversionRate, IsCorporate FROM CurrencyType WHERE IsActive = true"
+)
+# Advanced currency management: opportunity amounts convert at the rate of their close date.
+DATED_BY_FIELD = "CloseDate"
+DATED_RATES_QUERY = (
+    "SELECT IsoCode, ConversionRate, StartDate, NextStartDate FROM DatedConversionRate"
 )
 # On a record a merge deleted, the id of the record that absorbed it (Object Reference).
 MERGED_INTO_FIELD = "MasterRecordId"
@@ -81,6 +86,20 @@ def _currency_fields(schema: SObjectSchema, request: PullRequest) -> dict[str, i
         if described is not None and described.type == "currency":
             found[name] = described.scale if described.scale is not None else 2
     return found
+
+
+def _dated_rate(
+    record: RawRecord, dated: dict[str, list[tuple[date, date | None, Decimal]]]
+) -> dict[str, Decimal] | None:
+    """``{currency: rate}`` for the record's close date, or None to use the current rates."""
+    code, when = record.get(CURRENCY_FIELD), record.get(DATED_BY_FIELD)
+    if not dated or code is None or not when:
+        return None
+    day = date.fromisoformat(str(when)[:10])
+    for start, next_start, rate in dated.get(str(code), ()):
+        if start <= day and (next_start is None or day < next_start):
+            return {str(code): rate}
+    return None
 
 
 def _to_corporate(record: RawRecord, money: dict[str, int], rates: dict[str, Decimal]) -> None:
@@ -140,6 +159,7 @@ class Puller:
         self._client = client
         self._describe = describe
         self._rates: dict[str, Decimal] | None = None
+        self._dated: dict[str, list[tuple[date, date | None, Decimal]]] | None = None
         # The org's corporate currency, once a multi-currency pull has read the rates.
         self.corporate_currency: str | None = None
 
@@ -150,10 +170,40 @@ class Puller:
             yield from self._pull(request, ())
             return
         rates = self._currency_rates()
-        for page in self._pull(request, (CURRENCY_FIELD,)):
+        dated = self._dated_rates() if schema.field(DATED_BY_FIELD) is not None else {}
+        extra = (CURRENCY_FIELD, DATED_BY_FIELD) if dated else (CURRENCY_FIELD,)
+        for page in self._pull(request, extra):
             for record in page.records:
-                _to_corporate(record, money, rates)
+                _to_corporate(record, money, _dated_rate(record, dated) or rates)
             yield page
+
+    def _dated_rates(self) -> dict[str, list[tuple[date, date | None, Decimal]]]:
+        """Dated rates per currency, when advanced currency management is on (else empty).
+
+        With it, opportunity amounts convert at the rate of the period their close date falls
+        in (Salesforce Help, "Edit Dated Exchange Rates"; Object Reference,
+        "DatedConversionRate"). Without multi-currency the object does not exist (INVALID_TYPE);
+        without advanced currency management it has no rows.
+        """
+        if self._dated is None:
+            dated: dict[str, list[tuple[date, date | None, Decimal]]] = {}
+            try:
+                rows = list(self._all_records("query DatedConversionRate", DATED_RATES_QUERY))
+            except FatalApiError as exc:
+                if exc.error_code != "INVALID_TYPE":
+                    raise
+                rows = []
+            for row in rows:
+                next_start = row.get("NextStartDate")
+                dated.setdefault(str(row["IsoCode"]), []).append(
+                    (
+                        date.fromisoformat(str(row["StartDate"])),
+                        date.fromisoformat(str(next_start)) if next_start else None,
+                        Decimal(str(row["ConversionRate"])),
+                    )
+                )
+            self._dated = dated
+        return self._dated
 
     def _currency_rates(self) -> dict[str, Decimal]:
         """Active currencies' rates against the corporate one (read once per connector).

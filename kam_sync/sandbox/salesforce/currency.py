@@ -9,7 +9,8 @@ single-currency until a test calls `enable_multi_currency`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import datetime as dt
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 
 from kam_sync.sandbox.salesforce.schema import FieldDef, ObjectSchema
@@ -87,3 +88,45 @@ def set_currency(store: SalesforceStore, sobject: str, record_id: str, code: str
                 record[field_def.name] = converted.quantize(Decimal(1).scaleb(-field_def.scale))
         record["CurrencyIsoCode"] = code
         store.bump(sobject.lower())
+
+
+def _dated_schema() -> ObjectSchema:
+    schema = ObjectSchema("DatedConversionRate", "Dated Exchange Rate", "Dated Exchange Rates")
+    for field_def in (
+        FieldDef("Id", "Dated Exchange Rate ID", "id", length=18, updateable=False,
+                 createable=False, nillable=False),
+        FieldDef("IsoCode", "Currency ISO Code", "picklist", nillable=False),
+        FieldDef("ConversionRate", "Conversion Rate", "double", precision=18, scale=6),
+        FieldDef("StartDate", "Start Date", "date", nillable=False),
+        FieldDef("NextStartDate", "Next Start Date", "date"),
+        FieldDef("IsDeleted", "Deleted", "boolean", updateable=False, createable=False,
+                 nillable=False, default_value=False),
+        FieldDef("SystemModstamp", "System Modstamp", "datetime", updateable=False,
+                 createable=False, nillable=False),
+    ):  # fmt: skip
+        schema.add(field_def)
+    return schema
+
+
+def enable_dated_rates(
+    store: SalesforceStore, periods: Sequence[tuple[str, dt.date, dt.date | None, Decimal]]
+) -> None:
+    """Turn on advanced currency management with (currency, start, next start, rate) periods:
+    opportunity amounts then convert at the rate of the period of their close date (Salesforce
+    Help, "Edit Dated Exchange Rates"). The object does not exist before (INVALID_TYPE)."""
+    with store.lock:
+        store.schema.objects["datedconversionrate"] = _dated_schema()
+        store.tables.setdefault("datedconversionrate", {})
+        for code, start, next_start, rate in periods:
+            store.put_seed(
+                "DatedConversionRate",
+                {
+                    "Id": store.new_id("DatedConversionRate"),
+                    "IsoCode": code,
+                    "ConversionRate": Decimal(rate),
+                    "StartDate": start,
+                    "NextStartDate": next_start,
+                    "IsDeleted": False,
+                    "SystemModstamp": store.clock(),
+                },
+            )

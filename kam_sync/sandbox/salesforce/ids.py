@@ -29,6 +29,7 @@ KEY_PREFIXES = {
     "BulkJob": "750",
     "QueryLocator": "01g",
     "CurrencyType": "02c",
+    "DatedConversionRate": "04w",
 }
 
 

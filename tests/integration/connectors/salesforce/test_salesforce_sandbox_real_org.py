@@ -335,3 +335,36 @@ def test_a_single_currency_org_makes_no_currency_calls(
     list(sf.pull(_opportunities()))
 
     assert requests_of(sandbox, "query") == 1
+
+
+def test_with_advanced_currency_management_amounts_convert_at_their_close_dates_rate(
+    sandbox_factory: Callable[..., Any],
+) -> None:
+    from datetime import date
+    from decimal import Decimal
+
+    from kam_sync.sandbox.salesforce.currency import (
+        enable_dated_rates,
+        enable_multi_currency,
+        set_currency,
+    )
+
+    sandbox = sandbox_factory(accounts=30, seed=47)
+    store = sandbox.app.store
+    enable_multi_currency(store, corporate="USD", rates={"EUR": Decimal("4")})
+    deal = next(r for r in store.records("Opportunity") if r.get("Amount") and r.get("CloseDate"))
+    set_currency(store, "Opportunity", deal["Id"], "EUR")
+    amount_eur = store.get("Opportunity", deal["Id"])["Amount"]
+    close = deal["CloseDate"]
+    enable_dated_rates(
+        store,
+        [
+            ("EUR", date(1990, 1, 1), close, Decimal("8")),
+            ("EUR", close, None, Decimal("2")),  # the period of the close date
+        ],
+    )
+    sf = connector_for(sandbox)
+
+    pulled = {r["Id"]: r for p in sf.pull(_opportunities()) for r in p.records}
+
+    assert pulled[deal["Id"]]["Amount"] == (Decimal(amount_eur) / 2).quantize(Decimal("0.01"))
