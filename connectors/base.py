@@ -97,6 +97,9 @@ class Page:
     # The highest modification stamp among the records of this and earlier pages: the engine
     # may advance its watermark to it once the page is durably stored.
     high_watermark: datetime | None = None
+    # When set: every id of the object that exists in the CRM now (an id reconciliation). A
+    # stored record whose id is not among them was deleted past the CRM's delete log.
+    existing_ids: frozenset[str] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import io
 import itertools
+import logging
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -26,7 +27,11 @@ from kam_sync_connectors.salesforce.client import SalesforceClient
 from kam_sync_connectors.salesforce.error_map import CONNECTOR
 from kam_sync_connectors.salesforce.wire import csv_cell
 
+log = logging.getLogger(__name__)
 JobKind = Literal["query", "ingest"]
+# Bulk API 2.0 ingest: "Maximum number of characters in a field: 32,000" (Bulk API 2.0
+# Developer Guide, "Limits and Allocations"), below the 32,768 a long text area holds.
+BULK_MAX_FIELD_CHARS = 32_000
 FINAL_STATES = frozenset({"JobComplete", "Failed", "Aborted"})
 
 
@@ -43,13 +48,32 @@ class RowOutcome:
 _SUCCEEDED = RowOutcome(ok=True)  # shared: a 50,000-row job mostly succeeds
 
 
-def _wait(client: SalesforceClient, kind: JobKind, job_id: str) -> dict[str, Any]:
+def poll_waits(first: float, longest: float) -> Iterator[float]:
+    """The waits between job status checks: ``first``, doubling, capped at ``longest``."""
+    wait = first
+    while True:
+        yield min(wait, longest)
+        wait = min(max(wait, 0.001) * 2, longest) if longest > 0 else 0.0
+
+
+def _wait(
+    client: SalesforceClient, kind: JobKind, job_id: str, *, failed_ok: bool = False
+) -> dict[str, Any]:
+    """Poll a job until it is final, backing off between checks (``poll_waits``).
+
+    A ``Failed`` ingest job may have written some rows before it failed; with ``failed_ok``
+    its info is returned so that the caller reads the per-row results (Bulk API 2.0 Developer
+    Guide, "Get Job Successful Record Results": results are available for failed jobs too).
+    """
     settings = client.settings
+    waits = poll_waits(settings.bulk_poll_interval_seconds, settings.bulk_poll_max_interval_seconds)
     waited = 0.0
     while True:
         info = client.json_call(f"bulk {kind} job status", "GET", f"jobs/{kind}/{job_id}")
         state = str(info.get("state"))
         if state in FINAL_STATES:
+            if state == "Failed" and failed_ok:
+                return dict(info)
             if state != "JobComplete":
                 raise FatalApiError(
                     f"bulk {kind} job {job_id} ended {state}: {info.get('errorMessage') or ''}",
@@ -62,8 +86,9 @@ def _wait(client: SalesforceClient, kind: JobKind, job_id: str) -> dict[str, Any
                 f"bulk {kind} job {job_id} still {state} after {waited:g}s; it is left running",
                 connector=CONNECTOR,
             )
-        client.sleep(settings.bulk_poll_interval_seconds)
-        waited += max(settings.bulk_poll_interval_seconds, 0.001)
+        wait = next(waits)
+        client.sleep(wait)
+        waited += max(wait, 0.001)
 
 
 # -- query -------------------------------------------------------------------------------------
@@ -120,15 +145,23 @@ def query_pages(
 
 
 def update_csv_chunks(
-    rows: Iterable[Mapping[str, Any]], columns: Sequence[str], max_bytes: int
+    rows: Iterable[Mapping[str, Any]],
+    columns: Sequence[str],
+    max_bytes: int,
+    *,
+    max_field_chars: int = BULK_MAX_FIELD_CHARS,
 ) -> Iterator[tuple[list[str], BinaryIO]]:
     """``(record ids, CSV file)`` chunks, each below ``max_bytes`` (one job each).
+
+    A cell longer than ``max_field_chars`` is cut to that length: Bulk API 2.0 refuses the
+    whole row otherwise, though REST would have taken it (long text areas hold 32,768).
 
     Each chunk is written to a temporary file as its lines are made and uploaded from there:
     a job takes up to 100 MB of CSV, which would otherwise be held in memory while it uploads.
     A file is closed (and gone) when the next chunk is asked for.
     """
     header = _csv_line(["Id", *columns])
+    cut = 0
     ids: list[str] = []
     body: BinaryIO = tempfile.TemporaryFile()  # noqa: SIM115 (closed below, chunk by chunk)
     try:
@@ -136,6 +169,10 @@ def update_csv_chunks(
         size = len(header)
         for row in rows:
             cells = [row["Id"], *(csv_cell(row.get(c)) if c in row else "" for c in columns)]
+            for index, cell in enumerate(cells):
+                if len(cell) > max_field_chars:
+                    cells[index] = cell[:max_field_chars]
+                    cut += 1
             line = _csv_line(cells)
             if ids and size + len(line) > max_bytes:
                 body.seek(0)
@@ -152,6 +189,13 @@ def update_csv_chunks(
             yield ids, body
     finally:
         body.close()
+        if cut:
+            log.warning(
+                "salesforce: %d text values longer than %d characters were cut to that length "
+                "for Bulk API 2.0",
+                cut,
+                max_field_chars,
+            )
 
 
 def _csv_line(cells: Sequence[Any]) -> bytes:
@@ -195,32 +239,53 @@ def run_update_job(
     client.json_call(
         "bulk ingest close", "PATCH", f"jobs/ingest/{job_id}", {"state": "UploadComplete"}
     )
-    info = _wait(client, "ingest", job_id)
+    info = _wait(client, "ingest", job_id, failed_ok=True)
+    processed = int(info.get("numberRecordsProcessed") or 0)
+    failed = int(info.get("numberRecordsFailed") or 0)
+    job_failed = info.get("state") == "Failed"
+    if job_failed and processed == 0:
+        # Nothing was processed (e.g. "InvalidBatch : Field name not found"): the upload itself
+        # was refused, and sending it again would be refused again.
+        raise FatalApiError(
+            f"bulk ingest job {job_id} ended Failed: {info.get('errorMessage') or ''}",
+            error_code="Failed",
+            connector=CONNECTOR,
+        )
     outcomes: dict[str, RowOutcome] = {}
     for row in _result_rows(client, job_id, "failedResults"):
         code, message = parse_sf_error(row.get("sf__Error", ""))
         outcomes[row.get("Id") or row.get("sf__Id", "")] = RowOutcome(False, code, message)
     # numberRecordsProcessed counts failed records too. When every uploaded record was
     # processed and every failure is listed, the rest succeeded: the successful-results list
-    # (which echoes the whole upload) need not be fetched.
-    processed = int(info.get("numberRecordsProcessed") or 0)
-    failed = int(info.get("numberRecordsFailed") or 0)
-    if processed == len(ids) and failed == len(outcomes):
+    # (which echoes the whole upload) need not be fetched. A job that ended Failed part-way
+    # wrote the rows in its successful results; the others were not processed and are sent
+    # again by a later run (UNPROCESSED is retriable).
+    if not job_failed and processed == len(ids) and failed == len(outcomes):
         for record_id in ids:
             outcomes.setdefault(record_id, _SUCCEEDED)
         return outcomes
     for row in _result_rows(client, job_id, "successfulResults"):
         outcomes.setdefault(row.get("Id") or row.get("sf__Id", ""), _SUCCEEDED)
     missing = [i for i in ids if i not in outcomes]
+    unprocessed = RowOutcome(
+        False,
+        "UNPROCESSED",
+        "the bulk job failed before processing this row"
+        if job_failed
+        else "the bulk job did not process this row",
+        processed=False,
+    )
     if missing:
         for row in _result_rows(client, job_id, "unprocessedrecords"):
-            outcomes[row.get("Id", "")] = RowOutcome(
-                False, "UNPROCESSED", "the bulk job did not process this row", processed=False
-            )
+            outcomes.setdefault(row.get("Id", ""), unprocessed)
     for record_id in ids:
         outcomes.setdefault(
             record_id,
-            RowOutcome(False, "NO_RESULT", "the bulk job reported nothing for this row", False),
+            unprocessed
+            if job_failed
+            else RowOutcome(
+                False, "NO_RESULT", "the bulk job reported nothing for this row", False
+            ),
         )
     return outcomes
 

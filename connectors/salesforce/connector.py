@@ -88,6 +88,11 @@ class SalesforceConnector:
     def pull(self, request: PullRequest) -> Iterator[Page]:
         return self._puller.pull(request)
 
+    @property
+    def corporate_currency(self) -> str | None:
+        """The currency pulled amounts were converted to (multi-currency orgs), else None."""
+        return self._puller.corporate_currency
+
     def set_write_back_targets(self, object_name: str, fields: Iterable[str]) -> None:
         """Declare the only fields ``push`` may write on ``object_name``."""
         self._pusher.write_back_targets[object_name] = frozenset(fields)

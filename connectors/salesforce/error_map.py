@@ -35,6 +35,20 @@ RETRIABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 # Error codes that mean "the org's API allocation is used up" rather than "you lack access".
 QUOTA_CODES = frozenset({"REQUEST_LIMIT_EXCEEDED", "TOO_MANY_REQUESTS"})
 TRANSIENT_CODES = frozenset({"SERVER_UNAVAILABLE", "UNABLE_TO_LOCK_ROW"})
+# REQUEST_LIMIT_EXCEEDED also names limits on requests in flight at once, not the daily
+# allocation: "ConcurrentRequests (Concurrent API Requests) Limit exceeded." and
+# "ConcurrentPerOrgLongTxn Limit exceeded." (long-running requests; Salesforce Developer Limits
+# and Allocations Quick Reference, "API Request Limits and Allocations"). Those pass when the
+# other requests finish: back off and try again. The daily one reads "TotalRequests Limit
+# exceeded." and stops the run.
+CONCURRENCY_LIMIT_MARKERS = ("ConcurrentRequests", "ConcurrentPerOrgLongTxn")
+
+
+def is_concurrency_limit(code: str | None, message: str) -> bool:
+    """True for a REQUEST_LIMIT_EXCEEDED about requests at once rather than the daily quota."""
+    return code == "REQUEST_LIMIT_EXCEEDED" and any(
+        marker in message for marker in CONCURRENCY_LIMIT_MARKERS
+    )
 
 
 class SessionExpired(ApiError):
@@ -96,6 +110,14 @@ def for_status(
         if code == "INVALID_SESSION_ID" or code is None:
             return SessionExpired(text, status=status, error_code=code, connector=CONNECTOR)
         return AuthError(f"{CONNECTOR}: {text}")
+    if is_concurrency_limit(code, message):
+        return RetriableApiError(
+            text,
+            retry_after=retry_after_seconds(response),
+            status=status,
+            error_code=code,
+            connector=CONNECTOR,
+        )
     if code in QUOTA_CODES and status != 429:
         return QuotaExhaustedError(text, status=status, error_code=code, connector=CONNECTOR)
     if status in RETRIABLE_STATUSES or code in TRANSIENT_CODES:

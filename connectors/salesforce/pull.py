@@ -9,9 +9,10 @@
 * Pages are yielded one by one; only the Ids at the current highest stamp are remembered
   (``window.Boundary``), to drop duplicates when the query has to be restarted from that stamp
   (an expired query locator).
-* A first full pull above ``bulk_query_threshold`` records runs as one Bulk API 2.0 query job.
-  Bulk results are not guaranteed in query order, so those pages carry no watermark except an
-  empty last one.
+* A first full pull above ``bulk_query_threshold`` records runs as one Bulk API 2.0 query job,
+  with no ORDER BY (it would turn off PK chunking and large objects' queries would time out).
+  Its rows come in no order, so those pages carry no watermark except an empty last one, the
+  highest stamp seen, computed here.
 * Related pseudo-fields (``@AccountTeamMember.TeamMemberRole``): a change to a child record does
   not move the parent's ``SystemModstamp``. An incremental pull therefore also asks which
   parents have children changed (or deleted) in the same window, and pulls those parents by Id
@@ -22,7 +23,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import date, datetime, timedelta
+from decimal import Decimal
 from functools import partial
 from typing import Any
 
@@ -32,14 +34,110 @@ from kam_sync.errors import FatalApiError
 from kam_sync_connectors.base import Page, PullRequest, RawRecord
 from kam_sync_connectors.salesforce import bulk, soql
 from kam_sync_connectors.salesforce.client import SalesforceClient
-from kam_sync_connectors.salesforce.describe import DescribeCache
+from kam_sync_connectors.salesforce.describe import DescribeCache, SObjectSchema
+from kam_sync_connectors.salesforce.error_map import CONNECTOR
 from kam_sync_connectors.salesforce.records import csv_records, flatten, parse_datetime
+from kam_sync_connectors.salesforce.wire import datetime_text
 from kam_sync_connectors.window import Boundary, IncrementalWindow
 
 EXPIRED_LOCATOR_CODES = frozenset({"INVALID_QUERY_LOCATOR", "QUERY_TIMEOUT"})
+# Multi-currency orgs: each record's currency (Object Reference, "CurrencyIsoCode"), and the
+# rates of the active currencies.
+CURRENCY_FIELD = "CurrencyIsoCode"
+CURRENCY_RATES_QUERY = (
+    "SELECT IsoCode, ConversionRate, IsCorporate FROM CurrencyType WHERE IsActive = true"
+)
+# Advanced currency management: opportunity amounts convert at the rate of their close date.
+DATED_BY_FIELD = "CloseDate"
+DATED_RATES_QUERY = (
+    "SELECT IsoCode, ConversionRate, StartDate, NextStartDate FROM DatedConversionRate"
+)
+# On a record a merge deleted, the id of the record that absorbed it (Object Reference).
+MERGED_INTO_FIELD = "MasterRecordId"
+# Get Deleted counts its 15 days from the moment of the call; a run starts a little before.
+_GET_DELETED_MARGIN = timedelta(hours=1)
 _CHILD_STAMPS = ("SystemModstamp", "LastModifiedDate")
 
 log = logging.getLogger(__name__)
+
+
+def _log_merges(request: PullRequest, page: Page, merged_field: str) -> None:
+    deleted = request.deleted_field or ""
+    merged = sum(1 for r in page.records if r.get(merged_field) and r.get(deleted))
+    if merged:
+        # Salesforce re-parents the loser's children (opportunities) to the survivor, so they
+        # arrive with it in this or the next pull; the loser itself leaves scope, and its own
+        # KAM history is not carried over.
+        log.info(
+            "salesforce: %d %s records were merged into another record; they leave scope and "
+            "their related records count toward the surviving record",
+            merged,
+            request.object_name,
+        )
+
+
+def _currency_fields(schema: SObjectSchema, request: PullRequest) -> dict[str, int]:
+    """The requested currency fields and their scales, when the org is multi-currency."""
+    if schema.field(CURRENCY_FIELD) is None:
+        return {}
+    found: dict[str, int] = {}
+    for name in request.fields:
+        described = schema.field(name) if "." not in name else None
+        if described is not None and described.type == "currency":
+            found[name] = described.scale if described.scale is not None else 2
+    return found
+
+
+def _dated_rate(
+    record: RawRecord, dated: dict[str, list[tuple[date, date | None, Decimal]]]
+) -> dict[str, Decimal] | None:
+    """``{currency: rate}`` for the record's close date, or None to use the current rates."""
+    code, when = record.get(CURRENCY_FIELD), record.get(DATED_BY_FIELD)
+    if not dated or code is None or not when:
+        return None
+    day = date.fromisoformat(str(when)[:10])
+    for start, next_start, rate in dated.get(str(code), ()):
+        if start <= day and (next_start is None or day < next_start):
+            return {str(code): rate}
+    return None
+
+
+def _to_corporate(record: RawRecord, money: dict[str, int], rates: dict[str, Decimal]) -> None:
+    code = record.get(CURRENCY_FIELD)
+    if code is None:
+        return  # a tombstone from the delete log carries no amounts
+    rate = rates.get(str(code))
+    if rate is None or rate == 0:
+        raise FatalApiError(
+            f"a record is in currency {code}, which has no active conversion rate in CurrencyType",
+            connector=CONNECTOR,
+        )
+    for name, scale in money.items():
+        value = record.get(name)
+        if value is None or rate == 1:
+            continue
+        record[name] = (Decimal(str(value)) / rate).quantize(Decimal(1).scaleb(-scale))
+
+
+def reconciliation_due(since: datetime | None, until: datetime, every_days: float) -> bool:
+    """True for the first incremental pull after each ``every_days`` boundary (UTC epoch).
+
+    Stateless: ``since`` is the watermark the previous run left, so the pull whose window
+    crosses a boundary is the first one after it. A watermark that stops moving (no changes)
+    keeps it due until records change again.
+    """
+    if since is None or every_days <= 0:
+        return False
+    period = every_days * 86_400
+    return int(since.timestamp() // period) != int(until.timestamp() // period)
+
+
+def _get(path: str, params: dict[str, str], sf: Salesforce) -> Any:
+    return sf.restful(path, method="GET", params=params)
+
+
+def _query(query_text: str, headers: dict[str, str], sf: Salesforce) -> Any:
+    return sf.query(query_text, headers=headers)
 
 
 def _query_all(query_text: str, headers: dict[str, str], sf: Salesforce) -> Any:
@@ -60,12 +158,87 @@ class Puller:
     def __init__(self, client: SalesforceClient, describe: DescribeCache) -> None:
         self._client = client
         self._describe = describe
+        self._rates: dict[str, Decimal] | None = None
+        self._dated: dict[str, list[tuple[date, date | None, Decimal]]] | None = None
+        # The org's corporate currency, once a multi-currency pull has read the rates.
+        self.corporate_currency: str | None = None
 
     def pull(self, request: PullRequest) -> Iterator[Page]:
         schema = self._describe.schema(request.object_name)
-        wanted = [request.id_field, request.modified_field]
+        money = _currency_fields(schema, request)
+        if not money:
+            yield from self._pull(request, ())
+            return
+        rates = self._currency_rates()
+        dated = self._dated_rates() if schema.field(DATED_BY_FIELD) is not None else {}
+        extra = (CURRENCY_FIELD, DATED_BY_FIELD) if dated else (CURRENCY_FIELD,)
+        for page in self._pull(request, extra):
+            for record in page.records:
+                _to_corporate(record, money, _dated_rate(record, dated) or rates)
+            yield page
+
+    def _dated_rates(self) -> dict[str, list[tuple[date, date | None, Decimal]]]:
+        """Dated rates per currency, when advanced currency management is on (else empty).
+
+        With it, opportunity amounts convert at the rate of the period their close date falls
+        in (Salesforce Help, "Edit Dated Exchange Rates"; Object Reference,
+        "DatedConversionRate"). Without multi-currency the object does not exist (INVALID_TYPE);
+        without advanced currency management it has no rows.
+        """
+        if self._dated is None:
+            dated: dict[str, list[tuple[date, date | None, Decimal]]] = {}
+            try:
+                rows = list(self._all_records("query DatedConversionRate", DATED_RATES_QUERY))
+            except FatalApiError as exc:
+                if exc.error_code != "INVALID_TYPE":
+                    raise
+                rows = []
+            for row in rows:
+                next_start = row.get("NextStartDate")
+                dated.setdefault(str(row["IsoCode"]), []).append(
+                    (
+                        date.fromisoformat(str(row["StartDate"])),
+                        date.fromisoformat(str(next_start)) if next_start else None,
+                        Decimal(str(row["ConversionRate"])),
+                    )
+                )
+            self._dated = dated
+        return self._dated
+
+    def _currency_rates(self) -> dict[str, Decimal]:
+        """Active currencies' rates against the corporate one (read once per connector).
+
+        Multi-currency orgs keep each record's amounts in its ``CurrencyIsoCode``; the
+        ``CurrencyType`` object holds each active currency's ``ConversionRate``, units per one
+        unit of the corporate currency (Object Reference, "CurrencyType"). Converting here,
+        rather than with SOQL ``convertCurrency()``, works for Bulk API 2.0 queries too and
+        gives the corporate currency, not the integration user's.
+        """
+        if self._rates is None:
+            rates: dict[str, Decimal] = {}
+            corporate = None
+            for row in self._all_records("query CurrencyType", CURRENCY_RATES_QUERY):
+                rates[str(row["IsoCode"])] = Decimal(str(row["ConversionRate"]))
+                if row.get("IsCorporate"):
+                    corporate = str(row["IsoCode"])
+            self._rates = rates
+            self.corporate_currency = corporate
+            log.info(
+                "salesforce: multi-currency org; amounts are converted to the corporate "
+                "currency %s",
+                corporate,
+            )
+        return self._rates
+
+    def _pull(self, request: PullRequest, extra: tuple[str, ...]) -> Iterator[Page]:
+        schema = self._describe.schema(request.object_name)
+        wanted = [request.id_field, request.modified_field, *extra]
+        merged_field = None
         if request.deleted_field:
             wanted.append(request.deleted_field)
+            if schema.field(MERGED_INTO_FIELD) is not None:
+                merged_field = MERGED_INTO_FIELD
+                wanted.append(MERGED_INTO_FIELD)
         selection = soql.select_fields(schema, [*wanted, *request.fields], self._describe.schema)
         window = IncrementalWindow.of(
             request, look_back_minutes=self._client.settings.look_back_minutes
@@ -82,11 +255,93 @@ class Puller:
             except _UseBulk:
                 yield from self._bulk_pull(request, selection)
             return
+        if since is not None and request.deleted_field:
+            # Before the regular pages, for the same reason as the parents below.
+            yield from self._hard_deleted(request, since)
         if since is not None and selection.related:
             # Before the regular pages: they move the watermark, and a run stopped after them
             # must not have skipped these parents.
             yield from self._parents_of_changed_children(request, selection, since)
-        yield from self._rest_pull(request, selection, since)
+        for page in self._rest_pull(request, selection, since):
+            if merged_field is not None:
+                _log_merges(request, page, merged_field)
+            yield page
+        if request.deleted_field and reconciliation_due(
+            request.since, request.until, self._client.settings.id_reconciliation_days
+        ):
+            yield self._existing_ids(request)
+
+    def _existing_ids(self, request: PullRequest) -> Page:
+        """Every id of the object that exists now, for the engine to drop the others."""
+        query_text = (
+            f"SELECT {soql.check_name(request.id_field, 'field')} "
+            f"FROM {soql.check_name(request.object_name, 'object')}"
+        )
+        headers = {"Sforce-Query-Options": "batchSize=2000"}
+        ids: set[str] = set()
+        result = self._client.call(
+            f"list {request.object_name} ids", partial(_query, query_text, headers)
+        )
+        while True:
+            ids.update(str(r[request.id_field]) for r in result.get("records") or ())
+            if result.get("done", True) or not result.get("nextRecordsUrl"):
+                break
+            next_url = result["nextRecordsUrl"]
+            result = self._client.call(
+                f"list {request.object_name} ids (next page)",
+                partial(_query_more, next_url, headers),
+            )
+        log.info(
+            "salesforce: id reconciliation: %d %s records exist", len(ids), request.object_name
+        )
+        return Page([], high_watermark=None, existing_ids=frozenset(ids))
+
+    def _hard_deleted(self, request: PullRequest, since: datetime) -> Iterator[Page]:
+        """Records deleted in the window, from the Get Deleted resource, as tombstones.
+
+        ``queryAll`` returns deleted records only while they are in the recycle bin; records
+        hard-deleted, purged from the bin, or merged away and purged are found only in the
+        org's delete log (REST API Developer Guide, "sObject Get Deleted": up to 15 days back,
+        start and end to the minute). Each comes out as ``{id, deleted: true, modified:
+        deletedDate}``. Deletions older than the log reaches are left to the id reconciliation.
+        """
+        assert request.deleted_field is not None
+        settings = self._client.settings
+        end = request.until
+        oldest = end - timedelta(days=settings.get_deleted_days) + _GET_DELETED_MARGIN
+        start = max(since, oldest)
+        if start >= end:
+            return
+        params = {"start": datetime_text(start), "end": datetime_text(end)}
+        path = f"sobjects/{soql.check_name(request.object_name, 'object')}/deleted/"
+        result: dict[str, Any] = (
+            self._client.call(f"get deleted {request.object_name}", partial(_get, path, params))
+            or {}
+        )
+        earliest = parse_datetime(result.get("earliestDateAvailable"))
+        if since < oldest or (earliest is not None and since < earliest):
+            log.warning(
+                "salesforce: %s deletions before %s are no longer in Salesforce's delete log; "
+                "the periodic id reconciliation removes records deleted before then",
+                request.object_name,
+                max(oldest, earliest or oldest).isoformat(timespec="minutes"),
+            )
+        records: list[RawRecord] = [
+            {
+                request.id_field: str(entry["id"]),
+                request.deleted_field: True,
+                request.modified_field: entry.get("deletedDate"),
+            }
+            for entry in result.get("deletedRecords") or ()
+            if entry.get("id")
+        ]
+        if records:
+            log.info(
+                "salesforce: %d %s records were deleted since the last run (delete log)",
+                len(records),
+                request.object_name,
+            )
+            yield Page(records, high_watermark=None)
 
     def _parents_of_changed_children(
         self, request: PullRequest, selection: soql.Selection, since: datetime
@@ -235,6 +490,7 @@ class Puller:
             id_field=request.id_field,
             since=None,
             until=request.until,
+            ordered=False,
         )
         # A Bulk query's rows come in no useful order, so the watermark can only move once the
         # whole result is stored: every slice goes out without one, then an empty page carries it.

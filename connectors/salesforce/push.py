@@ -255,7 +255,13 @@ class Pusher:
         rows = ({"Id": u.record_id, **u.values} for u in updates)  # made one at a time
         by_id = {u.record_id: u for u in updates}
         results: dict[str, WriteResult] = {}
-        chunks = bulk.update_csv_chunks(rows, columns, self._client.settings.bulk_max_upload_bytes)
+        settings = self._client.settings
+        chunks = bulk.update_csv_chunks(
+            rows,
+            columns,
+            settings.bulk_max_upload_bytes,
+            max_field_chars=settings.bulk_max_field_chars,
+        )
         for ids, csv_body in chunks:
             if results and self._stopped():
                 results.update(self._not_sent(by_id[i] for i in ids))

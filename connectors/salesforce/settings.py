@@ -101,11 +101,42 @@ class SalesforceSettings(ConnectorSettings):
         ge=1,
         description="records per page of Bulk API 2.0 query results (maxRecords)",
     )
+    # A job's status is checked after 1 s, then at doubling waits up to 30 s apart: an
+    # hour-long job costs about 130 status calls instead of 1,800 at a fixed 2 s.
     bulk_poll_interval_seconds: float = Field(
-        default=2.0, ge=0, description="wait between Bulk API 2.0 job status checks"
+        default=1.0, ge=0, description="first wait between Bulk API 2.0 job status checks"
+    )
+    bulk_poll_max_interval_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        description="longest wait between Bulk API 2.0 job status checks (the wait doubles)",
+    )
+    # Bulk API 2.0 ingest takes at most 32,000 characters per field ("Limits and
+    # Allocations"); longer texts are cut to this length in bulk writes.
+    bulk_max_field_chars: int = Field(
+        default=32_000,
+        ge=1,
+        le=32_000,
+        description="characters per field in a Bulk API 2.0 write (Salesforce's maximum: 32,000)",
     )
     bulk_max_wait_seconds: float = Field(
         default=3_600.0, gt=0, description="stop waiting for a Bulk API 2.0 job after this long"
+    )
+    # sObject Get Deleted returns deletions "for no more than 15 days previous to the day the
+    # call is executed" (REST API Developer Guide).
+    get_deleted_days: int = Field(
+        default=15,
+        ge=1,
+        le=15,
+        description="how far back incremental pulls read the delete log (Salesforce: 15 days)",
+    )
+    # Records deleted before the delete log reaches (15 days, or less after a purge) are found
+    # by listing every id: one query call per 2,000 records of each pulled object.
+    id_reconciliation_days: float = Field(
+        default=7.0,
+        ge=0,
+        description="list every record id this often (days; 0: never) to find records deleted "
+        "past Salesforce's delete log",
     )
     # UNABLE_TO_LOCK_ROW: retry rounds and their back-off.
     lock_retry_attempts: int = Field(

@@ -107,6 +107,14 @@ def _step(name: str) -> Callable[[_Method], _Method]:
 PLAN_OVERLAY_URL = "sqlite:///plan-overlay.sqlite"
 
 
+# Snapshot columns a stored record cannot lack; a deleted record without them is a tombstone.
+_SNAPSHOT_REQUIRED = ("modified_at", "account_id")
+
+
+def _id_only(record: dict[str, Any]) -> bool:
+    return any(name in record and record[name] is None for name in _SNAPSHOT_REQUIRED)
+
+
 class RunInterrupted(KamSyncError):
     """The run was asked to stop (SIGTERM, Ctrl-C) and stopped after its current batch."""
 
@@ -192,6 +200,9 @@ class SyncEngine:
             for object_name in ("account", "opportunity"):
                 self._pull(object_name, as_of, summary, options)
                 log.debug("pulled %s; peak memory %.0f MiB", object_name, _peak_rss_mib())
+            # A connector that converted amounts (a multi-currency Salesforce org) names the
+            # currency they are now in; not part of the Connector protocol (yet).
+            summary.currency = getattr(self.connector, "corporate_currency", None)
             outcome.assessment = self._assess(as_of, summary, options)
             _check_stop(options, "after the assessment, before anything was written")
             # Kept for `kam-sync explain` before anything is written, while the run holds little.
@@ -307,9 +318,13 @@ class SyncEngine:
         for page in self.connector.pull(request):
             good: list[dict[str, Any]] = []
             bad: list[tuple[str, str, str | None, str]] = []
+            gone: list[str] = []  # deleted records known by id alone (a delete log's entries)
             for raw in page.records:
                 result = normalizer.normalize(raw)
-                if isinstance(result, dict):
+                if isinstance(result, dict) and result["is_deleted"] and _id_only(result):
+                    gone.append(result["id"])
+                    deleted += 1
+                elif isinstance(result, dict):
                     good.append(result)
                     deleted += bool(result["is_deleted"])
                 else:
@@ -319,15 +334,25 @@ class SyncEngine:
             if self._overlay is not None:
                 # A plan: the pulled records go to its scratch store; quarantine is counted only.
                 self._overlay.upsert_snapshot(object_name, good)
-                gone = self._plan_deleted.setdefault(object_name, set())
+                if page.existing_ids is not None:  # an id reconciliation: the rest vanished
+                    vanished = self.store.live_ids(object_name) - page.existing_ids
+                    gone.extend(sorted(vanished))
+                    deleted += len(vanished)
+                plan_gone = self._plan_deleted.setdefault(object_name, set())
                 for record in good:
                     if record["is_deleted"]:
-                        gone.add(record["id"])
+                        plan_gone.add(record["id"])
                     else:
-                        gone.discard(record["id"])
+                        plan_gone.discard(record["id"])
+                plan_gone.update(gone)
             else:
                 with self.store.transaction() as conn:
                     self.store.upsert_snapshot(object_name, good, conn=conn)
+                    if page.existing_ids is not None:  # an id reconciliation: the rest vanished
+                        vanished = self.store.live_ids(object_name, conn=conn) - page.existing_ids
+                        gone.extend(sorted(vanished))
+                        deleted += len(vanished)
+                    self.store.mark_deleted(object_name, gone, conn=conn)
                     self.store.quarantine(bad, run_id=summary.run_id, conn=conn)
                     self.store.release_quarantine(object_name, [r["id"] for r in good], conn=conn)
                     if page.high_watermark is not None:

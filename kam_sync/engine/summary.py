@@ -45,6 +45,8 @@ class RunSummary:
     error: str | None = None
     stopped_reason: str | None = None
     peak_memory_mib: int | None = None  # the run process's peak resident memory
+    # The currency amounts were converted to (a multi-currency CRM); None: as the CRM has them.
+    currency: str | None = None
     # Quarantined records alone make exit code 3 only above this share of the pulled records.
     max_quarantined_percent: float = 1.0
 
@@ -130,4 +132,5 @@ class RunSummary:
             "out_of_scope": self.out_of_scope,
             "adopted": self.adopted,
             "stopped_reason": self.stopped_reason,
+            "currency": self.currency,
         }

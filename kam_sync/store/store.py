@@ -336,6 +336,36 @@ class StateStore:
             conn.execute(stmt, rows)
         return len(rows)
 
+    def live_ids(self, object_name: str, *, conn: Connection | None = None) -> set[str]:
+        """The ids of the stored records not flagged deleted."""
+        table = _snapshot_table(object_name)
+        query = select(table.c.id).where(table.c.is_deleted.is_(False))
+        if conn is not None:
+            return {str(i) for i in conn.execute(query).scalars()}
+        with self.engine.connect() as own:
+            return {str(i) for i in own.execute(query).scalars()}
+
+    def mark_deleted(
+        self, object_name: str, record_ids: Sequence[str], *, conn: Connection | None = None
+    ) -> None:
+        """Flag stored records deleted by id alone (a CRM's delete log names only the id).
+
+        Ids never stored are left alone: there is nothing of theirs to take out of scope.
+        """
+        if not record_ids:
+            return
+        table = _snapshot_table(object_name)
+        stmt = (
+            table.update()
+            .where(table.c.id.in_(list(record_ids)))
+            .values(is_deleted=True, snapshot_at=datetime.now(UTC))
+        )
+        if conn is None:
+            with self.engine.begin() as own:
+                own.execute(stmt)
+        else:
+            conn.execute(stmt)
+
     def release_quarantine(
         self, object_name: str, record_ids: Sequence[str], *, conn: Connection | None = None
     ) -> None:

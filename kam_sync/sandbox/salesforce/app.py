@@ -22,6 +22,7 @@ from kam_sync.sandbox.faults import FaultInjector, FaultSpec
 from kam_sync.sandbox.salesforce.auth import ORG_ID, SalesforceCredentials, SessionRegistry
 from kam_sync.sandbox.salesforce.bulk import BulkIngestService
 from kam_sync.sandbox.salesforce.bulk_query import BulkQueryService
+from kam_sync.sandbox.salesforce.deletions import GetDeletedService
 from kam_sync.sandbox.salesforce.errors import NOT_FOUND_MESSAGE, sf_error
 from kam_sync.sandbox.salesforce.rest_query import QueryService
 from kam_sync.sandbox.salesforce.rest_records import RecordService
@@ -96,6 +97,10 @@ class SalesforceApp(CrmApp):
             processing_seconds=bulk_processing_seconds,
             count_read=lambda n: stats.count_read("bulk", n),
         )
+        # Tests: refuse this many next requests with the concurrency variant of
+        # REQUEST_LIMIT_EXCEEDED (see before_route).
+        self.refuse_concurrent_requests = 0
+        self.deletions = GetDeletedService(store, count_read=lambda n: stats.count_read("read", n))
         self.tooling = ToolingService(store)
         register_custom_fields(store)
         self.routes = self._routes()
@@ -133,6 +138,17 @@ class SalesforceApp(CrmApp):
         if not self.sessions.check(request.header("authorization")):
             return sf_error(401, "INVALID_SESSION_ID", "Session expired or invalid")
         with self._quota_lock:
+            if self.refuse_concurrent_requests > 0:
+                # The same code as the daily limit, for too many requests in flight at once
+                # (Developer Limits and Allocations Quick Reference, "API Request Limits and
+                # Allocations": concurrent API request limits); it passes when they finish.
+                self.refuse_concurrent_requests -= 1
+                self.stats.count_fault("concurrent_limit")
+                return sf_error(
+                    403,
+                    "REQUEST_LIMIT_EXCEEDED",
+                    "ConcurrentRequests (Concurrent API Requests) Limit exceeded.",
+                )
             if self._api_used >= self.daily_api_limit:
                 self.stats.count_fault("quota_exhausted")
                 return sf_error(403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")
@@ -202,6 +218,7 @@ class SalesforceApp(CrmApp):
             ),
             Route.of("GET", _V + r"/sobjects/?", r.global_describe),
             Route.of("GET", sob + r"/describe/?", r.describe),
+            Route.of("GET", sob + r"/deleted/?", self.deletions.get_deleted),
             Route.of("GET", sob + r"/?", r.basic_info),
             Route.of("POST", sob + r"/?", r.create_record),
             Route.of("GET", sob + "/" + rid, r.get_record),

@@ -30,6 +30,15 @@ DELIMITERS = {"COMMA": ",", "TAB": "\t", "PIPE": "|", "SEMICOLON": ";", "CARET":
 DELIMITERS["BACKQUOTE"] = "`"
 LINE_ENDINGS = {"LF": "\n", "CRLF": "\r\n"}
 SUPPORTED_OPERATIONS = ("update", "insert")
+# "Maximum number of characters in a field: 32,000" (Bulk API 2.0 Developer Guide, "Limits and
+# Allocations"); REST takes a long text area's full 32,768. Guess: the row fails with
+# STRING_TOO_LONG, the code REST gives for a value longer than its field.
+BULK_MAX_FIELD_CHARS = 32_000
+# A job that fails part-way ("If you receive a message that the API retried more than 10 times,
+# use a smaller upload file and try again", same page) keeps what it wrote: the rows before the
+# failure are in successfulResults / failedResults, the rest in unprocessedrecords (Bulk API
+# 2.0 Developer Guide, "Get Job Unprocessed Record Results").
+PARTIAL_FAILURE_MESSAGE = "InternalServerError : Retried more than 10 times"
 
 
 @dataclass(slots=True)
@@ -71,6 +80,8 @@ class BulkIngestService:
         self._count_written = count_written
         self._jobs: dict[str, IngestJob] = {}
         self._lock = threading.Lock()
+        # Tests: the next job processes this many rows, then fails (see PARTIAL_FAILURE_MESSAGE).
+        self.fail_next_job_after_rows: int | None = None
 
     # -- state ------------------------------------------------------------------------
 
@@ -250,7 +261,28 @@ class BulkIngestService:
             job.unprocessed = rows
             return
         written = 0
-        for row in rows:
+        fail_after, self.fail_next_job_after_rows = self.fail_next_job_after_rows, None
+        for number, row in enumerate(rows):
+            if fail_after is not None and number >= fail_after:
+                job.error_message = PARTIAL_FAILURE_MESSAGE
+                job.unprocessed = rows[number:]
+                break
+            too_long = [
+                name
+                for name, value in zip(header, row, strict=False)
+                if len(value) > BULK_MAX_FIELD_CHARS
+            ]
+            if too_long:
+                record_id = row[id_column] if id_column is not None and id_column < len(row) else ""
+                job.failed.append(
+                    (
+                        record_id,
+                        f"STRING_TOO_LONG:{too_long[0]}: data value too large "
+                        f"(max length={BULK_MAX_FIELD_CHARS}):{too_long[0]}",
+                        row,
+                    )
+                )
+                continue
             values = {
                 name: (None if value == "#N/A" else value)
                 for name, value in zip(header, row, strict=False)

@@ -29,6 +29,13 @@ from kam_sync.sandbox.salesforce.values import format_datetime
 from kam_sync.sandbox.server import Request, Response, empty_response, json_response, text_response
 
 DEFAULT_MAX_RECORDS = 50_000  # simple-salesforce's default page; Salesforce picks its own
+# Bulk API 2.0 splits large query jobs by primary key ("PK chunking"; Bulk API 2.0 Developer
+# Guide, "Understanding Bulk API 2.0 Query": chunks of 100,000 to 250,000 records). "Use of
+# ORDER BY in a Bulk 2.0 query disables PKChunking for the query ... and potentially results
+# in query timeouts" ("Troubleshooting Query Timeouts"). The sandbox fails such a job when it
+# matches more records than one chunk, the point where a real org starts to chunk.
+PK_CHUNK_SIZE = 250_000
+QUERY_TIMEOUT_MESSAGE = "QUERY_TIMEOUT: Your query request was running for too long."
 _DELIMITERS = {"COMMA": ",", "TAB": "\t", "PIPE": "|", "SEMICOLON": ";", "CARET": "^"}
 _DELIMITERS["BACKQUOTE"] = "`"
 _LINE_ENDINGS = {"LF": "\n", "CRLF": "\r\n"}
@@ -63,6 +70,7 @@ class QueryJob:
     rows: list[list[str]]
     started: float = field(default_factory=time.monotonic)
     aborted: bool = False
+    error_message: str | None = None  # set: the job ends Failed
 
 
 class BulkQueryService:
@@ -76,11 +84,14 @@ class BulkQueryService:
         *,
         processing_seconds: float = 0.2,
         count_read: Callable[[int], None],
+        pk_chunk_size: int = PK_CHUNK_SIZE,
     ) -> None:
         self.store = store
         self.compiler = compiler
         self.views = views
         self.processing_seconds = processing_seconds
+        self.pk_chunk_size = pk_chunk_size  # tests lower it to fail ORDER BY on small tables
+        self.created_queries: list[str] = []  # every job's SOQL, for tests
         self._count_read = count_read
         self._jobs: dict[str, QueryJob] = {}
         self._lock = threading.Lock()
@@ -90,12 +101,13 @@ class BulkQueryService:
             return "Aborted"
         elapsed = time.monotonic() - job.started
         if elapsed >= self.processing_seconds:
-            return "JobComplete"
+            return "JobComplete" if job.error_message is None else "Failed"
         return "InProgress" if elapsed >= self.processing_seconds / 3 else "UploadComplete"
 
     def _info(self, job: QueryJob) -> dict[str, Any]:
         state = self._state(job)
         done = state == "JobComplete"
+        extra = {"errorMessage": job.error_message} if state == "Failed" else {}
         return {
             "id": job.id,
             "operation": job.operation,
@@ -113,6 +125,7 @@ class BulkQueryService:
             "numberRecordsProcessed": len(job.rows) if done else 0,
             "retries": 0,
             "totalProcessingTime": int(self.processing_seconds * 1000) if done else 0,
+            **extra,
         }
 
     def _job(self, request: Request) -> QueryJob:
@@ -159,6 +172,10 @@ class BulkQueryService:
         with self.store.lock:
             records = run_query(compiled, self.views, include_deleted=operation == "queryAll")
             rows = [[csv_cell(resolved.getter(r)) for _, resolved in columns] for r in records]
+        error_message = None
+        if parsed.order_by and len(records) > self.pk_chunk_size:
+            error_message, rows = QUERY_TIMEOUT_MESSAGE, []
+        self.created_queries.append(text)
         job = QueryJob(
             id=self.store.new_id("BulkJob"),
             operation=str(operation),
@@ -170,6 +187,7 @@ class BulkQueryService:
             line_ending=line_ending,
             header=[name for name, _ in columns],
             rows=rows,
+            error_message=error_message,
         )
         with self._lock:
             self._jobs[job.id] = job

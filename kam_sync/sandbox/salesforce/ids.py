@@ -28,6 +28,8 @@ KEY_PREFIXES = {
     "CustomField": "00N",
     "BulkJob": "750",
     "QueryLocator": "01g",
+    "CurrencyType": "02c",
+    "DatedConversionRate": "04w",
 }
 
 

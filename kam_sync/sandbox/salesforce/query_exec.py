@@ -117,8 +117,17 @@ def child_blocks(
     render: Callable[[Record], dict[str, Any]],
     *,
     include_deleted: bool,
+    batch_size: int | None = None,
+    open_cursor: Callable[[list[Record], int], str] | None = None,
 ) -> Callable[[str], dict[str, Any] | None]:
-    """A function from a parent id to its subquery result (None when it has no children)."""
+    """A function from a parent id to its subquery result (None when it has no children).
+
+    With ``batch_size`` and ``open_cursor``, a child set larger than the batch comes back as its
+    first batch, ``done: false`` and a ``nextRecordsUrl`` (``open_cursor(records, served)``
+    keeps the rest), as Salesforce pages large child sets: "Subquery results are like regular
+    query results in that you might need to use queryMore() to retrieve all the records if
+    there are many children" (SOQL and SOSL Reference, "Understanding Query Results").
+    """
     groups = index.by_parent(child.compiled.schema.name, child.reference_field)
     predicate = child.compiled.predicate
     sort_keys = child.compiled.sort_keys
@@ -138,8 +147,13 @@ def child_blocks(
             matched = matched[:limit]
         if not matched:
             return None
-        # Guess: the sandbox returns every child inline (done: true); Salesforce pages large
-        # child sets with their own nextRecordsUrl.
+        if batch_size is not None and open_cursor is not None and len(matched) > batch_size:
+            return {
+                "totalSize": len(matched),
+                "done": False,
+                "nextRecordsUrl": open_cursor(matched, batch_size),
+                "records": [render(r) for r in matched[:batch_size]],
+            }
         return {"totalSize": len(matched), "done": True, "records": [render(r) for r in matched]}
 
     return block

@@ -15,6 +15,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from kam_sync.sandbox.salesforce.errors import sf_fail
@@ -30,6 +31,10 @@ DEFAULT_BATCH_SIZE = 2000
 MIN_BATCH_SIZE = 200
 MAX_BATCH_SIZE = 2000
 MAX_OPEN_CURSORS = 50
+# Guess: how many child records a subquery returns inline before its own nextRecordsUrl.
+# Salesforce documents that large child sets are paged ("Understanding Query Results") but not
+# the size; 200 (the smallest query batch) is what clients report seeing.
+CHILD_BATCH_SIZE = 200
 _BATCH_SIZE = re.compile(r"batchSize\s*=\s*(\d+)", re.IGNORECASE)
 
 
@@ -62,6 +67,7 @@ class QueryService:
         self._count_read = count_read
         self._cursors: OrderedDict[str, Cursor] = OrderedDict()
         self._lock = threading.Lock()
+        self.child_batch_size = CHILD_BATCH_SIZE  # tests may lower it
 
     def query(self, request: Request, *, include_deleted: bool, tooling: bool = False) -> Response:
         """`GET query/?q=` and `GET queryAll/?q=` (and the Tooling API's `query/`)."""
@@ -81,9 +87,18 @@ class QueryService:
         blocks = []
         for child in compiled.children:
             render_child = compile_renderer(child.compiled.projection, self.store, base_path, False)
+            resource = "queryAll" if include_deleted else "query"
+            open_cursor = partial(
+                self._child_cursor, (child.compiled, render_child, resource, base_path)
+            )
             with self.store.lock:  # grouping iterates the child table
                 block = child_blocks(
-                    child, self.children, render_child, include_deleted=include_deleted
+                    child,
+                    self.children,
+                    render_child,
+                    include_deleted=include_deleted,
+                    batch_size=self.child_batch_size,
+                    open_cursor=open_cursor,
                 )
             blocks.append((child.relationship, block))
         cursor = Cursor(
@@ -95,6 +110,25 @@ class QueryService:
             compile_renderer(compiled.projection, self.store, base_path, tooling, blocks),
         )
         return self._page(request, cursor, tooling=tooling)
+
+    def _open(self, cursor: Cursor) -> str:
+        locator = KEY_PREFIXES["QueryLocator"] + secrets.token_hex(8)[:15]
+        with self._lock:
+            self._cursors[locator] = cursor
+            while len(self._cursors) > MAX_OPEN_CURSORS:
+                self._cursors.popitem(last=False)
+        return locator
+
+    def _child_cursor(
+        self, child: tuple[CompiledQuery, Renderer, str, str], records: list[Record], served: int
+    ) -> str:
+        """A cursor over one parent's child records past the first ``served``; its URL.
+
+        ``child`` is (the subquery, its renderer, ``query`` or ``queryAll``, the base path).
+        """
+        compiled, render, resource, base_path = child
+        cursor = Cursor(compiled, records, served, self.child_batch_size, resource, render)
+        return f"{base_path}{resource}/{self._open(cursor)}-{served}"
 
     def more(self, request: Request, locator: str, *, tooling: bool = False) -> Response:
         """`GET query/{locator}-{position}`: the next page of an open cursor."""
@@ -120,11 +154,7 @@ class QueryService:
         body: dict[str, Any] = {"totalSize": len(cursor.records), "done": done}
         if not done:
             if locator is None:
-                locator = KEY_PREFIXES["QueryLocator"] + secrets.token_hex(8)[:15]
-                with self._lock:
-                    self._cursors[locator] = cursor
-                    while len(self._cursors) > MAX_OPEN_CURSORS:
-                        self._cursors.popitem(last=False)
+                locator = self._open(cursor)
             cursor.position = end
             prefix = "tooling/" if tooling else ""
             body["nextRecordsUrl"] = f"{base_path}{prefix}{cursor.resource}/{locator}-{end}"

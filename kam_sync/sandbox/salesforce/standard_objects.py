@@ -139,6 +139,9 @@ def _account() -> ObjectSchema:
         _text("Name", "Account Name", nillable=False, name_field=True),
         _picklist("Type", "Account Type", ACCOUNT_TYPES),
         _reference("ParentId", "Parent Account ID", "Account", "Parent"),
+        # Set on the record a merge deleted: the id of the account that absorbed it.
+        _reference("MasterRecordId", "Master Record ID", "Account", "MasterRecord",
+                   updateable=False, createable=False),
         _picklist("Industry", "Industry", INDUSTRIES),
         _text("BillingCountry", "Billing Country", 80),
         _text("BillingCity", "Billing City", 40),

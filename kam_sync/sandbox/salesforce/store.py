@@ -71,6 +71,11 @@ class SalesforceStore:
             if field_def.custom
         }
         self.field_access = FieldAccess(self)
+        # The delete log the Get Deleted resource reads: (id, deletedDate) per object, oldest
+        # first (REST API Developer Guide, "sObject Get Deleted"). Every delete is logged,
+        # recycle-bin and hard ones; purging the recycle bin leaves the log as it is.
+        self.delete_log: dict[str, list[tuple[str, dt.datetime]]] = {}
+        self.delete_log_start: dict[str, dt.datetime] = {}  # entries before it were purged
 
     # -- reading --------------------------------------------------------------------------
 
@@ -266,6 +271,65 @@ class SalesforceStore:
         with self.lock:
             record["IsDeleted"] = True
             self._stamp(record, sobject.lower())
+            self._log_delete(sobject, record["Id"])
+
+    def hard_delete(self, sobject: str, record_id: str) -> None:
+        """Delete a record past the recycle bin (Bulk API ``hardDelete``, or deleting and then
+        emptying the bin): ``queryAll`` no longer returns it (REST API Developer Guide,
+        "QueryAll": records purged from the recycle bin are not returned); Get Deleted does.
+        """
+        key = sobject.lower()
+        with self.lock:
+            record = self.get(sobject, record_id)
+            if record is None:
+                raise KeyError(record_id)
+            if not record["IsDeleted"]:
+                self._log_delete(sobject, record["Id"])
+            del self.tables[key][record["Id"]]
+            self.table_versions[key] = self.table_versions.get(key, 0) + 1
+
+    def purge_recycle_bin(self, sobject: str) -> list[str]:
+        """Empty the recycle bin of one object; the ids purged."""
+        key = sobject.lower()
+        with self.lock:
+            purged = [i for i, r in self.tables[key].items() if r["IsDeleted"]]
+            for record_id in purged:
+                del self.tables[key][record_id]
+            self.table_versions[key] = self.table_versions.get(key, 0) + 1
+        return purged
+
+    def purge_delete_log(self, sobject: str, before: dt.datetime) -> None:
+        """Drop delete-log entries older than ``before`` (Salesforce purges the log too)."""
+        with self.lock:
+            log = self.delete_log.get(sobject.lower(), [])
+            self.delete_log[sobject.lower()] = [e for e in log if e[1] >= before]
+            self.delete_log_start[sobject.lower()] = before
+
+    def merge(self, sobject: str, master_id: str, loser_id: str) -> None:
+        """Merge ``loser_id`` into ``master_id`` as Salesforce does: the loser's children are
+        re-parented to the master (and stamped), the loser goes to the recycle bin with
+        ``MasterRecordId`` set (Object Reference, Account: "MasterRecordId: if this record was
+        deleted as the result of a merge, this field contains the ID of the record that
+        remains").
+        """
+        with self.lock:
+            master, loser = self.get(sobject, master_id), self.get(sobject, loser_id)
+            if master is None or loser is None:
+                raise KeyError(master_id if master is None else loser_id)
+            for schema in self.schema.objects.values():
+                for field_def in schema.fields.values():
+                    if field_def.type != "reference" or sobject not in field_def.reference_to:
+                        continue
+                    key = schema.name.lower()
+                    for child in list(self.tables[key].values()):
+                        if child.get(field_def.name) == loser["Id"] and child is not loser:
+                            child[field_def.name] = master["Id"]
+                            self._stamp(child, key)
+            loser["MasterRecordId"] = master["Id"]
+        self.delete(sobject, loser["Id"])
+
+    def _log_delete(self, sobject: str, record_id: str) -> None:
+        self.delete_log.setdefault(sobject.lower(), []).append((record_id, self.clock()))
 
     def human_edit(self, sobject: str, record_id: str, **fields: Any) -> None:
         """Change fields as a person in the CRM would (tests use it); values are validated."""

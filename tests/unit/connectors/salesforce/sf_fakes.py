@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import responses
@@ -84,9 +85,18 @@ TEAM_DESCRIBE: dict[str, Any] = {
 }
 
 
+NOTHING_DELETED = {
+    "deletedRecords": [],
+    "earliestDateAvailable": "2026-10-20T00:00:00.000+0000",
+    "latestDateCovered": "2026-11-02T00:00:00.000+0000",
+}
+
+
 def describes(rsps: responses.RequestsMock) -> None:
     for body in (ACCOUNT_DESCRIBE, USER_DESCRIBE, TEAM_DESCRIBE):
         rsps.get(f"{API}/sobjects/{body['name']}/describe", json=body)
+    # Incremental pulls read the delete log first; by default it is empty.
+    rsps.get(re.compile(rf"{re.escape(API)}/sobjects/\w+/deleted/"), json=NOTHING_DELETED)
 
 
 class SleepRecorder:

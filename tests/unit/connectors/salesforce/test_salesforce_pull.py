@@ -168,7 +168,7 @@ def test_an_expired_query_locator_restarts_from_the_last_stamp_without_duplicate
             ],
         },
     )
-    sf = connector()
+    sf = connector(id_reconciliation_days=0)  # SINCE is a month back: one would be due
 
     pages = list(sf.pull(request("Name", since=SINCE)))
 
@@ -200,7 +200,7 @@ def test_a_session_expiring_mid_pull_is_renewed_and_the_page_fetched_again(
     mocked.get(
         next_page, json={"done": True, "records": [account(2, "2026-11-01T11:00:00.000+0000")]}
     )
-    sf = connector()
+    sf = connector(id_reconciliation_days=0)  # SINCE is a month back: one would be due
 
     records = [r for p in sf.pull(request("Name", since=SINCE)) for r in p.records]
 
