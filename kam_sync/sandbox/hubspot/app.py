@@ -67,7 +67,7 @@ class HubSpotApp(CrmApp):
         seed: int = 1,
         search_per_second: int = 5,
         daily_limit: int | None = None,
-        invalid_values: Literal["per_record", "whole_batch"] = "per_record",
+        invalid_values: Literal["per_record", "whole_batch"] = "whole_batch",
         clock: Callable[[], datetime] | None = None,
     ) -> None:
         super().__init__()

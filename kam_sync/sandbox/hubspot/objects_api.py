@@ -213,11 +213,10 @@ class ObjectsApi:
         """Update up to 100 records; per-record failures come back in a 207 `errors` array.
 
         Failures are matched by `objectWriteTraceId` when the input carries one, and always
-        by `ids` in the error's context. An invalid property value fails only its record
-        (`invalid_values="per_record"`, as issue 3 specifies HubSpot's documented 207);
-        reports from the field show HubSpot refusing the whole batch with one 400 instead
-        (e.g. github.com/Atlas-Authority/marketing-automation/issues/174), which
-        `invalid_values="whole_batch"` emulates. Guessed: results list the written
+        by `ids` in the error's context. By default an invalid property value refuses the whole
+        batch with one 400 VALIDATION_ERROR, as real portals do (reports from the field, e.g.
+        github.com/Atlas-Authority/marketing-automation/issues/174; issue 14);
+        `invalid_values="per_record"` is the lax form, failing only that record in a 207. Guessed: results list the written
         properties plus `hs_lastmodifieddate`, `hs_object_id` and `createdate`.
         """
         table = self._table(request)

@@ -181,6 +181,8 @@ class HubSpotStore:
         self.lock = threading.RLock()
         # Bumped by every change, so cached search results know when they are stale.
         self.version = 0
+        # User-defined association labels: (from type, to type, id) -> [(target, type id, label)]
+        self.user_labels: dict[tuple[str, str, int], list[tuple[int, int, str]]] = {}
         self.clock = clock or (lambda: datetime.now(UTC))
         self.as_of = portfolio.as_of
         self.owners = [
@@ -316,6 +318,22 @@ class HubSpotStore:
             record.values = {}
         self.set_values(object_type, record.id, raw)
         return str(record.id)
+
+    def label_association(
+        self,
+        from_type: str,
+        record_id: int | str,
+        to_type: str,
+        target_id: int | str,
+        *,
+        type_id: int,
+        label: str,
+    ) -> None:
+        """Associate two records under a user-defined label (category USER_DEFINED)."""
+        with self.lock:
+            key = (from_type, to_type, int(record_id))
+            self.user_labels.setdefault(key, []).append((int(target_id), type_id, label))
+            self.version += 1
 
     def associate_deal(self, deal_id: int | str, company_id: int | str | None) -> None:
         """Point a deal at a company (None removes the association)."""

@@ -1,0 +1,100 @@
+"""Shapes of real portals the sandbox serves by default: records edited while a change set is
+paged, user-defined association labels whose ids collide with HubSpot's, whole-batch 400s."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hubspot_sandbox_support import private_app, pull_request, records
+
+from kam_sync.sandbox.runner import SandboxHandle, running_sandbox
+from kam_sync_connectors.base import PullRequest, RecordUpdate
+from kam_sync_connectors.hubspot import connector as connector_module
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Iterator[SandboxHandle]:
+    with running_sandbox("hubspot", accounts=120, seed=5) as handle:
+        yield handle
+
+
+def test_records_edited_while_a_pull_pages_skip_no_other_change(sandbox: SandboxHandle) -> None:
+    store = sandbox.app.store
+    deal_ids = [str(i) for i in store.deals.ids[:150]]
+    start = datetime.now(UTC) - timedelta(days=1)
+    real_clock = store.clock
+    try:
+        for n, record_id in enumerate(deal_ids):
+            moment = start + timedelta(seconds=n)
+            store.clock = lambda moment=moment: moment  # type: ignore[misc]
+            store.set_values("deals", record_id, {"dealname": f"changed {record_id}"})
+    finally:
+        store.clock = real_clock
+    request = PullRequest(
+        object_name="deals",
+        fields=("dealname",),
+        since=start,
+        until=start + timedelta(hours=1),
+        id_field="hs_object_id",
+        modified_field="hs_lastmodifieddate",
+        deleted_field="archived",
+        page_size=20,
+    )
+    connector = private_app(sandbox, look_back_minutes=0, pull_archived=False)
+    seen: list[str] = []
+    for page in connector.pull(request):
+        seen.extend(r["hs_object_id"] for r in page.records)
+        # Someone edits a deal already read: it leaves the window (stamped now, after `until`)
+        # and, with offset cursors, every deal behind it moves one place up.
+        store.set_values("deals", seen[0], {"dealname": "edited during the pull"})
+    assert sorted(seen, key=int) == sorted(deal_ids, key=int)
+    assert len(seen) == len(set(seen))
+
+
+def test_a_user_defined_label_with_a_hubspot_defined_id_is_not_the_primary_company(
+    sandbox: SandboxHandle,
+) -> None:
+    store = sandbox.app.store
+    deal = next(d for d in store.deals.ids if store.deal_company.get(d) is not None)
+    primary = store.deal_company[deal]
+    other = min(c for c in store.companies.ids if c != primary)
+    # A portal's own label "Reseller" was given id 5, the id of HubSpot's "Primary".
+    store.label_association("deals", deal, "companies", other, type_id=5, label="Reseller")
+    lone = next(
+        c
+        for c in store.companies.ids
+        if store.company_parent.get(c) is None and c not in (primary, other)
+    )
+    store.label_association("companies", lone, "companies", other, type_id=14, label="Partner")
+    connector = private_app(sandbox)
+    deals = records(connector.pull(pull_request("deals", ("dealname", "@associations.companies"))))
+    by_id = {r["hs_object_id"]: r for r in deals}
+    assert by_id[str(deal)]["@associations.companies"] == str(primary)
+    companies = records(
+        connector.pull(pull_request("companies", ("name", "@associations.parent_company")))
+    )
+    assert {r["hs_object_id"]: r for r in companies}[str(lone)][
+        "@associations.parent_company"
+    ] is None
+
+
+def test_one_bad_value_rejects_the_whole_batch_and_the_split_finds_it(
+    sandbox: SandboxHandle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A value the connector cannot tell is bad before sending it (say, an option removed in
+    # the portal after the properties were described): its own check lets everything through.
+    monkeypatch.setattr(connector_module, "check_update", lambda *args: None)
+    assert sandbox.app.invalid_values == "whole_batch"  # the real API's behaviour by default
+    deal_ids = [str(i) for i in sandbox.app.store.deals.ids[:40]]
+    updates = [RecordUpdate(i, {"amount": "1000.50"}) for i in deal_ids]
+    bad = deal_ids[17]
+    updates[17] = RecordUpdate(bad, {"amount": "not a number"})
+    connector = private_app(sandbox)
+    connector.set_write_back_targets("deals", ["amount"])
+    sandbox.reset_stats()
+    results = connector.push("deals", updates)
+    assert sandbox.stats()["requests"]["write"]["POST"] > 1  # the 400, then the halves
+    assert [r.record_id for r in results if not r.ok] == [bad]
+    assert all(r.ok for r in results if r.record_id != bad)
