@@ -49,6 +49,11 @@ from kam_sync_connectors.hubspot.settings import LIST_LIMIT, SEARCH_LIMIT, HubSp
 from kam_sync_connectors.window import Boundary, IncrementalWindow
 
 ARCHIVED_KEY = "archived"
+# The ids merged into a record, ";"-separated: a merged-away record is not archived, it just
+# stops being returned (fivetran/dbt_hubspot#134, singer-io/tap-hubspot#49); only its
+# survivor names it (developers.hubspot.com/docs/api-reference/legacy/crm/objects/companies/
+# merge-companies; knowledge.hubspot.com/records/merge-records).
+MERGED_IDS = "hs_merged_object_ids"
 
 
 class Puller:
@@ -98,6 +103,7 @@ class Puller:
                 if boundary.admit(str(obj["id"]), record_stamp(obj, request.modified_field))
             ]
             page = Page(records=self._records(request, fresh, assoc_fields))
+            page.records.extend(_merged_away(request, fresh, assoc_fields))
             if window.incremental:
                 page.high_watermark = _from_millis(boundary.stamp)
                 yield page
@@ -142,6 +148,8 @@ class Puller:
     @staticmethod
     def _record(request: PullRequest, obj: dict[str, Any]) -> RawRecord:
         record: RawRecord = dict(obj.get("properties") or {})
+        if MERGED_IDS not in request.fields:
+            record.pop(MERGED_IDS, None)
         record[request.id_field] = str(obj["id"])
         if record.get(request.modified_field) is None and obj.get("updatedAt"):
             record[request.modified_field] = obj["updatedAt"]
@@ -298,9 +306,34 @@ class Puller:
         ).body
 
 
+def _merged_away(
+    request: PullRequest, objects: list[dict[str, Any]], assoc_fields: list[AssociationField]
+) -> list[RawRecord]:
+    """A deletion for every id merged into a record of ``objects``, stamped with the
+    survivor's modification (the merge is its latest change, or older)."""
+    deletions: list[RawRecord] = []
+    for obj in objects:
+        props = obj.get("properties") or {}
+        for part in str(props.get(MERGED_IDS) or "").split(";"):
+            merged_id = part.strip()
+            if not merged_id or merged_id == str(obj["id"]):
+                continue
+            record: RawRecord = dict.fromkeys(request.fields)
+            record.update(dict.fromkeys(a.name for a in assoc_fields))
+            record[request.id_field] = merged_id
+            record[request.modified_field] = props.get(request.modified_field) or obj.get(
+                "updatedAt"
+            )
+            record[ARCHIVED_KEY] = True
+            if request.deleted_field and request.deleted_field != ARCHIVED_KEY:
+                record[request.deleted_field] = True
+            deletions.append(record)
+    return deletions
+
+
 def _properties(request: PullRequest) -> list[str]:
     wanted = [f for f in request.fields if not is_association_field(f) and f != ARCHIVED_KEY]
-    for must in (request.modified_field,):
+    for must in (request.modified_field, MERGED_IDS):
         if must not in wanted:
             wanted.append(must)
     return list(dict.fromkeys(wanted))

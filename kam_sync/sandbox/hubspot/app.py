@@ -124,6 +124,7 @@ class HubSpotApp(CrmApp):
             Route.of("POST", _OBJ + r"/batch/read", objects.batch_read),
             Route.of("POST", _OBJ + r"/batch/update", objects.batch_update),
             Route.of("POST", _OBJ + r"/search", objects.search),
+            Route.of("POST", _OBJ + r"/merge", objects.merge),
             Route.of("GET", _OBJ + r"/?", objects.list_objects),
             Route.of("GET", _OBJ + r"/(?P<id>[^/]+)", objects.get_object),
             Route.of("PATCH", _OBJ + r"/(?P<id>[^/]+)", objects.patch_object),

@@ -158,6 +158,26 @@ class ObjectsApi:
         self.stats.count_written(request.kind, 1)
         return json_response(200, body)
 
+    def merge(self, request: Request) -> Response:
+        """`POST .../merge` with `primaryObjectId` and `objectIdToMerge`: the primary, merged
+        (``HubSpotStore.merge`` says what a merge does)."""
+        table = self._table(request)
+        payload = json_body(request)
+        if not isinstance(payload, Mapping):
+            raise validation_error("The request body must be an object.")
+        primary = parse_id(str(payload.get("primaryObjectId", "")))
+        merged = parse_id(str(payload.get("objectIdToMerge", "")))
+        if primary is None or merged is None or primary == merged:
+            raise validation_error("primaryObjectId and objectIdToMerge must be two record ids.")
+        with self.store.lock:
+            survivor = self._find(table, str(primary), archived=False)
+            self._find(table, str(merged), archived=False)
+            self.store.merge(table.object_type, primary, merged)
+            names = page_properties(None, DEFAULT_PROPERTIES[table.object_type])
+            body = self._record_json(table, survivor, [*names, "hs_merged_object_ids"], None)
+        self.stats.count_written(request.kind, 1)
+        return json_response(200, body)
+
     def archive_object(self, request: Request) -> Response:
         table = self._table(request)
         record_id = parse_id(request.params["id"])

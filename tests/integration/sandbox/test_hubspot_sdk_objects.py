@@ -136,9 +136,11 @@ def test_archived_records_leave_the_list_and_appear_with_archived_true(
 
 
 def test_batch_update_reports_per_record_failures_in_a_207_matched_by_trace_id(
-    client: HubSpot, sandbox: tuple[HubSpotApp, SandboxServer]
+    client: HubSpot, sandbox: tuple[HubSpotApp, SandboxServer], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     app, server = sandbox
+    # The lax form; by default one invalid value refuses the whole batch, as real portals do.
+    monkeypatch.setattr(app, "invalid_values", "per_record")
     good, bad_option, unknown_prop = (app.store.company_id(k) for k in (1, 2, 4))
     before = client.crm.companies.basic_api.get_by_id(good, properties=["hs_lastmodifieddate"])
     response = client.crm.companies.batch_api.update(
@@ -185,6 +187,27 @@ def test_batch_update_reports_per_record_failures_in_a_207_matched_by_trace_id(
     )
     assert untouched.properties["kam_strategic_fit"] != "enormous"
     assert server.stats.snapshot()["records_written_by_kind"] == {"write": 1}
+
+
+def test_merging_two_companies_keeps_the_primary_and_the_merged_one_is_gone_not_archived(
+    client: HubSpot, sandbox: tuple[HubSpotApp, SandboxServer]
+) -> None:
+    app, _ = sandbox
+    primary, merged = app.store.company_id(30), app.store.company_id(31)
+    survivor = client.crm.companies.basic_api.merge(
+        public_merge_input={"primaryObjectId": primary, "objectIdToMerge": merged}
+    )
+    assert survivor.id == primary
+    assert survivor.properties["hs_merged_object_ids"] == merged
+    for archived in (False, True):
+        with pytest.raises(CompanyApiException) as caught:
+            client.crm.companies.basic_api.get_by_id(merged, archived=archived)
+        assert caught.value.status == 404
+    with pytest.raises(CompanyApiException) as caught:
+        client.crm.companies.basic_api.merge(
+            public_merge_input={"primaryObjectId": primary, "objectIdToMerge": merged}
+        )
+    assert caught.value.status == 404
 
 
 def test_batch_update_without_failures_answers_200_with_every_record(

@@ -98,3 +98,33 @@ def test_one_bad_value_rejects_the_whole_batch_and_the_split_finds_it(
     assert sandbox.stats()["requests"]["write"]["POST"] > 1  # the 400, then the halves
     assert [r.record_id for r in results if not r.ok] == [bad]
     assert all(r.ok for r in results if r.record_id != bad)
+
+
+def test_a_merged_away_company_comes_as_a_deletion_through_its_survivor(
+    sandbox: SandboxHandle,
+) -> None:
+    store = sandbox.app.store
+    survivor = next(c for c in store.companies.ids if store.company_parent.get(c) is None)
+    merged = next(
+        c
+        for c in store.companies.ids
+        if c != survivor and store.company_deals.get(c) and store.company_parent.get(c) is None
+    )
+    moved_deals = list(store.company_deals[merged])
+    before = datetime.now(UTC) - timedelta(minutes=1)
+    store.merge("companies", survivor, merged)
+    connector = private_app(sandbox, look_back_minutes=0)
+    got = records(connector.pull(pull_request("companies", ("name",), since=before)))
+    by_id = {r["hs_object_id"]: r for r in got}
+    assert by_id[str(merged)]["archived"] is True
+    assert by_id[str(survivor)]["archived"] is False
+    assert "hs_merged_object_ids" not in by_id[str(survivor)]
+    # It is gone, not archived: neither list shows it.
+    full = records(connector.pull(pull_request("companies", ("name",))))
+    assert str(merged) not in {r["hs_object_id"] for r in full if not r["archived"]}
+    deals = records(
+        connector.pull(pull_request("deals", ("dealname", "@associations.companies"), since=before))
+    )
+    assert {
+        r["@associations.companies"] for r in deals if int(r["hs_object_id"]) in moved_deals
+    } == {str(survivor)}
