@@ -41,7 +41,7 @@ from kam_sync.sandbox.hubspot.properties import PropertyDefinition, PropertyGrou
 from kam_sync.sandbox.hubspot.properties_api import PropertiesApi, parse_options
 from kam_sync.sandbox.hubspot.ratelimit import RateDecision, RateLimiter
 from kam_sync.sandbox.hubspot.search import SearchCache
-from kam_sync.sandbox.hubspot.store import HubSpotStore
+from kam_sync.sandbox.hubspot.store import DEFAULT_SEARCH_LAG_SECONDS, HubSpotStore
 from kam_sync.sandbox.portfolio import Portfolio
 from kam_sync.sandbox.server import CrmApp, Request, Response, Route, json_response
 from kam_sync.sandbox.stats import SandboxStats
@@ -69,10 +69,15 @@ class HubSpotApp(CrmApp):
         daily_limit: int | None = None,
         invalid_values: Literal["per_record", "whole_batch"] = "whole_batch",
         clock: Callable[[], datetime] | None = None,
+        search_lag_seconds: float = DEFAULT_SEARCH_LAG_SECONDS,
+        search_ragged_pages: bool = False,
     ) -> None:
         super().__init__()
         self.invalid_values = invalid_values
         self.store = HubSpotStore(portfolio, clock=clock)
+        self.store.search_lag_seconds = search_lag_seconds
+        self.search_ragged_pages = search_ragged_pages
+        self.search_queries = 0
         self.faults = faults or FaultInjector()
         self.stats = stats or SandboxStats()
         self.limiter = RateLimiter(

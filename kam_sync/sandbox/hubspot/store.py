@@ -8,6 +8,7 @@ on demand; only written values are stored per record. That keeps a 100,000-compa
 from __future__ import annotations
 
 import threading
+import time
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -169,6 +170,9 @@ class ObjectTable:
                 yield record
 
 
+DEFAULT_SEARCH_LAG_SECONDS = 0.5
+
+
 class HubSpotStore:
     """All of one sandbox portal's data, guarded by one lock for writes."""
 
@@ -183,6 +187,12 @@ class HubSpotStore:
         self.version = 0
         # User-defined association labels: (from type, to type, id) -> [(target, type id, label)]
         self.user_labels: dict[tuple[str, str, int], list[tuple[int, int, str]]] = {}
+        # Search lags behind writes: "it may take a few moments for newly created or updated
+        # objects to appear in search results" (developers.hubspot.com/docs/api/crm/search).
+        # A record written less than this long ago is not yet in the search index, neither in
+        # its new form nor (guessed, a simplification) its old one. List and read are current.
+        self.search_lag_seconds = DEFAULT_SEARCH_LAG_SECONDS
+        self._unindexed: dict[tuple[str, int], float] = {}
         self.clock = clock or (lambda: datetime.now(UTC))
         self.as_of = portfolio.as_of
         self.owners = [
@@ -279,6 +289,7 @@ class HubSpotStore:
             record.values.update(values)
             if table.object_type == "deals" and "dealstage" in values:
                 _derive_deal_stage_values(record.values, values["dealstage"])
+            self._not_yet_indexed(table.object_type, record.id)
             now = self.clock()
             # Two writes within one millisecond must still move the modstamp forward.
             floor = record.updated_at + timedelta(milliseconds=1)
@@ -303,6 +314,7 @@ class HubSpotStore:
         with self.lock:
             record = table.live(int(record_id))
             self.version += 1
+            self._not_yet_indexed(table.object_type, record.id)
             record.archived_at = self.clock()
             record.updated_at = record.archived_at
 
@@ -357,6 +369,19 @@ class HubSpotStore:
             del table.records[merged]
             table.ids.remove(merged)
             self.write(table, survivor, {"hs_merged_object_ids": merged_ids})
+
+    def _not_yet_indexed(self, object_type: str, record_id: int) -> None:
+        if self.search_lag_seconds > 0:
+            deadline = time.monotonic() + self.search_lag_seconds
+            self._unindexed[(object_type, record_id)] = deadline
+
+    def unindexed(self, object_type: str) -> frozenset[int]:
+        """Ids of ``object_type`` written too recently for search to see them."""
+        with self.lock:
+            now = time.monotonic()
+            for key in [k for k, deadline in self._unindexed.items() if deadline <= now]:
+                del self._unindexed[key]
+            return frozenset(i for t, i in self._unindexed if t == object_type)
 
     def label_association(
         self,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -210,6 +211,24 @@ def test_merging_two_companies_keeps_the_primary_and_the_merged_one_is_gone_not_
     assert caught.value.status == 404
 
 
+def test_search_shows_a_write_only_after_the_index_lag(
+    client: HubSpot, sandbox: tuple[HubSpotApp, SandboxServer]
+) -> None:
+    app, _ = sandbox
+    record_id = app.store.company_id(6)
+    app.store.set_values("companies", record_id, {"kam_strategic_fit": "low"})
+    query = {
+        "filterGroups": [
+            {"filters": [{"propertyName": "hs_object_id", "operator": "EQ", "value": record_id}]}
+        ]
+    }
+    assert client.crm.companies.search_api.do_search(public_object_search_request=query).total == 0
+    # Read by id, the write is there at once; search finds it once the index has caught up.
+    assert client.crm.companies.basic_api.get_by_id(record_id).id == record_id
+    time.sleep(app.store.search_lag_seconds + 0.05)
+    assert client.crm.companies.search_api.do_search(public_object_search_request=query).total == 1
+
+
 def test_batch_update_without_failures_answers_200_with_every_record(
     client: HubSpot, sandbox: tuple[HubSpotApp, SandboxServer]
 ) -> None:
@@ -320,6 +339,7 @@ def test_search_by_lastmodified_finds_a_record_edited_in_the_ui(
     app, _ = sandbox
     watermark = int(datetime.now(UTC).timestamp() * 1000) - 1
     app.store.set_values("companies", app.store.company_id(5), {"kam_strategic_fit": "high"})
+    time.sleep(app.store.search_lag_seconds + 0.05)  # search shows a write a few moments later
     found = client.crm.companies.search_api.do_search(
         public_object_search_request={
             "filterGroups": [

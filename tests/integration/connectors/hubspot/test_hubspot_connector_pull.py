@@ -4,6 +4,7 @@ cap, deletions and associations, with exact API call counts from the sandbox's s
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -135,6 +136,7 @@ def test_an_incremental_pull_reads_only_changes_since_the_watermark_minus_look_b
     for record_id in changed:
         store.set_values("deals", record_id, {"dealname": f"renamed {record_id}"})
     watermark = datetime.now(UTC) - timedelta(minutes=5)  # changes are inside the look-back
+    time.sleep(store.search_lag_seconds + 0.05)  # search shows a write a few moments later
     pages = list(connector.pull(pull_request("deals", ("dealname",), since=watermark)))
     live = [r for r in records(pages) if not r["archived"]]
     assert {r["hs_object_id"] for r in live} >= set(changed)

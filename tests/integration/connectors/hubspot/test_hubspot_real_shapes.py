@@ -3,6 +3,7 @@ paged, user-defined association labels whose ids collide with HubSpot's, whole-b
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -12,6 +13,11 @@ from hubspot_sandbox_support import private_app, pull_request, records
 from kam_sync.sandbox.runner import SandboxHandle, running_sandbox
 from kam_sync_connectors.base import PullRequest, RecordUpdate
 from kam_sync_connectors.hubspot import connector as connector_module
+
+
+def wait_for_the_search_index(sandbox: SandboxHandle) -> None:
+    """Search shows a write only a few moments later (the sandbox's search lag)."""
+    time.sleep(sandbox.app.store.search_lag_seconds + 0.05)
 
 
 @pytest.fixture(scope="module")
@@ -32,6 +38,7 @@ def test_records_edited_while_a_pull_pages_skip_no_other_change(sandbox: Sandbox
             store.set_values("deals", record_id, {"dealname": f"changed {record_id}"})
     finally:
         store.clock = real_clock
+    wait_for_the_search_index(sandbox)
     request = PullRequest(
         object_name="deals",
         fields=("dealname",),
@@ -113,6 +120,7 @@ def test_a_merged_away_company_comes_as_a_deletion_through_its_survivor(
     moved_deals = list(store.company_deals[merged])
     before = datetime.now(UTC) - timedelta(minutes=1)
     store.merge("companies", survivor, merged)
+    wait_for_the_search_index(sandbox)
     connector = private_app(sandbox, look_back_minutes=0)
     got = records(connector.pull(pull_request("companies", ("name",), since=before)))
     by_id = {r["hs_object_id"]: r for r in got}
@@ -128,3 +136,70 @@ def test_a_merged_away_company_comes_as_a_deletion_through_its_survivor(
     assert {
         r["@associations.companies"] for r in deals if int(r["hs_object_id"]) in moved_deals
     } == {str(survivor)}
+
+
+def test_empty_and_short_search_pages_with_a_cursor_do_not_end_the_read(
+    sandbox: SandboxHandle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = sandbox.app.store
+    deal_ids = [str(i) for i in store.deals.ids[200:290]]
+    start = (datetime.now(UTC) - timedelta(days=2)).replace(microsecond=0)
+    real_clock = store.clock
+    try:
+        for n, record_id in enumerate(deal_ids):
+            moment = start + timedelta(seconds=n)
+            store.clock = lambda moment=moment: moment  # type: ignore[misc]
+            store.set_values("deals", record_id, {"dealname": f"ragged {record_id}"})
+    finally:
+        store.clock = real_clock
+    wait_for_the_search_index(sandbox)
+    monkeypatch.setattr(sandbox.app, "search_ragged_pages", True)
+    request = PullRequest(
+        object_name="deals",
+        fields=("dealname",),
+        since=start,
+        until=start + timedelta(hours=1),
+        id_field="hs_object_id",
+        modified_field="hs_lastmodifieddate",
+        page_size=30,
+    )
+    connector = private_app(sandbox, look_back_minutes=0, pull_archived=False)
+    pages = list(connector.pull(request))
+    assert sorted(r["hs_object_id"] for r in records(pages)) == sorted(deal_ids)
+    assert pages[-1].high_watermark == start + timedelta(seconds=len(deal_ids) - 1)
+
+
+def test_a_change_the_search_index_shows_late_is_read_by_the_next_pull_through_the_look_back(
+    sandbox: SandboxHandle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = sandbox.app.store
+    monkeypatch.setattr(store, "search_lag_seconds", 0.3)
+    early_deal, late_deal = (str(i) for i in store.deals.ids[300:302])
+    base = (datetime.now(UTC) - timedelta(hours=3)).replace(microsecond=0)
+    real_clock = store.clock
+    try:
+        store.clock = lambda: base + timedelta(minutes=2)
+        store.set_values("deals", late_deal, {"dealname": "indexed at once"})
+        time.sleep(0.35)
+        # Stamped earlier than the change above, but written (committed) later: the search
+        # index does not show it for a few moments.
+        store.clock = lambda: base + timedelta(minutes=1)
+        store.set_values("deals", early_deal, {"dealname": "indexed late"})
+    finally:
+        store.clock = real_clock
+    first = list(
+        private_app(sandbox, look_back_minutes=0, pull_archived=False).pull(
+            pull_request("deals", ("dealname",), since=base, until=base + timedelta(hours=1))
+        )
+    )
+    assert [r["hs_object_id"] for r in records(first)] == [late_deal]
+    watermark = first[-1].high_watermark
+    assert watermark == base + timedelta(minutes=2)
+    time.sleep(0.35)
+    again = pull_request("deals", ("dealname",), since=watermark, until=base + timedelta(hours=1))
+    without = records(private_app(sandbox, look_back_minutes=0, pull_archived=False).pull(again))
+    assert early_deal not in {r["hs_object_id"] for r in without}
+    with_look_back = records(
+        private_app(sandbox, look_back_minutes=5, pull_archived=False).pull(again)
+    )
+    assert early_deal in {r["hs_object_id"] for r in with_look_back}
