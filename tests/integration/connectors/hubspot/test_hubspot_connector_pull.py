@@ -92,7 +92,7 @@ def test_related_companies_come_from_one_association_call_per_page(sandbox: Sand
 def test_archived_records_are_pulled_as_deletions_and_not_as_live_records(
     sandbox: SandboxHandle,
 ) -> None:
-    connector = private_app(sandbox)
+    connector = private_app(sandbox, archived_sweep_interval_hours=0)
     store = sandbox.app.store
     since = datetime.now(UTC) - timedelta(minutes=1)
     gone = [str(i) for i in store.companies.ids[-3:]]
@@ -105,10 +105,10 @@ def test_archived_records_are_pulled_as_deletions_and_not_as_live_records(
     assert pages[0].high_watermark is None  # deletion pages never move the watermark
 
 
-def test_a_deleted_deal_keeps_its_properties_and_costs_no_association_call(
+def test_a_deleted_deal_comes_with_its_id_and_stamp_only_and_costs_no_association_call(
     sandbox: SandboxHandle,
 ) -> None:
-    connector = private_app(sandbox)
+    connector = private_app(sandbox, archived_sweep_interval_hours=0)
     store = sandbox.app.store
     since = datetime.now(UTC) - timedelta(minutes=1)
     deal = next(d for d in reversed(store.deals.ids) if d in store.deal_company)
@@ -121,7 +121,8 @@ def test_a_deleted_deal_keeps_its_properties_and_costs_no_association_call(
     assert [(r["hs_object_id"], r["@associations.companies"]) for r in deletions] == [
         (str(deal), None)
     ]
-    assert deletions[0]["dealname"]
+    # The fewest properties: a deletion needs the record's id and stamp, nothing else.
+    assert deletions[0]["dealname"] is None
     assert deletions[0]["hs_lastmodifieddate"] is not None
     live_pages = [p for p in pages if p.records and not p.records[0]["archived"]]
     assert requests_of(sandbox, "associations") == len(live_pages)

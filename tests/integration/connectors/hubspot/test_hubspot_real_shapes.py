@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from hubspot_sandbox_support import private_app, pull_request, records
+from hubspot_sandbox_support import private_app, pull_request, records, requests_of
 
 from kam_sync.sandbox.runner import SandboxHandle, running_sandbox
 from kam_sync_connectors.base import PullRequest, RecordUpdate
@@ -203,3 +203,33 @@ def test_a_change_the_search_index_shows_late_is_read_by_the_next_pull_through_t
         private_app(sandbox, look_back_minutes=5, pull_archived=False).pull(again)
     )
     assert early_deal in {r["hs_object_id"] for r in with_look_back}
+
+
+def test_archived_records_are_swept_once_a_day_with_no_property_but_the_stamp(
+    sandbox: SandboxHandle,
+) -> None:
+    store = sandbox.app.store
+    gone = str(store.deals.ids[-1])
+    store.archive("deals", gone)
+    now = datetime.now(UTC)
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    connector = private_app(sandbox)  # archived_sweep_interval_hours: 24
+    fields = ("dealname", "amount", "@associations.companies")
+
+    def deletions(since: datetime, until: datetime) -> list[dict[str, object]]:
+        sandbox.reset_stats()
+        pages = connector.pull(pull_request("deals", fields, since=since, until=until))
+        return [r for r in records(pages) if r["archived"]]
+
+    # A window inside one UTC day lists no archived record: not one call.
+    assert deletions(midnight + timedelta(microseconds=1), now) == []
+    assert requests_of(sandbox, "query") == 0
+    # The first window that crosses midnight does, and keeps those archived since the last
+    # sweep (the midnight before the watermark) less the look-back.
+    swept = deletions(midnight - timedelta(hours=2), now)
+    assert [r["hs_object_id"] for r in swept] == [gone]
+    assert swept[0]["dealname"] is None and swept[0]["amount"] is None
+    calls = requests_of(sandbox, "query")
+    assert calls == max(
+        1, -(-len([d for d in store.deals.records.values() if d.archived_at]) // 100)
+    )
