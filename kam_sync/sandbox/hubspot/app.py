@@ -78,6 +78,9 @@ class HubSpotApp(CrmApp):
         self.store.search_lag_seconds = search_lag_seconds
         self.search_ragged_pages = search_ragged_pages
         self.search_queries = 0
+        # Called after each search page is answered: tests make "someone edits records while
+        # a pull pages" happen at a known point.
+        self.after_search: Callable[[str], None] | None = None
         self.faults = faults or FaultInjector()
         self.stats = stats or SandboxStats()
         self.limiter = RateLimiter(

@@ -336,6 +336,8 @@ class ObjectsApi:
         if next_after is not None:
             body["paging"] = {"next": {"after": str(next_after)}}
         self.stats.count_read(request.kind, len(results))
+        if self.app.after_search is not None:
+            self.app.after_search(table.object_type)
         return json_response(200, body)
 
     def _ragged_page(self, plan: SearchPlan, payload: object) -> tuple[Response | None, SearchPlan]:
