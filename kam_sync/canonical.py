@@ -12,7 +12,20 @@ from typing import Final
 
 import polars as pl
 
-MONEY: Final = pl.Decimal(18, 2)
+# Money is exact: polars Decimal(38, 2) in the rules engine, NUMERIC(38, 2) or decimal text in
+# the store. An amount may have at most MONEY_INTEGER_DIGITS digits before the point: that holds
+# every Salesforce Currency value (18 digits in all) and leaves the engine room, within 38
+# digits, to weight amounts by probability and sum a hundred million of them. A larger amount
+# is set aside when normalizing.
+MONEY_DIGITS: Final = 38
+MONEY_SCALE: Final = 2
+MONEY_INTEGER_DIGITS: Final = 24
+MONEY: Final = pl.Decimal(MONEY_DIGITS, MONEY_SCALE)
+# Whole numbers (employees, contacts) are stored as INTEGER, 32 bits on PostgreSQL.
+INTEGER_LIMIT: Final = 2**31 - 1
+# Ids are stored as text of at most this many characters (Salesforce ids have 18; HubSpot ids
+# are numbers).
+ID_MAX_LENGTH: Final = 64
 UTC_DATETIME: Final = pl.Datetime("us", "UTC")
 
 

@@ -6,6 +6,8 @@ import logging
 import os
 import sys
 
+from kam_sync.engine.failure import DETAILS_LOGGER
+
 SECRET_ENV_PREFIXES = ("KAM_SYNC_",)
 _SECRET_HINTS = ("SECRET", "PASSWORD", "TOKEN", "SESSION", "KEY")
 MASK = "********"
@@ -43,12 +45,22 @@ class SecretMaskingFilter(logging.Filter):
         return True
 
 
+class DetailsOnlyWhenVerbose(logging.Filter):
+    """Keeps tracebacks (the details logger) off the terminal unless -v: they go to the file."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.name.startswith(DETAILS_LOGGER)
+
+
 def configure_logging(verbosity: int, log_file: str | None = None) -> None:
     """``verbosity``: -1 quiet, 0 normal, 1 verbose (debug)."""
     level = logging.WARNING if verbosity < 0 else logging.INFO if verbosity == 0 else logging.DEBUG
     root = logging.getLogger()
     root.handlers.clear()
-    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    terminal = logging.StreamHandler(sys.stderr)
+    if verbosity < 1:
+        terminal.addFilter(DetailsOnlyWhenVerbose())
+    handlers: list[logging.Handler] = [terminal]
     if log_file:
         handlers.append(logging.FileHandler(log_file, encoding="utf-8"))
     masking = SecretMaskingFilter()

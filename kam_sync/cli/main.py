@@ -18,6 +18,7 @@ from kam_sync.cli import (
     sync_cmds,
 )
 from kam_sync.cli.logs import configure_logging
+from kam_sync.engine.failure import details_log, error_type, log_failure, safe_traceback
 from kam_sync.errors import ConfigError, ExitCode, KamSyncError
 
 log = logging.getLogger("kam_sync")
@@ -62,7 +63,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(str(exc), file=sys.stderr)
         return ExitCode.CONFIG_ERROR
     except KamSyncError as exc:
-        log.debug("command failed", exc_info=True)
+        # Causes chained to our error are foreign errors whose text may hold record values.
+        details_log.debug("command failed\n%s", safe_traceback(exc))
         print(f"kam-sync: error: {exc}", file=sys.stderr)
         return int(exc.exit_code)
     except KeyboardInterrupt:
@@ -74,10 +76,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return ExitCode.OK
     except Exception as exc:
-        # A bug, not a user error: one line on the terminal, the traceback in the log.
-        log.error("unexpected error", exc_info=True)
+        # A bug, not a user error: one line on the terminal, the traceback in the log. Its text
+        # is not shown anywhere: it may hold record values (see kam_sync.engine.failure).
+        log_failure(exc, f"kam-sync {args.command}")
         print(
-            f"kam-sync: unexpected error: {type(exc).__name__}: {exc} (details in the log)",
+            f"kam-sync: {args.command} failed: {error_type(exc)} "
+            "(details in the log file; -v shows the traceback)",
             file=sys.stderr,
         )
         return ExitCode.FAILURE

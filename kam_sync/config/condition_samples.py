@@ -17,6 +17,8 @@ from typing import Final
 
 import polars as pl
 
+from kam_sync import canonical
+
 TEXT_SAMPLES: Final[tuple[str | None, ...]] = (
     None, "", "abc", "not a number", "12", "-3.5", "2024-02-29", "N/A", "Ünïcode ✓",
     "  padded  ", "O'Brien",
@@ -55,7 +57,9 @@ def sample_values(dtype: pl.DataType, allowed: Sequence[str] = ()) -> list[objec
         return list(FLOAT_SAMPLES)
     if isinstance(dtype, pl.Decimal):
         scale = dtype.scale or 0
-        digits = (dtype.precision or 38) - scale
+        # An amount beyond MONEY_INTEGER_DIGITS is set aside when normalizing, so no column
+        # holds one: the extremes are the largest amounts a run can meet, not the type's.
+        digits = min((dtype.precision or 38) - scale, canonical.MONEY_INTEGER_DIGITS)
         largest = Decimal("9" * digits + ("." + "9" * scale if scale else ""))
         return [None, Decimal(0), Decimal("1.5"), Decimal(-1), largest, -largest]
     if dtype == pl.Date:

@@ -1,25 +1,24 @@
 """The snapshot as polars tables.
 
 Rows are fetched in batches as plain tuples of the database's own types (no per-value Python
-conversion: money stays integer cents, datetimes stay text on SQLite, lists stay JSON text),
+conversion: money stays decimal text, datetimes stay text on SQLite, lists stay JSON text),
 and converted column by column in polars. This is what keeps loading 250,000 opportunities
 cheap in time and memory.
 """
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 import polars as pl
 from sqlalchemy import (
-    BigInteger,
     Boolean,
     Date,
     DateTime,
     Float,
     Integer,
     Text,
+    cast,
     select,
     type_coerce,
 )
@@ -32,13 +31,10 @@ SCHEMAS: dict[str, dict[str, pl.DataType]] = {
     "opportunity": OPPORTUNITY_SCHEMA,
 }
 _TABLES = {"account": schema.account_snapshot, "opportunity": schema.opportunity_snapshot}
-_CENT = Decimal("0.01")
 
 
 def _raw_type(dtype: pl.DataType, native_dates: bool) -> Any:
     """The plain SQL type to read a column as, bypassing the store's Python-side converters."""
-    if dtype == MONEY:
-        return BigInteger()
     if isinstance(dtype, pl.List):
         return Text()
     if dtype == UTC_DATETIME:
@@ -55,8 +51,6 @@ def _raw_type(dtype: pl.DataType, native_dates: bool) -> Any:
 
 
 def _raw_dtype(dtype: pl.DataType, native_dates: bool) -> pl.DataType:
-    if dtype == MONEY:
-        return pl.Int64()
     if dtype in (pl.Boolean, pl.Int64, pl.Float64):
         return dtype
     if native_dates and dtype in (UTC_DATETIME, pl.Date):
@@ -67,7 +61,7 @@ def _raw_dtype(dtype: pl.DataType, native_dates: bool) -> pl.DataType:
 def _convert(name: str, dtype: pl.DataType, native_dates: bool) -> pl.Expr:
     col = pl.col(name)
     if dtype == MONEY:
-        return (col.cast(pl.Decimal(20, 0)) * pl.lit(_CENT)).cast(MONEY).alias(name)
+        return col.cast(MONEY).alias(name)  # decimal text to an exact Decimal
     if native_dates and dtype in (UTC_DATETIME, pl.Date):
         return col.alias(name)  # the driver gives typed values (PostgreSQL)
     if dtype == UTC_DATETIME:
@@ -99,7 +93,13 @@ def load_snapshot(
     # SQLite has no date types (values come back as text); PostgreSQL's driver types them.
     native = store.engine.dialect.name != "sqlite"
     selected = [
-        type_coerce(table.c[name], _raw_type(dtype, native)).label(name)
+        # Money is read as text on both dialects: PostgreSQL's NUMERIC would otherwise come back
+        # as one Python Decimal per value.
+        (
+            cast(table.c[name], Text())
+            if dtype == MONEY
+            else type_coerce(table.c[name], _raw_type(dtype, native))
+        ).label(name)
         for name, dtype in table_schema.items()
     ]
     query = select(*selected).where(table.c.is_deleted.is_(False)).order_by(table.c.id)

@@ -10,13 +10,14 @@ state as after an undisturbed run.
 
 from __future__ import annotations
 
+import functools
 import logging
 import resource
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import polars as pl
 
@@ -25,6 +26,7 @@ from kam_sync.config.conditions import compile_condition, filter_records
 from kam_sync.config.loader import LoadedProject
 from kam_sync.config.mapping import FILTER_SCHEMAS, ObjectMapping
 from kam_sync.engine.crm_check import preflight
+from kam_sync.engine.failure import RunFailedError, log_failure
 from kam_sync.engine.frames import load_snapshot
 from kam_sync.engine.report import save_last_run
 from kam_sync.engine.summary import RunSummary
@@ -77,6 +79,23 @@ ENGINE_OPPORTUNITY_COLUMNS = (
 )
 
 
+_Method = TypeVar("_Method", bound=Callable[..., Any])
+
+
+def _step(name: str) -> Callable[[_Method], _Method]:
+    """Mark a method as a step of the run: a failure inside it is reported as failing there."""
+
+    def decorate(method: _Method) -> _Method:
+        @functools.wraps(method)
+        def run_step(self: SyncEngine, *args: Any, **kwargs: Any) -> Any:
+            self.step = name
+            return method(self, *args, **kwargs)
+
+        return cast(_Method, run_step)
+
+    return decorate
+
+
 class RunInterrupted(KamSyncError):
     """The run was asked to stop (SIGTERM) and stopped after its current batch."""
 
@@ -113,6 +132,7 @@ class SyncEngine:
         self.connector = connector
         self.store = store
         self.clock = clock
+        self.step = "start"  # the step running now, named in the error if the run fails
         mapping = project.mapping
         self.account_crm_object = mapping.objects.account.crm_object
         self.targets = mapping.write_back
@@ -136,10 +156,12 @@ class SyncEngine:
         summary = RunSummary(run_id=run_id, mode=options.mode, as_of=as_of, started_at=self.clock())
         summary.max_quarantined_percent = self.project.config.sync.max_quarantined_percent
         outcome = RunOutcome(summary=summary)
+        self.step = "preflight"
         try:
             # The mapping against the CRM's describe, as `validate` checks it: a mapping that
             # would fail or corrupt writes stops here (exit 2), before the pull and any write.
             preflight(self.project, self.connector)
+            self.step = "start"
             self.connector.check_quota()
             for object_name in ("account", "opportunity"):
                 self._pull(object_name, as_of, summary, options)
@@ -164,13 +186,24 @@ class SyncEngine:
                 str(exc),
             )
             log.warning("%s", exc)
-        except Exception as exc:
+        except KamSyncError as exc:
+            # Our own errors are built from names and ids: their text may be kept.
             summary.status, summary.error = "failed", f"{type(exc).__name__}: {exc}"
             self._finish(summary, options)
             raise
+        except Exception as exc:
+            # Anything else may carry record values in its text (a database error holds the
+            # statement's parameters): the ledger and the terminal get the step and the type,
+            # the log the traceback without messages.
+            failure = RunFailedError(self.step, exc)
+            log_failure(exc, f"run step {self.step}")
+            summary.status, summary.error = "failed", failure.summary
+            self._finish(summary, options)
+            raise failure from None
         self._finish(summary, options)
         return outcome
 
+    @_step("record the run")
     def _finish(self, summary: RunSummary, options: RunOptions) -> None:
         quota = self.connector.quota()
         summary.api_calls = dict(quota.calls_by_kind)
@@ -190,6 +223,7 @@ class SyncEngine:
 
     # -- pull, normalize, snapshot ---------------------------------------------------------------
 
+    @_step("pull")
     def _pull(
         self, object_name: str, as_of: datetime, summary: RunSummary, options: RunOptions
     ) -> None:
@@ -254,6 +288,7 @@ class SyncEngine:
 
     # -- aggregate, score, govern, assess ----------------------------------------------------------
 
+    @_step("assess")
     def _assess(
         self, as_of: datetime, summary: RunSummary, options: RunOptions
     ) -> PortfolioAssessment:
@@ -324,6 +359,7 @@ class SyncEngine:
 
     # -- diff ------------------------------------------------------------------------------------
 
+    @_step("diff")
     def _diff(self, result: PortfolioAssessment, as_of: datetime, summary: RunSummary) -> WritePlan:
         accounts = load_snapshot(self.store, "account", columns=("id", *KAM_OUTPUT_FIELDS))
         written = load_written(self.store)
@@ -359,6 +395,7 @@ class SyncEngine:
 
     # -- record governance, push -------------------------------------------------------------------
 
+    @_step("record governance")
     def _record_governance(
         self, result: PortfolioAssessment, as_of: datetime, summary: RunSummary
     ) -> None:
@@ -373,6 +410,7 @@ class SyncEngine:
                 key_tiers=tuple(self.project.rules.governance.key_tiers),
             )
 
+    @_step("push")
     def _push(self, plan: WritePlan, summary: RunSummary, options: RunOptions) -> None:
         crm_object = self.account_crm_object
         self.connector.set_write_back_targets(crm_object, [t.crm for t in self.targets.values()])

@@ -22,6 +22,7 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _SF_OFFSET = re.compile(
     r"([+-])(\d{2})(\d{2})$"
 )  # Salesforce writes +0000, fromisoformat wants +00:00
+_MAX_INTEGER_DIGITS = 40  # well above int64; the store's own limit is checked when normalizing
 _DIGITS = re.compile(r"^-?\d{9,}$")  # epoch milliseconds as text
 
 
@@ -38,7 +39,11 @@ def to_text(value: Any) -> str | None:
         return str(int(value))
     if isinstance(value, dict | list):
         raise ValueError(f"expected text, got a {type(value).__name__}")
-    return str(value).strip()
+    text = str(value).strip()
+    if "\x00" in text:
+        # JSON may carry \u0000; PostgreSQL text cannot hold it, so no store keeps it.
+        raise ValueError("the text holds a NUL character (\\u0000), which the store cannot keep")
+    return text
 
 
 def to_integer(value: Any) -> int | None:
@@ -54,6 +59,9 @@ def to_integer(value: Any) -> int | None:
         raise ValueError(f"expected a whole number, got {value!r}") from None
     if number is None:
         return None
+    if number.adjusted() > _MAX_INTEGER_DIGITS:
+        # int() of 1e999999999 would build a billion-digit number; no CRM count is that big.
+        raise ValueError(f"the number has more than {_MAX_INTEGER_DIGITS} digits")
     if number != number.to_integral_value():
         raise ValueError(f"expected a whole number, got {value!r}")
     return int(number)

@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from kam_sync import canonical
-from kam_sync.canonical import FieldKind
+from kam_sync.canonical import ID_MAX_LENGTH, INTEGER_LIMIT, MONEY_INTEGER_DIGITS, FieldKind
 from kam_sync.config.mapping import FieldMapping, ObjectMapping, WriteBackTarget
 from kam_sync.errors import RecordError
 from kam_sync.mapping.coerce import COERCERS
@@ -25,6 +25,7 @@ CanonicalRecord = dict[str, Any]
 class _FieldPlan:
     name: str
     crm: str
+    kind: FieldKind
     coerce: Callable[[Any], Any]
     is_list: bool
     value_map: dict[str, str] | None
@@ -68,6 +69,7 @@ class Normalizer:
         return _FieldPlan(
             name=name,
             crm=spec.crm,
+            kind=kind,
             coerce=COERCERS[kind],
             is_list=kind is FieldKind.TEXT_LIST,
             value_map=spec.value_map,
@@ -81,6 +83,13 @@ class Normalizer:
         """The canonical record, or the reason it cannot be one."""
         raw_id = raw.get(self._id_crm)
         record_id = str(raw_id) if raw_id not in (None, "") else None
+        if record_id is not None and len(record_id) > ID_MAX_LENGTH:
+            # Even the quarantine keys on the id: keep a recognisable, storable part of it.
+            return RecordError(
+                record_id[: ID_MAX_LENGTH - 3] + "...",
+                f"{self._id_crm}: the id is longer than {ID_MAX_LENGTH} characters",
+                field="id",
+            )
         record: CanonicalRecord = dict(self._empty)
         for plan in self._plans:
             value = raw.get(plan.crm)
@@ -94,7 +103,9 @@ class Normalizer:
                     value = value * (
                         Decimal(str(plan.scale)) if isinstance(value, Decimal) else plan.scale
                     )
-            except ValueError as exc:
+                _check_storable(plan.kind, value)
+            except (ValueError, ArithmeticError) as exc:
+                # ArithmeticError: a date-time near year 1 or 9999 moved to UTC overflows.
                 return RecordError(record_id, f"{plan.crm}: {exc}", field=plan.name)
             record[plan.name] = value
         if record["is_deleted"] is None:
@@ -107,7 +118,29 @@ class Normalizer:
             # archived records (HubSpot returns no associations for them).
             if record[plan.name] is None and (plan.name == "id" or not record["is_deleted"]):
                 return RecordError(record_id, f"{plan.crm} is empty but required", field=plan.name)
+        if self.object_name == "opportunity" and not record["is_deleted"]:
+            return self._impossible_opportunity(record_id, record) or record
         return record
+
+    def _impossible_opportunity(
+        self, record_id: str | None, record: CanonicalRecord
+    ) -> RecordError | None:
+        """Data no real deal can have, whatever the run's date: set aside rather than scored.
+
+        A deal closed before it was created is not here: migrated orgs hold many such deals
+        (created on import, closed years before), whose revenue is real; only their sales cycle
+        is impossible, and the metrics leave it out.
+        """
+        amount = record.get("amount")
+        if record.get("is_won") and amount is not None and amount < 0:
+            crm = self._crm_name("amount")
+            return RecordError(
+                record_id, f"{crm}: a won deal with a negative amount", field="amount"
+            )
+        return None
+
+    def _crm_name(self, name: str) -> str:
+        return next((p.crm for p in self._plans if p.name == name), name)
 
     @staticmethod
     def _apply_value_map(plan: _FieldPlan, value: Any) -> Any:
@@ -118,6 +151,24 @@ class Normalizer:
             mapped = [_map_one(plan, v, allowed) for v in value]
             return [v for v in dict.fromkeys(mapped) if v is not None]
         return _map_one(plan, value, allowed)
+
+
+def _check_storable(kind: FieldKind, value: Any) -> None:
+    """Raise ``ValueError`` for a value the store or the rules engine cannot hold exactly.
+
+    The reason names the limit, never the value: reasons are shown by `kam-sync status`.
+    """
+    if value is None:
+        return
+    if kind is FieldKind.MONEY and value.adjusted() >= MONEY_INTEGER_DIGITS:
+        raise ValueError(
+            f"the amount has more than {MONEY_INTEGER_DIGITS} digits before the decimal point, "
+            "more than kam-sync keeps exactly"
+        )
+    if kind is FieldKind.INTEGER and abs(value) > INTEGER_LIMIT:
+        raise ValueError(f"the number is beyond {INTEGER_LIMIT:,}, the largest kam-sync stores")
+    if kind is FieldKind.ID and len(value) > ID_MAX_LENGTH:
+        raise ValueError(f"the id is longer than {ID_MAX_LENGTH} characters")
 
 
 def _map_one(plan: _FieldPlan, value: str, allowed: tuple[str, ...] | None) -> str | None:

@@ -26,6 +26,9 @@ METRICS_SCHEMA: Final[dict[str, pl.DataType]] = {
     "open_opportunity_count": pl.Int64(),
     "buying_centres": pl.Int64(),  # distinct accounts of the group/children with won business
     "days_since_last_win": pl.Int64(),
+    # won deals left out of the metrics: closing after the run's date, closed before created
+    "won_after_as_of_count": pl.Int64(),
+    "closed_before_created_count": pl.Int64(),
     "group_id": pl.Utf8(),  # the hierarchy root (own id when not rolled up or no parent)
     "group_size": pl.Int64(),
 }

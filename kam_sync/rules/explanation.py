@@ -41,6 +41,7 @@ def explanation_expr(pack: RulePack) -> pl.Expr:
         )
         if factor.missing == "exclude":
             left_out.append(pl.when(fscore.is_null()).then(pl.lit(f"{name}: no data, left out")))
+    left_out += _left_out_deals()
     # pl.format is several times cheaper than concat_str here; its inputs are never null.
     return pl.format(
         "Score {}, tier {} ({}). {}. {}",
@@ -50,6 +51,18 @@ def explanation_expr(pack: RulePack) -> pl.Expr:
         _gap_expr(pack),
         pl.concat_str([*parts, *left_out], separator="; ", ignore_nulls=True),
     )
+
+
+def _left_out_deals() -> list[pl.Expr]:
+    """What the metrics left out as impossible, so a reader knows the figures skip it."""
+    notes = (
+        ("won_after_as_of_count", "won deal(s) closing after the run date left out"),
+        ("closed_before_created_count", "won deal(s) closed before created: no sales cycle"),
+    )
+    return [
+        pl.when(pl.col(column).fill_null(0) > 0).then(pl.format(f"{{}} {text}", pl.col(column)))
+        for column, text in notes
+    ]
 
 
 def explanations(frame: pl.DataFrame, pack: RulePack, *, slice_rows: int = 10_000) -> pl.Series:

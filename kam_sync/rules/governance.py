@@ -194,12 +194,18 @@ def _growth(
         .height
     )
     now, added, removed = int(counts[0]), int(counts[1]), int(counts[2]) + gone
-    entry = KeyListRun(as_of=as_of, key_count=now, added_count=added, removed_count=removed)
+    added_ids = tuple(frame.filter(is_key & ~was_key).sort("id")["id"].to_list()) if added else ()
+    entry = KeyListRun(
+        as_of=as_of,
+        key_count=now,
+        added_count=added,
+        removed_count=removed,
+        added_ids=added_ids,
+    )
     spec = pack.governance.growth_alert
     alerts: list[Alert] = []
-    added_ids: tuple[str, ...] = ()
-    if spec is not None and added:
-        added_ids = tuple(frame.filter(is_key & ~was_key).sort("id")["id"].to_list())
+    flagged: set[str] = set()
+    if spec is not None:
         start = as_of - timedelta(days=spec.window_days)
         window = sorted(
             (r for r in history.runs if start <= r.as_of < as_of), key=lambda r: r.as_of
@@ -214,23 +220,30 @@ def _growth(
                 and growth * 100 / base > spec.max_growth_percent
             )
             if too_many or too_fast:
-                alerts.append(
-                    Alert(
-                        "key_list_growth",
-                        f"the key list grew from {base} to {now} accounts within "
-                        f"{spec.window_days} days (allowed: "
-                        f"{_allowed(spec.max_growth_percent, spec.max_added_accounts)})",
-                        added_ids,
+                # A standing condition: while the list is over its limit, every account added
+                # since the window's first run and still on the list keeps the flag, not only
+                # those this run added.
+                flagged.update(added_ids)
+                flagged.update(i for r in window[1:] for i in r.added_ids)
+                if added:
+                    alerts.append(
+                        Alert(
+                            "key_list_growth",
+                            f"the key list grew from {base} to {now} accounts within "
+                            f"{spec.window_days} days (allowed: "
+                            f"{_allowed(spec.max_growth_percent, spec.max_added_accounts)})",
+                            added_ids,
+                        )
                     )
-                )
         streak = spec.additions_without_removals_runs
-        if streak is not None and removed == 0:
+        if streak is not None and added and removed == 0:
             before = (
                 sorted(history.runs, key=lambda r: r.as_of)[-(streak - 1) :] if streak > 1 else []
             )
             if len(before) == streak - 1 and all(
                 r.added_count > 0 and r.removed_count == 0 for r in before
             ):
+                flagged.update(added_ids)
                 alerts.append(
                     Alert(
                         "additions_without_removals",
@@ -240,7 +253,9 @@ def _growth(
                     )
                 )
     frame = frame.with_columns(
-        (pl.col("id").is_in(list(added_ids)) if alerts else pl.lit(False)).alias("_growth_alert")
+        ((pl.col("id").is_in(sorted(flagged)) & is_key) if flagged else pl.lit(False)).alias(
+            "_growth_alert"
+        )
     )
     return frame, alerts, entry
 

@@ -31,6 +31,8 @@ class KeyListRun:
     key_count: int
     added_count: int
     removed_count: int
+    # The accounts that run added: a growth alert flags them while the list stays over its limit.
+    added_ids: tuple[str, ...] = ()
 
 
 def _empty_state() -> pl.DataFrame:

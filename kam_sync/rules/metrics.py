@@ -76,6 +76,9 @@ def compute_metrics(
     last_24 = (age >= 0) & (age < 730)
     amount = pl.col("amount")
     cycle = (pl.col("close_date") - pl.col("created_at").dt.date()).dt.total_days()
+    # A deal closed before it was created (common after a data migration) keeps its revenue,
+    # but has no sales cycle: a negative one would score as the fastest possible.
+    impossible_cycle = won & last_24 & (cycle < 0)
     renewal_open = ~is_closed & (pl.col("opportunity_type") == "renewal")
     needed = [
         "account_id",
@@ -110,9 +113,13 @@ def compute_metrics(
         (won & last_24).alias("_won_24"),
         (is_closed & last_24).alias("_closed_24"),
         pl.when(renewal_open).then(pl.col("probability")).alias("renewal_probability"),
-        pl.when(won & last_24).then(cycle).alias("avg_sales_cycle_days"),
+        pl.when(won & last_24 & ~impossible_cycle).then(cycle).alias("avg_sales_cycle_days"),
         (~is_closed).alias("open_opportunity_count"),
         pl.when(won & (age >= 0)).then(age).alias("days_since_last_win"),
+        # Won with a close date after the run's date: no metric counts it (every window ends
+        # at as_of); counted so the explanation can say so.
+        (won & (age < 0)).alias("won_after_as_of_count"),
+        impossible_cycle.alias("closed_before_created_count"),
     )
     per_key = (
         flagged.group_by("_key")
@@ -121,7 +128,9 @@ def compute_metrics(
             pl.col("_won_24", "_closed_24").sum(),
             pl.col("renewal_probability").mean(),
             pl.col("avg_sales_cycle_days").mean().cast(pl.Float64),
-            pl.col("open_opportunity_count").sum().cast(pl.Int64),
+            pl.col("open_opportunity_count", "won_after_as_of_count", "closed_before_created_count")
+            .sum()
+            .cast(pl.Int64),
             pl.col("days_since_last_win").min().cast(pl.Int64),
         )
         .collect()
@@ -163,6 +172,8 @@ def compute_metrics(
         pl.col("open_opportunity_count").fill_null(0),
         centres.alias("buying_centres"),
         "days_since_last_win",
+        pl.col("won_after_as_of_count").fill_null(0),
+        pl.col("closed_before_created_count").fill_null(0),
         "group_id",
         "group_size",
     ).cast(METRICS_SCHEMA)  # type: ignore[arg-type]

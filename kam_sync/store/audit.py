@@ -33,6 +33,7 @@ def load_history(store: StateStore) -> GovernanceHistory:
             key_count=r.key_count,
             added_count=len(r.added),
             removed_count=len(r.removed),
+            added_ids=tuple(r.added),
         )
         for r in reversed(recent)
     )

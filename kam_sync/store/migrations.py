@@ -9,9 +9,20 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import Column, Connection, Integer, MetaData, Table, Text, select
+from sqlalchemy import (
+    Column,
+    Connection,
+    Integer,
+    MetaData,
+    Table,
+    Text,
+    inspect,
+    select,
+    text,
+)
+from sqlalchemy.schema import DropIndex
 
-from kam_sync.store.schema import SCHEMA_STEPS
+from kam_sync.store.schema import MONEY_CONVERSIONS, SCHEMA_STEPS, metadata, run, v3_tables
 from kam_sync.store.types import UTCDateTime
 
 LATEST_VERSION = len(SCHEMA_STEPS)
@@ -53,6 +64,10 @@ def migrate(conn: Connection, target: int = LATEST_VERSION) -> list[int]:
         md = MetaData()
         for table in step(md):
             table.create(conn)
+        for table_name, columns in MONEY_CONVERSIONS.get(step, {}).items():
+            _convert_cents_to_money(conn, table_name, columns)
+        if step is v3_tables:  # the step that came with safe error texts
+            _scrub_failed_run_errors(conn)
         conn.execute(
             schema_version.insert().values(
                 version=version,
@@ -62,3 +77,60 @@ def migrate(conn: Connection, target: int = LATEST_VERSION) -> list[int]:
         )
         applied.append(version)
     return applied
+
+
+def _convert_cents_to_money(conn: Connection, table_name: str, columns: tuple[str, ...]) -> None:
+    """Integer cents become exact decimal amounts, every row kept.
+
+    PostgreSQL changes the column type in place. SQLite cannot, and would turn decimal text in
+    an INTEGER column into a float, so the table is rebuilt from its current declaration.
+    """
+    table = metadata.tables[table_name]
+    # Stores created by this version already declare the money columns exactly.
+    types = {c["name"]: c["type"] for c in inspect(conn).get_columns(table_name)}
+    columns = tuple(c for c in columns if isinstance(types.get(c), Integer))
+    if not columns:
+        return
+    if conn.dialect.name == "postgresql":
+        for column in columns:
+            conn.execute(
+                text(
+                    f"ALTER TABLE {table_name} ALTER COLUMN {column} TYPE NUMERIC(38, 2) "
+                    f"USING {column}::numeric * 0.01"  # exact: division would round big ones
+                )
+            )
+        return
+    old_name = f"{table_name}_with_cents"
+    for index in table.indexes:
+        conn.execute(DropIndex(index, if_exists=True))  # index names are global in SQLite
+    conn.execute(text(f"ALTER TABLE {table_name} RENAME TO {old_name}"))
+    table.create(conn)
+    names = [c.name for c in table.columns]
+    selected = [
+        (
+            # exact in integer arithmetic: sign, whole units, two digits of cents
+            f"CASE WHEN {n} IS NULL THEN NULL ELSE "
+            f"(CASE WHEN {n} < 0 THEN '-' ELSE '' END) || CAST(abs({n}) / 100 AS TEXT) || '.' "
+            f"|| substr('0' || CAST(abs({n}) % 100 AS TEXT), -2) END"
+        )
+        if n in columns
+        else n
+        for n in names
+    ]
+    conn.execute(
+        text(
+            f"INSERT INTO {table_name} ({', '.join(names)}) "
+            f"SELECT {', '.join(selected)} FROM {old_name}"
+        )
+    )
+    conn.execute(text(f"DROP TABLE {old_name}"))
+
+
+def _scrub_failed_run_errors(conn: Connection) -> None:
+    """Earlier versions kept the full text of an unexpected error in the ledger, which for a
+    database error held the SQL parameters: CRM record values. Keep that they failed, not why."""
+    conn.execute(
+        run.update()
+        .where(run.c.status == "failed", run.c.error.is_not(None))
+        .values(error="error text removed on upgrade (it could hold CRM record values)")
+    )

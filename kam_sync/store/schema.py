@@ -193,7 +193,17 @@ def v2_tables(md: MetaData) -> list[Table]:
     return [governance, lock]
 
 
-SCHEMA_STEPS = (v1_tables, v2_tables)
+def v3_tables(md: MetaData) -> list[Table]:
+    """Snapshots keep money as exact decimals of any size a CRM allows (was int64 cents)."""
+    return []
+
+
+SCHEMA_STEPS = (v1_tables, v2_tables, v3_tables)
+
+# Money columns a step converted from the integer cents of earlier versions to ``Money``.
+MONEY_CONVERSIONS: dict[object, dict[str, tuple[str, ...]]] = {
+    v3_tables: {"account_snapshot": ("annual_revenue",), "opportunity_snapshot": ("amount",)},
+}
 
 metadata = MetaData()
 for _step in SCHEMA_STEPS:

@@ -118,22 +118,49 @@ class StateStore:
     def upsert_snapshot(
         self, object_name: str, records: Sequence[dict[str, Any]], *, conn: Connection | None = None
     ) -> int:
-        """Insert or replace canonical records by id; returns how many were written."""
+        """Insert or replace canonical records by id; returns how many were written.
+
+        A record given twice (a CRM page can repeat one) counts once, its latest version
+        (``modified_at``, then the later in ``records``). A deleted record only marks the stored
+        row deleted: CRMs drop the relations of deleted records (HubSpot returns no
+        associations for an archived deal), so it may lack fields the live table requires.
+        """
         if not records:
             return 0
         table = _snapshot_table(object_name)
         now = datetime.now(UTC)
         columns = {c.name for c in table.columns}
-        rows = [
-            {k: v for k, v in r.items() if k in columns} | {"snapshot_at": now} for r in records
-        ]
-        stmt = self.upsert_statement(table, rows, ("id",))
+        latest: dict[str, dict[str, Any]] = {}
+        for r in records:
+            kept = latest.get(r["id"])
+            if kept is None or _modified(r) >= _modified(kept):
+                latest[r["id"]] = r
+        live = [r for r in latest.values() if not r.get("is_deleted")]
+        deleted = [r for r in latest.values() if r.get("is_deleted")]
+        rows = [{k: v for k, v in r.items() if k in columns} | {"snapshot_at": now} for r in live]
+        with self._connection(conn) as c:
+            if rows:
+                c.execute(self.upsert_statement(table, rows, ("id",)), rows)
+            for r in deleted:
+                c.execute(
+                    table.update()
+                    .where(table.c.id == r["id"])
+                    .values(
+                        is_deleted=True,
+                        snapshot_at=now,
+                        **({"modified_at": r["modified_at"]} if r.get("modified_at") else {}),
+                    )
+                )
+        return len(rows) + len(deleted)
+
+    @contextmanager
+    def _connection(self, conn: Connection | None) -> Iterator[Connection]:
+        """``conn``, or a transaction of its own."""
         if conn is not None:
-            conn.execute(stmt, rows)
+            yield conn
         else:
             with self.engine.begin() as own:
-                own.execute(stmt, rows)
-        return len(rows)
+                yield own
 
     def upsert_statement(
         self,
@@ -278,6 +305,8 @@ class StateStore:
             }
             for obj, rid, field, reason in items
         ]
+        # One entry per record, the last reason given: a statement may not touch a key twice.
+        rows = list({(r["object_name"], r["record_id"]): r for r in rows}.values())
         if not rows:
             return 0
         stmt = self.upsert_statement(schema.quarantine, rows, ("object_name", "record_id"))
@@ -306,6 +335,11 @@ class StateStore:
         with self.engine.connect() as conn:
             rows = conn.execute(select(schema.quarantine).order_by(schema.quarantine.c.record_id))
             return [QuarantinedRecord(**dict(r)) for r in rows.mappings()]
+
+
+def _modified(record: dict[str, Any]) -> datetime:
+    value = record.get("modified_at")
+    return value if isinstance(value, datetime) else datetime.min.replace(tzinfo=UTC)
 
 
 def _snapshot_table(object_name: str) -> Any:

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation, localcontext
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Dialect, Text
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy import DateTime, Dialect, Numeric, Text
+from sqlalchemy.types import TypeDecorator, TypeEngine
 
-CENT = Decimal("0.01")
+from kam_sync.canonical import MONEY_DIGITS, MONEY_SCALE
+
+CENT = Decimal(1).scaleb(-MONEY_SCALE)
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -36,20 +38,39 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 class Money(TypeDecorator[Decimal]):
-    """Decimal amounts stored as integer minor units (cents): exact, and summable in SQL."""
+    """Exact Decimal amounts of up to ``MONEY_DIGITS`` digits, kept to the cent.
 
-    impl = BigInteger
+    PostgreSQL holds them as NUMERIC. SQLite has no exact decimal type (a NUMERIC column turns
+    text like "999999999999999999.00" into a float), so there they are canonical decimal text.
+    Nothing sums money in SQL: the rules engine sums it as polars Decimals.
+    """
+
+    impl = Numeric(MONEY_DIGITS, MONEY_SCALE)
     cache_ok = True
 
-    def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> int | None:
-        if value is None:
-            return None
-        return int((Decimal(value) / CENT).to_integral_value(rounding=ROUND_HALF_EVEN))
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(Text())
+        return dialect.type_descriptor(Numeric(MONEY_DIGITS, MONEY_SCALE, asdecimal=True))
 
-    def process_result_value(self, value: int | None, dialect: Dialect) -> Decimal | None:
+    def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> Decimal | str | None:
         if value is None:
             return None
-        return (Decimal(value) * CENT).quantize(CENT)
+        amount = value if isinstance(value, Decimal) else Decimal(str(value))
+        try:
+            # The default context holds 28 digits: every amount normalizing lets through.
+            exact = amount.quantize(CENT, rounding=ROUND_HALF_EVEN)
+        except InvalidOperation:
+            with localcontext(prec=MONEY_DIGITS + 2):
+                exact = amount.quantize(CENT, rounding=ROUND_HALF_EVEN)
+        exact = exact if exact else abs(exact)  # one zero, never "-0.00"
+        return f"{exact:f}" if dialect.name == "sqlite" else exact
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        if value is None:
+            return None
+        with localcontext(prec=MONEY_DIGITS + 2):
+            return Decimal(str(value)).quantize(CENT)
 
 
 class JSONText(TypeDecorator[Any]):

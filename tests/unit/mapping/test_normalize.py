@@ -185,3 +185,55 @@ def test_coercers_handle_the_shapes_crms_send() -> None:
     assert to_decimal("1,250,000.00") == Decimal("1250000.00")
     assert to_text_list(["a", "", "a", "b"]) == ["a", "b"]
     assert to_text_list(None) == []
+
+
+def _sf_opportunity(**values: Any) -> dict[str, Any]:
+    return {
+        "Id": "006000000000001AAA",
+        "AccountId": "001000000000001AAA",
+        "SystemModstamp": "2026-11-01T10:00:00.000+0000",
+        **values,
+    }
+
+
+def test_a_won_deal_with_a_negative_amount_is_set_aside_with_a_reason(
+    sf_opportunities: Normalizer,
+) -> None:
+    result = sf_opportunities.normalize(_sf_opportunity(Amount=-500.0, IsWon=True, IsClosed=True))
+    assert isinstance(result, RecordError)
+    assert result.field == "amount" and "won deal with a negative amount" in result.reason
+    lost = _ok(sf_opportunities.normalize(_sf_opportunity(Amount=-500.0, IsWon=False)))
+    assert lost["amount"] == Decimal("-500.0"), "a negative open or lost deal is not impossible"
+
+
+def test_numbers_beyond_what_the_store_keeps_are_set_aside_without_their_value(
+    hs_accounts: Normalizer, sf_opportunities: Normalizer
+) -> None:
+    base = {"hs_object_id": "1", "hs_lastmodifieddate": "2026-11-01T10:00:00Z"}
+    huge = _ok(hs_accounts.normalize({**base, "annualrevenue": "999999999999999999"}))
+    assert huge["annual_revenue"] == Decimal("999999999999999999")
+    too_big = hs_accounts.normalize({**base, "annualrevenue": "1e30"})
+    assert isinstance(too_big, RecordError) and "digits before the decimal point" in too_big.reason
+    crowd = hs_accounts.normalize({**base, "numberofemployees": "1e30"})
+    assert isinstance(crowd, RecordError) and crowd.field == "employees"
+    assert "1e30" not in crowd.reason and "1e30" not in too_big.reason
+    absurd = hs_accounts.normalize({**base, "numberofemployees": "1e999999999"})
+    assert isinstance(absurd, RecordError)
+
+
+def test_a_deleted_opportunity_without_an_account_normalizes_by_its_id_alone(
+    sf_opportunities: Normalizer,
+) -> None:
+    record = _ok(sf_opportunities.normalize(_sf_opportunity(AccountId=None, IsDeleted=True)))
+    assert record["is_deleted"] is True and record["account_id"] is None
+    live = sf_opportunities.normalize(_sf_opportunity(AccountId=None))
+    assert isinstance(live, RecordError) and live.field == "account_id"
+
+
+def test_text_with_a_nul_character_is_set_aside_as_no_store_can_keep_it(
+    hs_accounts: Normalizer,
+) -> None:
+    raw = {"hs_object_id": "1", "hs_lastmodifieddate": "2026-11-01T10:00:00Z", "name": "Ac\x00me"}
+    result = hs_accounts.normalize(raw)
+    assert isinstance(result, RecordError) and result.field == "name"
+    assert "NUL" in result.reason
