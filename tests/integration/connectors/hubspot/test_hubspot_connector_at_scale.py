@@ -4,6 +4,7 @@ sandbox with 11,000 deals; API call counts come from the sandbox's own stats."""
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -43,6 +44,7 @@ def test_a_change_set_past_the_search_cap_with_shared_stamps_is_read_exactly_onc
             store.set_values("deals", record_id, {"dealname": f"bulk {record_id}"})
     finally:
         store.clock = real_clock
+    time.sleep(store.search_lag_seconds + 0.05)  # search shows a write a few moments later
 
     connector = private_app(sandbox, look_back_minutes=0)
     sandbox.reset_stats()
