@@ -193,6 +193,8 @@ class HubSpotStore:
         # its new form nor (guessed, a simplification) its old one. List and read are current.
         self.search_lag_seconds = DEFAULT_SEARCH_LAG_SECONDS
         self._unindexed: dict[tuple[str, int], float] = {}
+        # Ids merged away, by object type: gone for good, also after a restart from a data file.
+        self.merged_away: dict[str, set[int]] = {}
         self.clock = clock or (lambda: datetime.now(UTC))
         self.as_of = portfolio.as_of
         self.owners = [
@@ -368,6 +370,7 @@ class HubSpotStore:
                 del self.user_labels[key]
             del table.records[merged]
             table.ids.remove(merged)
+            self.merged_away.setdefault(object_type, set()).add(merged)
             self.write(table, survivor, {"hs_merged_object_ids": merged_ids})
 
     def _not_yet_indexed(self, object_type: str, record_id: int) -> None:
@@ -457,6 +460,12 @@ class HubSpotStore:
                 "records": tables,
                 "deal_company": {str(k): v for k, v in self.deal_company.items()},
                 "company_parent": {str(k): v for k, v in self.company_parent.items()},
+                "merged_away": {t: sorted(ids) for t, ids in self.merged_away.items()},
+                "user_labels": [
+                    [*key, target, type_id, label]
+                    for key, links in self.user_labels.items()
+                    for target, type_id, label in links
+                ],
             }
 
     def apply_changes(self, changes: Mapping[str, Any]) -> None:
@@ -487,6 +496,18 @@ class HubSpotStore:
                 self.company_children = {}
                 for child, parent in sorted(self.company_parent.items()):
                     self.company_children.setdefault(parent, []).append(child)
+            for object_type, ids in changes.get("merged_away", {}).items():
+                table = self.table(object_type)
+                for record_id in ids:
+                    if table.records.pop(int(record_id), None) is not None:
+                        table.ids.remove(int(record_id))
+                    self.merged_away.setdefault(object_type, set()).add(int(record_id))
+            self.user_labels = {}
+            for from_type, to_type, record_id, target, type_id, label in changes.get(
+                "user_labels", []
+            ):
+                key = (str(from_type), str(to_type), int(record_id))
+                self.user_labels.setdefault(key, []).append((int(target), int(type_id), str(label)))
 
 
 def _stamp(text: str) -> datetime:
