@@ -12,7 +12,9 @@ reader never pages by offset across pages that hold records: each page is a fres
     next page (M, S)   (modified > M AND modified <= until) OR (modified == M AND id NOT_IN S)
 
 ``M`` is the last stamp read and ``S`` every id read at ``M`` (filter groups are ORed, filters
-in a group ANDed; at most 5 groups, 6 filters a group, 18 in all, same page). ``NOT_IN`` makes
+in a group ANDed: two groups of two filters, inside every limit HubSpot has published, the
+smallest being 3 groups of 3 filters before the changelog "Expanded Filtering Capabilities and
+Error Messaging in HubSpot's Search API", 2024-08-26). ``NOT_IN`` makes
 the key exact whatever order equal stamps come back in (HubSpot does not document the order of
 equal sort values). When more than ``key_ids_limit`` ids share ``M`` (a bulk edit), the records
 stamped ``M`` are swept by id instead, also by key (``modified == M AND id > last``, sorted by
@@ -82,8 +84,9 @@ class SearchCursorError(FatalApiError):
     """A search offered the same ``after`` cursor twice, or one past the result cap."""
 
 
-# HubSpot's IN/NOT_IN filters take at most 100 values (developers.hubspot.com/docs/api/crm/
-# search, "Filter search results": "IN ... up to 100 values"); beyond that the key uses the id.
+# How many ids one NOT_IN filter names before the reader sweeps the stamp by id instead.
+# Guessed, not documented: the search guide gives no count for IN/NOT_IN values; 100 stays well
+# inside any request-size limit (a filter of 100 record ids is about 1.5 kB).
 KEY_IDS_LIMIT = 100
 
 
