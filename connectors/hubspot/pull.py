@@ -12,9 +12,9 @@ ascending, ``settings.search_page_size`` (200) per page.
 Deletions: archived records (the list endpoint with ``archived=true``) come first, with their id
 and modification stamp only (other fields and pseudo-fields None: associations of archived
 records are not readable), ``"archived": True`` and the archiving time as their stamp. A full
-pull lists them all; an incremental pull lists them when its window crosses a multiple of
-``archived_sweep_interval_hours`` (daily by default) and keeps those archived since the last
-sweep. Records merged away are not archived, they vanish (fivetran/dbt_hubspot#134): their
+pull lists them all; an incremental pull lists them every time (``archived_sweep_interval_hours``
+0, the default) or when its window crosses a multiple of that interval, and keeps those archived
+since the last sweep. Records merged away are not archived, they vanish (fivetran/dbt_hubspot#134): their
 survivor's ``hs_merged_object_ids`` names them, and each comes as a deletion beside it. Live
 records carry ``"archived": False``.
 

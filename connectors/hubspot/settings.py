@@ -68,9 +68,11 @@ class HubSpotSettings(ConnectorSettings):
         default=True, description="read archived records as deletions on every pull"
     )
     # Not a HubSpot limit: how stale a deletion may be. Each sweep lists every archived record
-    # (100 a call, ids and stamps only), since the list endpoint cannot filter by date.
+    # (100 a call, ids and stamps only), since the list endpoint cannot filter by date. 0 keeps
+    # deletions prompt for runs more frequent than daily; a nightly schedule sweeps once a night
+    # with 0 or 24 alike.
     archived_sweep_interval_hours: float = Field(
-        default=24.0,
+        default=0.0,
         ge=0,
         description="an incremental pull lists archived records when its window crosses a "
         "multiple of this interval (UTC, from the epoch; 0: every pull)",

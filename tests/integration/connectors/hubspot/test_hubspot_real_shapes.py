@@ -205,7 +205,7 @@ def test_a_change_the_search_index_shows_late_is_read_by_the_next_pull_through_t
     assert early_deal in {r["hs_object_id"] for r in with_look_back}
 
 
-def test_archived_records_are_swept_once_a_day_with_no_property_but_the_stamp(
+def test_archived_records_are_swept_once_a_day_when_asked_with_no_property_but_the_stamp(
     sandbox: SandboxHandle,
 ) -> None:
     store = sandbox.app.store
@@ -213,7 +213,7 @@ def test_archived_records_are_swept_once_a_day_with_no_property_but_the_stamp(
     store.archive("deals", gone)
     now = datetime.now(UTC)
     midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    connector = private_app(sandbox)  # archived_sweep_interval_hours: 24
+    connector = private_app(sandbox, archived_sweep_interval_hours=24)
     fields = ("dealname", "amount", "@associations.companies")
 
     def deletions(since: datetime, until: datetime) -> list[dict[str, object]]:
