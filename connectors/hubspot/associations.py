@@ -71,16 +71,28 @@ def read_associations(
         for result in body.get("results") or []:
             from_id = str((result.get("from") or {}).get("id"))
             for target in result.get("to") or []:
-                types = {
-                    int(t["typeId"])
-                    for t in target.get("associationTypes") or []
-                    if t.get("typeId") is not None
-                }
+                types = hubspot_defined_type_ids(target)
                 links.setdefault(from_id, []).append((str(target.get("toObjectId")), types))
             after = ((result.get("paging") or {}).get("next") or {}).get("after")
             if after:
                 pending.append((from_id, str(after)))
     return {rid: _reduce(field, targets) for rid, targets in links.items()}
+
+
+def hubspot_defined_type_ids(target: dict[str, Any]) -> set[int]:
+    """The HubSpot-defined association type ids of one associated record.
+
+    A user-defined label has its own type id, numbered in its own space, so it can equal a
+    HubSpot-defined one (5, 14); only ``category: HUBSPOT_DEFINED`` makes 5 "Primary" and 14
+    "child to parent" (developers.hubspot.com/docs/api/crm/associations, "Association type id
+    values": every type carries ``category`` HUBSPOT_DEFINED, USER_DEFINED or
+    INTEGRATOR_DEFINED). A type without a category is read as HubSpot-defined.
+    """
+    return {
+        int(t["typeId"])
+        for t in target.get("associationTypes") or []
+        if t.get("typeId") is not None and t.get("category", "HUBSPOT_DEFINED") == "HUBSPOT_DEFINED"
+    }
 
 
 def _reduce(field: AssociationField, targets: list[tuple[str, set[int]]]) -> Any:

@@ -9,10 +9,14 @@ Incremental: search on the incremental window (``kam_sync_connectors.window``: m
 watermark minus the look-back to the run's start; ``search_windows.ChangeSetReader``), sorted
 ascending, ``settings.search_page_size`` (200) per page.
 
-Deletions: archived records (the list endpoint with ``archived=true``) come first, with the same
-properties as live ones (pseudo-fields None: associations of archived records are not readable),
-``"archived": True`` and the archiving time as their modification stamp; in an incremental pull
-only those archived since the look-back start. Live records carry ``"archived": False``.
+Deletions: archived records (the list endpoint with ``archived=true``) come first, with their id
+and modification stamp only (other fields and pseudo-fields None: associations of archived
+records are not readable), ``"archived": True`` and the archiving time as their stamp. A full
+pull lists them all; an incremental pull lists them every time (``archived_sweep_interval_hours``
+0, the default) or when its window crosses a multiple of that interval, and keeps those archived
+since the last sweep. Records merged away are not archived, they vanish (fivetran/dbt_hubspot#134): their
+survivor's ``hs_merged_object_ids`` names them, and each comes as a deletion beside it. Live
+records carry ``"archived": False``.
 
 Watermarks: deletion pages and the pages of a first sync carry ``high_watermark=None`` except
 the very last page of a first sync (list order is by id, not by modification, so no earlier
@@ -49,6 +53,11 @@ from kam_sync_connectors.hubspot.settings import LIST_LIMIT, SEARCH_LIMIT, HubSp
 from kam_sync_connectors.window import Boundary, IncrementalWindow
 
 ARCHIVED_KEY = "archived"
+# The ids merged into a record, ";"-separated: a merged-away record is not archived, it just
+# stops being returned (fivetran/dbt_hubspot#134, singer-io/tap-hubspot#49); only its
+# survivor names it (developers.hubspot.com/docs/api-reference/legacy/crm/objects/companies/
+# merge-companies; knowledge.hubspot.com/records/merge-records).
+MERGED_IDS = "hs_merged_object_ids"
 
 
 class Puller:
@@ -71,13 +80,15 @@ class Puller:
         assoc_fields = [
             association_field(object_type, f) for f in request.fields if is_association_field(f)
         ]
-        if self.settings.pull_archived:
-            for objects in self._archived(request, properties):
+        if self.settings.pull_archived and self._sweep_due(request):
+            # A deletion needs only the record's id and stamp: ask for no other property.
+            for objects in self._archived(request, [request.modified_field]):
                 # Associations of archived records cannot be read (v4 answers "not found"
                 # for them), so their pseudo-fields are None and cost no call.
                 records = self._records(request, objects, [])
                 for record, obj in zip(records, objects, strict=True):
-                    record.update(dict.fromkeys(a.name for a in assoc_fields))
+                    for name in request.fields:
+                        record.setdefault(name, None)
                     # The deletion is the record's latest change.
                     record[request.modified_field] = obj.get("archivedAt") or record.get(
                         request.modified_field
@@ -98,6 +109,7 @@ class Puller:
                 if boundary.admit(str(obj["id"]), record_stamp(obj, request.modified_field))
             ]
             page = Page(records=self._records(request, fresh, assoc_fields))
+            page.records.extend(_merged_away(request, fresh, assoc_fields))
             if window.incremental:
                 page.high_watermark = _from_millis(boundary.stamp)
                 yield page
@@ -142,6 +154,8 @@ class Puller:
     @staticmethod
     def _record(request: PullRequest, obj: dict[str, Any]) -> RawRecord:
         record: RawRecord = dict(obj.get("properties") or {})
+        if MERGED_IDS not in request.fields:
+            record.pop(MERGED_IDS, None)
         record[request.id_field] = str(obj["id"])
         if record.get(request.modified_field) is None and obj.get("updatedAt"):
             record[request.modified_field] = obj["updatedAt"]
@@ -217,14 +231,36 @@ class Puller:
 
     # -- deletions ---------------------------------------------------------------------------
 
+    def _sweep_due(self, request: PullRequest) -> bool:
+        """Whether this pull lists archived records: a full pull always; an incremental one
+        when its window crosses a multiple of ``archived_sweep_interval_hours``."""
+        window = self._window(request)
+        interval = self._sweep_interval_ms()
+        if window.since is None or interval == 0:
+            return True
+        return to_millis(request.until) // interval > to_millis(window.since) // interval
+
+    def _sweep_interval_ms(self) -> int:
+        return int(self.settings.archived_sweep_interval_hours * 3_600_000)
+
     def _archived(
         self, request: PullRequest, properties: list[str]
     ) -> Iterator[list[dict[str, Any]]]:
-        """Archived records; in an incremental pull only those archived since the look-back
-        start (the list endpoint cannot filter, so every archived record is listed)."""
-        start = self._window(request).start
-        # In epoch milliseconds, as the search filters of the incremental pull compare.
-        since_ms = None if start is None else to_millis(start)
+        """Archived records; in an incremental pull only those archived since the last sweep
+        (less the look-back). The list endpoint cannot filter, so every archived record is
+        listed; the filter only spares the engine records it has already taken out.
+
+        The last sweep ran in the first pull whose window crossed the last multiple of the
+        interval at or before the watermark, and saw everything archived before it started.
+        """
+        window = self._window(request)
+        since_ms: int | None = None
+        if window.since is not None and window.start is not None:
+            interval = self._sweep_interval_ms()
+            since_ms = to_millis(window.start)
+            if interval:
+                last_sweep = to_millis(window.since) // interval * interval
+                since_ms = min(since_ms, last_sweep - (to_millis(window.since) - since_ms))
 
         def recent(obj: dict[str, Any]) -> bool:
             return since_ms is None or (_archived_ms(obj, request.modified_field) or 0) >= since_ms
@@ -298,9 +334,34 @@ class Puller:
         ).body
 
 
+def _merged_away(
+    request: PullRequest, objects: list[dict[str, Any]], assoc_fields: list[AssociationField]
+) -> list[RawRecord]:
+    """A deletion for every id merged into a record of ``objects``, stamped with the
+    survivor's modification (the merge is its latest change, or older)."""
+    deletions: list[RawRecord] = []
+    for obj in objects:
+        props = obj.get("properties") or {}
+        for part in str(props.get(MERGED_IDS) or "").split(";"):
+            merged_id = part.strip()
+            if not merged_id or merged_id == str(obj["id"]):
+                continue
+            record: RawRecord = dict.fromkeys(request.fields)
+            record.update(dict.fromkeys(a.name for a in assoc_fields))
+            record[request.id_field] = merged_id
+            record[request.modified_field] = props.get(request.modified_field) or obj.get(
+                "updatedAt"
+            )
+            record[ARCHIVED_KEY] = True
+            if request.deleted_field and request.deleted_field != ARCHIVED_KEY:
+                record[request.deleted_field] = True
+            deletions.append(record)
+    return deletions
+
+
 def _properties(request: PullRequest) -> list[str]:
     wanted = [f for f in request.fields if not is_association_field(f) and f != ARCHIVED_KEY]
-    for must in (request.modified_field,):
+    for must in (request.modified_field, MERGED_IDS):
         if must not in wanted:
             wanted.append(must)
     return list(dict.fromkeys(wanted))

@@ -1,25 +1,31 @@
-"""Reading a change set of any size through CRM search, past its 10,000-result cap, exactly once.
+"""Reading a change set of any size through CRM search by key, each record exactly once.
 
-HubSpot's search pages through at most 10,000 results of one query (paging past them is a 400:
-developers.hubspot.com/docs/api/crm/search, "Limitations"; community.hubspot.com thread
-"CRM Record ID Sequencing and the Search API"), and the reader relies on one sort rule only
-(the sandbox, after issue 3, refuses more). So the change set is read in *windows* sorted by the
-modification stamp, ascending:
+HubSpot's search ``after`` cursor is an offset into the sorted result set (airbytehq/airbyte
+#80745 converts it with ``int(after)``), and a query is evaluated again for every page. A record
+edited while a change set is paged gets a stamp past ``until`` and leaves the result set; every
+record behind it shifts down by one, and the one at the page boundary is never read. So the
+reader never pages by offset across pages that hold records: each page is a fresh query (no
+``after``) that starts after the last key read, sorted by the modification stamp ascending
+(search takes one sort rule: developers.hubspot.com/docs/api/crm/search, "Sorting"):
 
-    first window       modified >= since AND modified <= until
-    restart (M, I)     (modified > M AND modified <= until) OR (modified == M AND id > I)
+    first page         modified >= since AND modified <= until
+    next page (M, S)   (modified > M AND modified <= until) OR (modified == M AND id NOT_IN S)
 
-When a window reaches the cap, ``M`` is the last stamp read and ``I`` the highest id read at
-``M``; the next window restarts from ``(M, I)``. That is exact when every record stamped ``M``
-with an id up to ``I`` has been read, i.e. when equal stamps come back in id order. HubSpot does
-not document the order of equal stamps, so before restarting the reader checks it with one
-search (``modified == M AND id <= I``, one result asked for) whose ``total`` must equal the
-number of ids read at ``M``. If it does not, the records stamped ``M`` are swept by id instead
-(``modified == M AND id > last``, sorted by id, skipping ids already read, restarting after
-the last id whenever the sweep itself reaches the cap) and the next window starts strictly
-after ``M``. Either way nothing is read twice and nothing is skipped, even with thousands of
-equal stamps, as long as one query keeps its order while it is paged (which offset paging
-needs anyway).
+``M`` is the last stamp read and ``S`` every id read at ``M`` (filter groups are ORed, filters
+in a group ANDed: two groups of two filters, inside every limit HubSpot has published, the
+smallest being 3 groups of 3 filters before the changelog "Expanded Filtering Capabilities and
+Error Messaging in HubSpot's Search API", 2024-08-26). ``NOT_IN`` makes
+the key exact whatever order equal stamps come back in (HubSpot does not document the order of
+equal sort values). When more than ``key_ids_limit`` ids share ``M`` (a bulk edit), the records
+stamped ``M`` are swept by id instead, also by key (``modified == M AND id > last``, sorted by
+id; those already read are dropped, so at most ``key_ids_limit`` plus a page are read twice),
+and reading goes on strictly after ``M``.
+
+An empty page that still offers ``paging.next.after`` is not the end: its cursor is followed
+(syncs "silently stopped fetching records" on such pages: airbytehq/airbyte#80744). A page of
+records with a cursor, however short, is followed by the next key. The 10,000-result cap of one
+query (paging past it is a 400: developers.hubspot.com/docs/api/crm/search, "Limitations") is
+never reached, since every query reads one page, unless empty pages run up to it.
 """
 
 from __future__ import annotations
@@ -29,9 +35,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from kam_sync.errors import FatalApiError
 from kam_sync_connectors.window import Boundary
 
-Filter = dict[str, str]
+Filter = dict[str, Any]
 FilterGroup = list[Filter]
 
 
@@ -73,6 +80,16 @@ def _id_number(record_id: str) -> int:
     return int(record_id)
 
 
+class SearchCursorError(FatalApiError):
+    """A search offered the same ``after`` cursor twice, or one past the result cap."""
+
+
+# How many ids one NOT_IN filter names before the reader sweeps the stamp by id instead.
+# Guessed, not documented: the search guide gives no count for IN/NOT_IN values; 100 stays well
+# inside any request-size limit (a filter of 100 record ids is about 1.5 kB).
+KEY_IDS_LIMIT = 100
+
+
 class ChangeSetReader:
     """Yields pages of search results for ``since <= modified <= until``, each record once."""
 
@@ -84,16 +101,17 @@ class ChangeSetReader:
         id_property: str,
         page_size: int,
         result_cap: int,
+        key_ids_limit: int = KEY_IDS_LIMIT,
     ) -> None:
         self._search = search
         self.modified_property = modified_property
         self.id_property = id_property
         self.page_size = page_size
         self.result_cap = result_cap
+        self.key_ids_limit = key_ids_limit
+        # Queries sent for pages (one per key), and sweeps of one stamp by id.
         self.windows = 0
-        self.checks = 0
         self.sweeps = 0
-        self._last_paged_capped = False
 
     def _filter(self, name: str, operator: str, value: int | str) -> Filter:
         return {"propertyName": name, "operator": operator, "value": str(value)}
@@ -102,26 +120,29 @@ class ChangeSetReader:
         modified = self.modified_property
         until = self._filter(modified, "LTE", until_ms)
         groups: list[FilterGroup] = [[self._filter(modified, "GTE", since_ms), until]]
-        # The last stamp read and every id read at it, across windows.
+        # The last stamp read and every id read at it, across pages.
         boundary: Boundary[int] = Boundary()
         while True:
             self.windows += 1
-            for results in self._paged(groups, modified):
-                for obj in results:
-                    boundary.admit(str(obj["id"]), record_stamp(obj, modified))
-                if results:
-                    yield results
+            results, more = self._page(groups, modified)
+            for obj in results:
+                boundary.admit(str(obj["id"]), record_stamp(obj, modified))
+            if results:
+                yield results
             stamp = boundary.stamp
-            if not self._last_paged_capped or stamp is None:
+            if not more or stamp is None:
                 return
             ids_at_stamp = boundary.ids
-            highest = max(ids_at_stamp, key=_id_number)
-            if self._all_read_up_to(stamp, highest, len(ids_at_stamp)):
+            if len(ids_at_stamp) <= self.key_ids_limit:
                 groups = [
                     [self._filter(modified, "GT", stamp), until],
                     [
                         self._filter(modified, "EQ", stamp),
-                        self._filter(self.id_property, "GT", highest),
+                        {
+                            "propertyName": self.id_property,
+                            "operator": "NOT_IN",
+                            "values": sorted(ids_at_stamp, key=_id_number),
+                        },
                     ],
                 ]
                 continue
@@ -129,54 +150,41 @@ class ChangeSetReader:
             groups = [[self._filter(modified, "GT", stamp), until]]
             boundary = Boundary()
 
-    def _paged(self, groups: list[FilterGroup], sort: str) -> Iterator[list[dict[str, Any]]]:
-        """Pages of one query; sets ``_last_paged_capped`` when it stopped at the cap."""
-        self._last_paged_capped = False
+    def _page(self, groups: list[FilterGroup], sort: str) -> tuple[list[dict[str, Any]], bool]:
+        """The first page of one query holding records (an empty page with a cursor is
+        followed), and whether the query matches more than it returned."""
         after: str | None = None
-        read = 0
+        offered: set[str] = set()
         while True:
-            limit = min(self.page_size, self.result_cap - read)
-            found = self._search(groups, sort, after, limit)
-            read += len(found.results)
-            yield found.results
-            if found.after is None or not found.results:
-                return
-            if read >= self.result_cap:
-                self._last_paged_capped = True
-                return
+            found = self._search(groups, sort, after, self.page_size)
+            if found.results or found.after is None:
+                return found.results, found.after is not None
+            if found.after in offered or _past_cap(found.after, self.result_cap):
+                raise SearchCursorError(
+                    "hubspot search offered a cursor it had offered before, or one past the "
+                    f"{self.result_cap}-result cap, on empty pages; the change set cannot be read",
+                    connector="hubspot",
+                )
+            offered.add(found.after)
             after = found.after
 
-    def _all_read_up_to(self, stamp: int, highest: str, read_count: int) -> bool:
-        """Whether exactly ``read_count`` records are stamped ``stamp`` with id <= ``highest``."""
-        self.checks += 1
-        found = self._search(
-            [
-                [
-                    self._filter(self.modified_property, "EQ", stamp),
-                    self._filter(self.id_property, "LTE", highest),
-                ]
-            ],
-            self.id_property,
-            None,
-            1,
-        )
-        return found.total == read_count
-
     def _sweep_stamp(self, stamp: int, already_read: set[str]) -> Iterator[list[dict[str, Any]]]:
-        """Every record stamped exactly ``stamp`` not in ``already_read``, by ascending id."""
+        """Every record stamped exactly ``stamp`` not in ``already_read``, by ascending id, one
+        query per page starting after the last id read."""
         above_id: str | None = None
         while True:
             self.sweeps += 1
             group = [self._filter(self.modified_property, "EQ", stamp)]
             if above_id is not None:
                 group.append(self._filter(self.id_property, "GT", above_id))
-            last_results: list[dict[str, Any]] = []
-            for results in self._paged([group], self.id_property):
-                fresh = [obj for obj in results if str(obj["id"]) not in already_read]
-                if fresh:
-                    yield fresh
-                if results:
-                    last_results = results
-            if not self._last_paged_capped:
+            results, more = self._page([group], self.id_property)
+            fresh = [obj for obj in results if str(obj["id"]) not in already_read]
+            if fresh:
+                yield fresh
+            if not more or not results:
                 return
-            above_id = str(last_results[-1]["id"])
+            above_id = str(results[-1]["id"])
+
+
+def _past_cap(after: str, cap: int) -> bool:
+    return after.isdigit() and int(after) >= cap

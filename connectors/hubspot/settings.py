@@ -67,6 +67,16 @@ class HubSpotSettings(ConnectorSettings):
     pull_archived: bool = Field(
         default=True, description="read archived records as deletions on every pull"
     )
+    # Not a HubSpot limit: how stale a deletion may be. Each sweep lists every archived record
+    # (100 a call, ids and stamps only), since the list endpoint cannot filter by date. 0 keeps
+    # deletions prompt for runs more frequent than daily; a nightly schedule sweeps once a night
+    # with 0 or 24 alike.
+    archived_sweep_interval_hours: float = Field(
+        default=0.0,
+        ge=0,
+        description="an incremental pull lists archived records when its window crosses a "
+        "multiple of this interval (UTC, from the epoch; 0: every pull)",
+    )
     # HubSpot's ten-second window refills slowly under load: more, shorter first tries than
     # Salesforce's defaults, and a single wait as long as a MINUTELY policy's window.
     retry_max_attempts: int = Field(

@@ -41,7 +41,7 @@ from kam_sync.sandbox.hubspot.properties import PropertyDefinition, PropertyGrou
 from kam_sync.sandbox.hubspot.properties_api import PropertiesApi, parse_options
 from kam_sync.sandbox.hubspot.ratelimit import RateDecision, RateLimiter
 from kam_sync.sandbox.hubspot.search import SearchCache
-from kam_sync.sandbox.hubspot.store import HubSpotStore
+from kam_sync.sandbox.hubspot.store import DEFAULT_SEARCH_LAG_SECONDS, HubSpotStore
 from kam_sync.sandbox.portfolio import Portfolio
 from kam_sync.sandbox.server import CrmApp, Request, Response, Route, json_response
 from kam_sync.sandbox.stats import SandboxStats
@@ -67,12 +67,20 @@ class HubSpotApp(CrmApp):
         seed: int = 1,
         search_per_second: int = 5,
         daily_limit: int | None = None,
-        invalid_values: Literal["per_record", "whole_batch"] = "per_record",
+        invalid_values: Literal["per_record", "whole_batch"] = "whole_batch",
         clock: Callable[[], datetime] | None = None,
+        search_lag_seconds: float = DEFAULT_SEARCH_LAG_SECONDS,
+        search_ragged_pages: bool = False,
     ) -> None:
         super().__init__()
         self.invalid_values = invalid_values
         self.store = HubSpotStore(portfolio, clock=clock)
+        self.store.search_lag_seconds = search_lag_seconds
+        self.search_ragged_pages = search_ragged_pages
+        self.search_queries = 0
+        # Called after each search page is answered: tests make "someone edits records while
+        # a pull pages" happen at a known point.
+        self.after_search: Callable[[str], None] | None = None
         self.faults = faults or FaultInjector()
         self.stats = stats or SandboxStats()
         self.limiter = RateLimiter(
@@ -124,6 +132,7 @@ class HubSpotApp(CrmApp):
             Route.of("POST", _OBJ + r"/batch/read", objects.batch_read),
             Route.of("POST", _OBJ + r"/batch/update", objects.batch_update),
             Route.of("POST", _OBJ + r"/search", objects.search),
+            Route.of("POST", _OBJ + r"/merge", objects.merge),
             Route.of("GET", _OBJ + r"/?", objects.list_objects),
             Route.of("GET", _OBJ + r"/(?P<id>[^/]+)", objects.get_object),
             Route.of("PATCH", _OBJ + r"/(?P<id>[^/]+)", objects.patch_object),

@@ -3,6 +3,9 @@
 HubSpot-defined association type ids (associations v4 guide): deal -> company 341 and
 5 ("Primary"), company -> deal 342 and 6 ("Primary"), parent company -> child company 13,
 child company -> parent company 14. Every seeded deal's company is its primary company.
+User-defined labels (``HubSpotStore.label_association``) carry ``category: USER_DEFINED`` and
+ids of their own that may equal HubSpot-defined ones (associations v4 guide, "Association
+type id values": a label's ``typeId`` is only unique together with its ``category``).
 
 Guessed, not documented: an id without associations shows up in the 207 `errors` array
 with subCategory `crm.associations.NO_ASSOCIATIONS_FOUND`; the labels HubSpot returns for
@@ -39,6 +42,20 @@ class AssociationReader:
         self, from_type: str, to_type: str, record_id: int
     ) -> list[tuple[int, list[dict[str, Any]], str]]:
         """(target id, v4 association types, v3 type name) for one record."""
+        return [
+            *self._defined_pairs(from_type, to_type, record_id),
+            *(
+                (target, [{"category": "USER_DEFINED", "typeId": type_id, "label": label}], label)
+                for target, type_id, label in self.store.user_labels.get(
+                    (from_type, to_type, record_id), []
+                )
+                if _live(self.store, to_type, target)
+            ),
+        ]
+
+    def _defined_pairs(
+        self, from_type: str, to_type: str, record_id: int
+    ) -> list[tuple[int, list[dict[str, Any]], str]]:
         store = self.store
         if from_type == "deals" and to_type == "companies":
             company = store.deal_company.get(record_id)

@@ -8,6 +8,7 @@ are reported.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -31,7 +32,13 @@ from kam_sync.sandbox.hubspot.request_input import (
     query_list,
     table_for,
 )
-from kam_sync.sandbox.hubspot.search import SearchCache, page_properties, plan_search, run_search
+from kam_sync.sandbox.hubspot.search import (
+    SearchCache,
+    SearchPlan,
+    page_properties,
+    plan_search,
+    run_search,
+)
 from kam_sync.sandbox.hubspot.store import CrmRecord, HubSpotStore, ObjectTable, RecordNotFound
 from kam_sync.sandbox.server import Request, Response, empty_response, json_response
 from kam_sync.sandbox.stats import SandboxStats
@@ -158,6 +165,26 @@ class ObjectsApi:
         self.stats.count_written(request.kind, 1)
         return json_response(200, body)
 
+    def merge(self, request: Request) -> Response:
+        """`POST .../merge` with `primaryObjectId` and `objectIdToMerge`: the primary, merged
+        (``HubSpotStore.merge`` says what a merge does)."""
+        table = self._table(request)
+        payload = json_body(request)
+        if not isinstance(payload, Mapping):
+            raise validation_error("The request body must be an object.")
+        primary = parse_id(str(payload.get("primaryObjectId", "")))
+        merged = parse_id(str(payload.get("objectIdToMerge", "")))
+        if primary is None or merged is None or primary == merged:
+            raise validation_error("primaryObjectId and objectIdToMerge must be two record ids.")
+        with self.store.lock:
+            survivor = self._find(table, str(primary), archived=False)
+            self._find(table, str(merged), archived=False)
+            self.store.merge(table.object_type, primary, merged)
+            names = page_properties(None, DEFAULT_PROPERTIES[table.object_type])
+            body = self._record_json(table, survivor, [*names, "hs_merged_object_ids"], None)
+        self.stats.count_written(request.kind, 1)
+        return json_response(200, body)
+
     def archive_object(self, request: Request) -> Response:
         table = self._table(request)
         record_id = parse_id(request.params["id"])
@@ -213,11 +240,10 @@ class ObjectsApi:
         """Update up to 100 records; per-record failures come back in a 207 `errors` array.
 
         Failures are matched by `objectWriteTraceId` when the input carries one, and always
-        by `ids` in the error's context. An invalid property value fails only its record
-        (`invalid_values="per_record"`, as issue 3 specifies HubSpot's documented 207);
-        reports from the field show HubSpot refusing the whole batch with one 400 instead
-        (e.g. github.com/Atlas-Authority/marketing-automation/issues/174), which
-        `invalid_values="whole_batch"` emulates. Guessed: results list the written
+        by `ids` in the error's context. By default an invalid property value refuses the whole
+        batch with one 400 VALIDATION_ERROR, as real portals do (reports from the field, e.g.
+        github.com/Atlas-Authority/marketing-automation/issues/174; issue 14);
+        `invalid_values="per_record"` is the lax form, failing only that record in a 207. Guessed: results list the written
         properties plus `hs_lastmodifieddate`, `hs_object_id` and `createdate`.
         """
         table = self._table(request)
@@ -291,10 +317,18 @@ class ObjectsApi:
 
     def search(self, request: Request) -> Response:
         table = self._table(request)
-        plan = plan_search(table, json_body(request))
+        payload = json_body(request)
+        plan = plan_search(table, payload)
+        ragged, plan = self._ragged_page(plan, payload)
+        if ragged is not None:
+            return ragged
         with self.store.lock:
             total, page, next_after = run_search(
-                table, plan, cache=self.search_cache, version=self.store.version
+                table,
+                plan,
+                cache=self.search_cache,
+                version=self.store.version,
+                unindexed=self.store.unindexed(table.object_type),
             )
             names = page_properties(plan.properties, DEFAULT_PROPERTIES[table.object_type])
             results = [self._record_json(table, r, names, None) for r in page]
@@ -302,7 +336,28 @@ class ObjectsApi:
         if next_after is not None:
             body["paging"] = {"next": {"after": str(next_after)}}
         self.stats.count_read(request.kind, len(results))
+        if self.app.after_search is not None:
+            self.app.after_search(table.object_type)
         return json_response(200, body)
+
+    def _ragged_page(self, plan: SearchPlan, payload: object) -> tuple[Response | None, SearchPlan]:
+        """With ``app.search_ragged_pages``, every third query that starts from the top answers
+        one empty page whose cursor leads on to the records, and every third one a short page
+        with a cursor (syncs "silently stopped fetching records" on empty pages that had a
+        next cursor: airbytehq/airbyte#80744). Off by default: HubSpot documents neither."""
+        if not self.app.search_ragged_pages:
+            return None, plan
+        first = not (isinstance(payload, Mapping) and payload.get("after") not in (None, ""))
+        if not first:
+            return None, plan
+        self.app.search_queries += 1
+        turn = self.app.search_queries % 3
+        if turn == 1:
+            body = {"total": 0, "results": [], "paging": {"next": {"after": str(plan.after)}}}
+            return json_response(200, body), plan
+        if turn == 2 and plan.limit > 1:
+            return None, dataclasses.replace(plan, limit=max(1, plan.limit // 3))
+        return None, plan
 
     def list_owners(self, request: Request) -> Response:
         limit = query_int(request, "limit", 100)

@@ -183,20 +183,24 @@ def run_search(
     *,
     cache: SearchCache | None = None,
     version: int = 0,
+    unindexed: frozenset[int] = frozenset(),
 ) -> tuple[int, list[CrmRecord], int | None]:
-    """The total match count, this page's records and the next `after` (or None)."""
-    matches = None if cache is None else cache.get(plan.matching_key, version)
+    """The total match count, this page's records and the next `after` (or None); records
+    in ``unindexed`` (written too recently, see ``HubSpotStore.search_lag_seconds``) are not
+    found yet."""
+    cached = cache is not None and not unindexed
+    matches = cache.get(plan.matching_key, version) if cache is not None and cached else None
     if matches is None:
         match = _combined(table, plan)
         records = table.records
         matches = [
             record
             for record in (records[i] for i in table.ids)
-            if record.archived_at is None and match(record)
+            if record.archived_at is None and record.id not in unindexed and match(record)
         ]
         if plan.sort_property is not None:
             matches = _sorted(table, matches, plan.sort_property, plan.descending)
-        if cache is not None:
+        if cache is not None and cached:
             cache.put(plan.matching_key, version, matches)
     total = len(matches)
     end = min(plan.after + plan.limit, total, MAX_SEARCH_RESULTS)

@@ -143,6 +143,8 @@ def company_registry(owner_ids: list[str]) -> PropertyRegistry:
         _read_only("createdate", "Create Date", "datetime", "date", info),
         _read_only("hs_lastmodifieddate", "Last Modified Date", "datetime", "date", info),
         _read_only("hs_object_id", "Record ID", "number", "number", info),
+        # Ids merged into this record, ";"-separated (HubSpot's default property; merges below).
+        _read_only("hs_merged_object_ids", "Merged Record IDs", "enumeration", "checkbox", info),
         *kam_input_properties(),
     ):
         registry.add(definition)
@@ -269,6 +271,8 @@ def deal_registry(owner_ids: list[str]) -> PropertyRegistry:
         _read_only("createdate", "Create Date", "datetime", "date", info),
         _read_only("hs_lastmodifieddate", "Last Modified Date", "datetime", "date", info),
         _read_only("hs_object_id", "Record ID", "number", "number", info),
+        # Ids merged into this record, ";"-separated (HubSpot's default property; merges below).
+        _read_only("hs_merged_object_ids", "Merged Record IDs", "enumeration", "checkbox", info),
     ):
         registry.add(definition)
     return registry

@@ -8,6 +8,7 @@ on demand; only written values are stored per record. That keeps a 100,000-compa
 from __future__ import annotations
 
 import threading
+import time
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -169,6 +170,9 @@ class ObjectTable:
                 yield record
 
 
+DEFAULT_SEARCH_LAG_SECONDS = 0.5
+
+
 class HubSpotStore:
     """All of one sandbox portal's data, guarded by one lock for writes."""
 
@@ -181,6 +185,16 @@ class HubSpotStore:
         self.lock = threading.RLock()
         # Bumped by every change, so cached search results know when they are stale.
         self.version = 0
+        # User-defined association labels: (from type, to type, id) -> [(target, type id, label)]
+        self.user_labels: dict[tuple[str, str, int], list[tuple[int, int, str]]] = {}
+        # Search lags behind writes: "it may take a few moments for newly created or updated
+        # objects to appear in search results" (developers.hubspot.com/docs/api/crm/search).
+        # A record written less than this long ago is not yet in the search index, neither in
+        # its new form nor (guessed, a simplification) its old one. List and read are current.
+        self.search_lag_seconds = DEFAULT_SEARCH_LAG_SECONDS
+        self._unindexed: dict[tuple[str, int], float] = {}
+        # Ids merged away, by object type: gone for good, also after a restart from a data file.
+        self.merged_away: dict[str, set[int]] = {}
         self.clock = clock or (lambda: datetime.now(UTC))
         self.as_of = portfolio.as_of
         self.owners = [
@@ -277,6 +291,7 @@ class HubSpotStore:
             record.values.update(values)
             if table.object_type == "deals" and "dealstage" in values:
                 _derive_deal_stage_values(record.values, values["dealstage"])
+            self._not_yet_indexed(table.object_type, record.id)
             now = self.clock()
             # Two writes within one millisecond must still move the modstamp forward.
             floor = record.updated_at + timedelta(milliseconds=1)
@@ -301,6 +316,7 @@ class HubSpotStore:
         with self.lock:
             record = table.live(int(record_id))
             self.version += 1
+            self._not_yet_indexed(table.object_type, record.id)
             record.archived_at = self.clock()
             record.updated_at = record.archived_at
 
@@ -316,6 +332,75 @@ class HubSpotStore:
             record.values = {}
         self.set_values(object_type, record.id, raw)
         return str(record.id)
+
+    def merge(self, object_type: str, primary_id: int | str, merged_id: int | str) -> None:
+        """Merge ``merged_id`` into ``primary_id``, as ``POST /crm/v3/objects/{type}/merge``
+        does (developers.hubspot.com/docs/api-reference/legacy/crm/objects/companies/
+        merge-companies; knowledge.hubspot.com/records/merge-records).
+
+        The primary keeps its id and gains the merged record's associations; its
+        ``hs_merged_object_ids`` names the merged id (and any merged into that one before).
+        The merged record is not archived: it is gone, listed neither live nor archived and
+        not found by search (fivetran/dbt_hubspot#134, singer-io/tap-hubspot#49).
+        Guessed: the moved deals' and child companies' modification stamps move too.
+        """
+        table = self.table(object_type)
+        with self.lock:
+            primary, merged = int(primary_id), int(merged_id)
+            if primary == merged:
+                raise ValueError("a record cannot be merged into itself")
+            survivor = table.live(primary)
+            gone = table.live(merged)
+            earlier = table.value(gone, "hs_merged_object_ids") or ""
+            ids = [*(table.value(survivor, "hs_merged_object_ids") or "").split(";")]
+            ids += [str(merged), *earlier.split(";")]
+            merged_ids = ";".join(sorted({i for i in ids if i}, key=int))
+            if object_type == "companies":
+                for deal in list(self.company_deals.get(merged, [])):
+                    self.associate_deal(deal, primary)
+                    self.write(self.deals, self.deals.live(deal), {})
+                for child in list(self.company_children.get(merged, [])):
+                    self.set_parent(child, primary if child != primary else None)
+                    self.write(self.companies, self.companies.live(child), {})
+                if self.company_parent.get(merged) is not None:
+                    self.set_parent(merged, None)
+            else:
+                self.associate_deal(merged, None)
+            for key in [k for k in self.user_labels if k[2] == merged]:
+                del self.user_labels[key]
+            del table.records[merged]
+            table.ids.remove(merged)
+            self.merged_away.setdefault(object_type, set()).add(merged)
+            self.write(table, survivor, {"hs_merged_object_ids": merged_ids})
+
+    def _not_yet_indexed(self, object_type: str, record_id: int) -> None:
+        if self.search_lag_seconds > 0:
+            deadline = time.monotonic() + self.search_lag_seconds
+            self._unindexed[(object_type, record_id)] = deadline
+
+    def unindexed(self, object_type: str) -> frozenset[int]:
+        """Ids of ``object_type`` written too recently for search to see them."""
+        with self.lock:
+            now = time.monotonic()
+            for key in [k for k, deadline in self._unindexed.items() if deadline <= now]:
+                del self._unindexed[key]
+            return frozenset(i for t, i in self._unindexed if t == object_type)
+
+    def label_association(
+        self,
+        from_type: str,
+        record_id: int | str,
+        to_type: str,
+        target_id: int | str,
+        *,
+        type_id: int,
+        label: str,
+    ) -> None:
+        """Associate two records under a user-defined label (category USER_DEFINED)."""
+        with self.lock:
+            key = (from_type, to_type, int(record_id))
+            self.user_labels.setdefault(key, []).append((int(target_id), type_id, label))
+            self.version += 1
 
     def associate_deal(self, deal_id: int | str, company_id: int | str | None) -> None:
         """Point a deal at a company (None removes the association)."""
@@ -375,6 +460,12 @@ class HubSpotStore:
                 "records": tables,
                 "deal_company": {str(k): v for k, v in self.deal_company.items()},
                 "company_parent": {str(k): v for k, v in self.company_parent.items()},
+                "merged_away": {t: sorted(ids) for t, ids in self.merged_away.items()},
+                "user_labels": [
+                    [*key, target, type_id, label]
+                    for key, links in self.user_labels.items()
+                    for target, type_id, label in links
+                ],
             }
 
     def apply_changes(self, changes: Mapping[str, Any]) -> None:
@@ -405,6 +496,18 @@ class HubSpotStore:
                 self.company_children = {}
                 for child, parent in sorted(self.company_parent.items()):
                     self.company_children.setdefault(parent, []).append(child)
+            for object_type, ids in changes.get("merged_away", {}).items():
+                table = self.table(object_type)
+                for record_id in ids:
+                    if table.records.pop(int(record_id), None) is not None:
+                        table.ids.remove(int(record_id))
+                    self.merged_away.setdefault(object_type, set()).add(int(record_id))
+            self.user_labels = {}
+            for from_type, to_type, record_id, target, type_id, label in changes.get(
+                "user_labels", []
+            ):
+                key = (str(from_type), str(to_type), int(record_id))
+                self.user_labels.setdefault(key, []).append((int(target), int(type_id), str(label)))
 
 
 def _stamp(text: str) -> datetime:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -136,9 +137,11 @@ def test_archived_records_leave_the_list_and_appear_with_archived_true(
 
 
 def test_batch_update_reports_per_record_failures_in_a_207_matched_by_trace_id(
-    client: HubSpot, sandbox: tuple[HubSpotApp, SandboxServer]
+    client: HubSpot, sandbox: tuple[HubSpotApp, SandboxServer], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     app, server = sandbox
+    # The lax form; by default one invalid value refuses the whole batch, as real portals do.
+    monkeypatch.setattr(app, "invalid_values", "per_record")
     good, bad_option, unknown_prop = (app.store.company_id(k) for k in (1, 2, 4))
     before = client.crm.companies.basic_api.get_by_id(good, properties=["hs_lastmodifieddate"])
     response = client.crm.companies.batch_api.update(
@@ -185,6 +188,45 @@ def test_batch_update_reports_per_record_failures_in_a_207_matched_by_trace_id(
     )
     assert untouched.properties["kam_strategic_fit"] != "enormous"
     assert server.stats.snapshot()["records_written_by_kind"] == {"write": 1}
+
+
+def test_merging_two_companies_keeps_the_primary_and_the_merged_one_is_gone_not_archived(
+    client: HubSpot, sandbox: tuple[HubSpotApp, SandboxServer]
+) -> None:
+    app, _ = sandbox
+    primary, merged = app.store.company_id(30), app.store.company_id(31)
+    survivor = client.crm.companies.basic_api.merge(
+        public_merge_input={"primaryObjectId": primary, "objectIdToMerge": merged}
+    )
+    assert survivor.id == primary
+    assert survivor.properties["hs_merged_object_ids"] == merged
+    for archived in (False, True):
+        with pytest.raises(CompanyApiException) as caught:
+            client.crm.companies.basic_api.get_by_id(merged, archived=archived)
+        assert caught.value.status == 404
+    with pytest.raises(CompanyApiException) as caught:
+        client.crm.companies.basic_api.merge(
+            public_merge_input={"primaryObjectId": primary, "objectIdToMerge": merged}
+        )
+    assert caught.value.status == 404
+
+
+def test_search_shows_a_write_only_after_the_index_lag(
+    client: HubSpot, sandbox: tuple[HubSpotApp, SandboxServer]
+) -> None:
+    app, _ = sandbox
+    record_id = app.store.company_id(6)
+    app.store.set_values("companies", record_id, {"kam_strategic_fit": "low"})
+    query = {
+        "filterGroups": [
+            {"filters": [{"propertyName": "hs_object_id", "operator": "EQ", "value": record_id}]}
+        ]
+    }
+    assert client.crm.companies.search_api.do_search(public_object_search_request=query).total == 0
+    # Read by id, the write is there at once; search finds it once the index has caught up.
+    assert client.crm.companies.basic_api.get_by_id(record_id).id == record_id
+    time.sleep(app.store.search_lag_seconds + 0.05)
+    assert client.crm.companies.search_api.do_search(public_object_search_request=query).total == 1
 
 
 def test_batch_update_without_failures_answers_200_with_every_record(
@@ -297,6 +339,7 @@ def test_search_by_lastmodified_finds_a_record_edited_in_the_ui(
     app, _ = sandbox
     watermark = int(datetime.now(UTC).timestamp() * 1000) - 1
     app.store.set_values("companies", app.store.company_id(5), {"kam_strategic_fit": "high"})
+    time.sleep(app.store.search_lag_seconds + 0.05)  # search shows a write a few moments later
     found = client.crm.companies.search_api.do_search(
         public_object_search_request={
             "filterGroups": [

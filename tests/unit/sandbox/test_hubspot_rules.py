@@ -196,6 +196,20 @@ def test_changes_replay_onto_a_fresh_store_for_data_files() -> None:
     assert second.deal_company[int(first.deal_id(1))] == int(new_id)
 
 
+def test_merges_and_user_defined_labels_replay_onto_a_fresh_store() -> None:
+    portfolio = generate_portfolio(20, seed=9)
+    first = HubSpotStore(portfolio)
+    survivor, merged = int(first.company_id(4)), int(first.company_id(5))
+    first.merge("companies", survivor, merged)
+    first.label_association("deals", first.deal_id(1), "companies", survivor, type_id=5, label="X")
+    second = HubSpotStore(portfolio)
+    second.apply_changes(first.changes())
+    assert merged not in second.companies.records
+    value = second.companies.value(second.companies.live(survivor), "hs_merged_object_ids")
+    assert value == str(merged)
+    assert second.user_labels == first.user_labels
+
+
 def test_cached_search_results_are_dropped_once_the_store_changes() -> None:
     store = HubSpotStore(generate_portfolio(50, seed=4))
     cache = SearchCache()

@@ -4,6 +4,7 @@ sandbox with 11,000 deals; API call counts come from the sandbox's own stats."""
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -43,6 +44,7 @@ def test_a_change_set_past_the_search_cap_with_shared_stamps_is_read_exactly_onc
             store.set_values("deals", record_id, {"dealname": f"bulk {record_id}"})
     finally:
         store.clock = real_clock
+    time.sleep(store.search_lag_seconds + 0.05)  # search shows a write a few moments later
 
     connector = private_app(sandbox, look_back_minutes=0)
     sandbox.reset_stats()
@@ -55,13 +57,14 @@ def test_a_change_set_past_the_search_cap_with_shared_stamps_is_read_exactly_onc
     ids = [r["hs_object_id"] for r in got]
     assert len(ids) == 10_500
     assert set(ids) == set(deal_ids[:10_500])
-    # 10,000 in the first window (50 pages), one check of the stamp order at the cap, and the
-    # 500 left restarting from (stamp, id): 3 pages.
-    assert requests_of(sandbox, "search") == 50 + 1 + 3
+    # 10,500 records in pages of 200 is 53 pages, each a query by key; once more than 100 ids
+    # share the bulk stamp (NOT_IN's limit), that stamp is swept by id from its lowest id, which
+    # reads again the ids read at it so far (at most 100 and a page: 2 pages).
+    assert requests_of(sandbox, "search") <= 53 + 2
     assert not [f for f in sandbox.stats()["faults"] if f.startswith("rate_limit")]  # no 429
     assert pages[-1].high_watermark == bulk
     reader = connector.puller.last_reader
-    assert reader is not None and (reader.windows, reader.checks, reader.sweeps) == (2, 1, 0)
+    assert reader is not None and reader.sweeps > 0
 
 
 @pytest.mark.slow

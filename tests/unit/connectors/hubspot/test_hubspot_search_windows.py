@@ -6,9 +6,16 @@ import hashlib
 import random
 from typing import Any
 
-from kam_sync_connectors.hubspot.search_windows import ChangeSetReader, SearchResult, stamp_millis
+import pytest
 
-Filter = dict[str, str]
+from kam_sync_connectors.hubspot.search_windows import (
+    ChangeSetReader,
+    SearchCursorError,
+    SearchResult,
+    stamp_millis,
+)
+
+Filter = dict[str, Any]
 
 
 class FakeSearch:
@@ -54,7 +61,10 @@ def _value(record: dict[str, Any], name: str) -> int:
 
 
 def _matches(record: dict[str, Any], f: Filter) -> bool:
-    have, want = _value(record, f["propertyName"]), int(f["value"])
+    have = _value(record, f["propertyName"])
+    if f["operator"] == "NOT_IN":
+        return have not in {int(v) for v in f["values"]}
+    want = int(f["value"])
     return {
         "EQ": have == want,
         "GT": have > want,
@@ -110,14 +120,17 @@ def test_thousands_of_identical_stamps_beyond_the_cap_are_read_once() -> None:
         assert len(seen) == len(set(seen))
 
 
-def test_equal_stamps_in_id_order_restart_from_the_last_stamp_and_id_without_rereading() -> None:
+def test_a_bulk_edit_sharing_one_stamp_is_swept_by_id_rereading_at_most_the_key_and_a_page() -> (
+    None
+):
     records = _records([10] * 30 + [20] * 700 + [30] * 40)
-    seen, search = _read_all(records, cap=50, page=25, ties_by_id=True)
-    assert len(seen) == 770
-    assert search.reader is not None and search.reader.sweeps == 0
-    # 770 records in pages of 25 is 31 pages; each of the 15 caps costs one check.
-    assert len(search.calls) == 31 + search.reader.checks
-    assert search.reader.checks == 15
+    for ties_by_id in (True, False):
+        seen, search = _read_all(records, cap=10_000, page=25, ties_by_id=ties_by_id)
+        assert len(seen) == 770
+        assert search.reader is not None and search.reader.sweeps > 0
+        # 770 records in pages of 25 is 31 pages; the sweep of stamp 20 starts again from its
+        # lowest id, after the key named 100 ids read at it and one more page was read.
+        assert len(search.calls) <= 31 + (100 + 25) // 25 + 1
 
 
 def test_equal_stamps_out_of_id_order_are_swept_by_id() -> None:
@@ -149,3 +162,77 @@ def test_an_empty_change_set_costs_one_call() -> None:
 def test_iso_and_millisecond_stamps_compare_alike() -> None:
     assert stamp_millis("2026-11-01T00:00:00Z") == stamp_millis("1793491200000")
     assert stamp_millis("2026-11-01T00:00:00.000Z") == 1_793_491_200_000
+
+
+def test_no_page_is_asked_for_by_offset_once_records_were_read() -> None:
+    records = _records([n // 4 for n in range(600)])
+    _, search = _read_all(records, cap=10_000, page=50)
+    assert all(after is None for _, _, after, _ in search.calls)
+
+
+def test_records_edited_while_the_change_set_is_paged_skip_no_other_record() -> None:
+    # After each page, a record already read is edited: its stamp moves past `until`, so it
+    # leaves the result set and, with offset paging, every record behind it shifts down by one.
+    records = _records(list(range(300)))
+    by_id = {r["id"]: r for r in records}
+    search = FakeSearch(records, 10_000, ties_by_id=True)
+    reader = ChangeSetReader(
+        search,
+        modified_property="hs_lastmodifieddate",
+        id_property="hs_object_id",
+        page_size=20,
+        result_cap=10_000,
+    )
+    seen: list[str] = []
+    for batch in reader.pages(0, 1_000):
+        seen.extend(str(obj["id"]) for obj in batch)
+        by_id[seen[len(seen) // 2]]["properties"]["hs_lastmodifieddate"] = "5000"
+    assert sorted(seen) == sorted(by_id)
+    assert len(seen) == len(set(seen))
+
+
+class EmptyPagesFirst(FakeSearch):
+    """Answers the first pages of every query empty, each with a cursor to the next."""
+
+    def __init__(self, records: list[dict[str, Any]], empty_pages: int) -> None:
+        super().__init__(records, 10_000, ties_by_id=True)
+        self.empty_pages = empty_pages
+
+    def __call__(
+        self, groups: list[list[Filter]], sort: str, after: str | None, limit: int
+    ) -> SearchResult:
+        hop = int(after or 0)
+        if hop < self.empty_pages:
+            self.calls.append((groups, sort, after, limit))
+            return SearchResult([], str(hop + 1), len(self.records))
+        found = super().__call__(groups, sort, None, limit)
+        return found
+
+
+def test_an_empty_page_with_a_next_cursor_does_not_end_the_read() -> None:
+    records = _records(list(range(120)))
+    search = EmptyPagesFirst(records, empty_pages=2)
+    reader = ChangeSetReader(
+        search,
+        modified_property="hs_lastmodifieddate",
+        id_property="hs_object_id",
+        page_size=50,
+        result_cap=10_000,
+    )
+    seen = [str(obj["id"]) for batch in reader.pages(0, 10**12) for obj in batch]
+    assert sorted(seen) == sorted(r["id"] for r in records)
+
+
+def test_a_cursor_offered_twice_on_empty_pages_is_an_error_not_an_endless_loop() -> None:
+    def search(groups: list[list[Filter]], sort: str, after: str | None, limit: int) -> Any:
+        return SearchResult([], "7", 10)
+
+    reader = ChangeSetReader(
+        search,
+        modified_property="hs_lastmodifieddate",
+        id_property="hs_object_id",
+        page_size=50,
+        result_cap=10_000,
+    )
+    with pytest.raises(SearchCursorError):
+        list(reader.pages(0, 10))
