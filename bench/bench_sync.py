@@ -41,7 +41,7 @@ OVERHEAD_KINDS = ("auth", "describe", "limits", "quota", "metadata", "tooling", 
 
 
 def start_sandbox(
-    crm: str, accounts: int, latency_ms: int
+    crm: str, accounts: int, latency_ms: int, tier: int = 0
 ) -> tuple[subprocess.Popen[str], dict[str, Any]]:
     cmd = [
         EXE,
@@ -54,7 +54,7 @@ def start_sandbox(
         "--seed",
         "11",
         "--rate-limit-tier",
-        str(HUBSPOT_TIER),
+        str(tier or HUBSPOT_TIER),
     ]
     if latency_ms:
         cmd += ["--faults", f"latency={latency_ms}ms"]
@@ -282,6 +282,60 @@ def bench(crm: str, accounts: int, latency_ms: int) -> list[dict[str, Any]]:
     return rows
 
 
+def pull_at_rate_limit(accounts: int, tier: int) -> dict[str, Any]:
+    """The HubSpot connector alone (no engine) pulling every company and deal with their
+    association pseudo-fields from a sandbox at rate-limit ``tier``: wall time against the
+    time its calls need at the allowed rate (the connector's own pacing, nothing else)."""
+    from datetime import UTC, datetime
+
+    from kam_sync_connectors.base import PullRequest
+    from kam_sync_connectors.hubspot.connector import HubSpotConnector
+    from kam_sync_connectors.hubspot.settings import HubSpotSettings
+
+    sandbox, info = start_sandbox("hubspot", accounts, 0, tier=tier)
+    try:
+        s = session_for("hubspot", info)
+        settings = HubSpotSettings.model_validate(
+            {"base_url": info["base_url"], "rate_limit_tier": tier}
+        )
+        env = {"KAM_SYNC_HUBSPOT_TOKEN": info["credentials"]["access_token"]}
+        connector = HubSpotConnector(settings, env)
+        stats(s, info, reset=True)
+        started = time.perf_counter()
+        pulled = {}
+        for obj, fields in (
+            ("companies", ("name", "annualrevenue", "@associations.parent_company")),
+            ("deals", ("dealname", "amount_in_home_currency", "@associations.companies")),
+        ):
+            request = PullRequest(
+                object_name=obj,
+                fields=fields,
+                since=None,
+                until=datetime.now(UTC),
+                id_field="hs_object_id",
+                modified_field="hs_lastmodifieddate",
+                deleted_field="archived",
+            )
+            pulled[obj] = sum(len(p.records) for p in connector.pull(request))
+        wall = time.perf_counter() - started
+        by_kind = calls(stats(s, info))
+        rate_s = rate_floor_seconds(by_kind, tier)
+        row = {
+            "tier": tier,
+            "pulled": pulled,
+            "calls": by_kind,
+            "total_calls": sum(by_kind.values()),
+            "wall_s": round(wall, 1),
+            "rate_floor_s": round(rate_s, 1),
+            "wall_over_rate_floor": round(wall / rate_s, 2),
+        }
+        print(json.dumps(row), flush=True)
+        return row
+    finally:
+        sandbox.terminate()
+        sandbox.wait(timeout=60)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -291,7 +345,17 @@ def main() -> None:
     parser.add_argument(
         "--latency", default="0,20", help="comma-separated injected latencies in ms"
     )
+    parser.add_argument(
+        "--pull-only-tier",
+        type=int,
+        default=0,
+        help="HubSpot only: time the connector alone pulling everything at this rate-limit "
+        "tier (100, 190 or 250) instead of whole runs",
+    )
     args = parser.parse_args()
+    if args.pull_only_tier:
+        pull_at_rate_limit(args.accounts, args.pull_only_tier)
+        return
     crms = ["salesforce", "hubspot"] if args.crm == "both" else [args.crm]
     rows = []
     for crm in crms:
