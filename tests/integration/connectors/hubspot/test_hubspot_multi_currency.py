@@ -78,3 +78,17 @@ def test_a_deals_home_amount_is_its_amount_times_its_currencys_rate() -> None:
     assert PortalCurrencies().home_amount(deal) == Decimal("1000.00")
     with pytest.raises(ValueError, match="must be > 0"):
         use_currencies(None, PortalCurrencies("USD", {"EUR": Decimal(0)}))  # type: ignore[arg-type]
+
+
+def test_a_deal_currency_the_account_does_not_have_is_refused() -> None:
+    from kam_sync.sandbox.hubspot.properties import InvalidValue
+    from kam_sync.sandbox.hubspot.store import HubSpotStore
+    from kam_sync.sandbox.portfolio import generate_portfolio
+
+    store = HubSpotStore(generate_portfolio(3, seed=1))
+    registry = store.deals.registry
+    assert registry.normalize("deal_currency_code", "USD") == "USD"
+    assert isinstance(registry.normalize("deal_currency_code", "EUR"), InvalidValue)
+    use_currencies(store, PortalCurrencies("USD", RATES))
+    assert store.deals.registry.normalize("deal_currency_code", "EUR") == "EUR"
+    assert isinstance(store.deals.registry.normalize("deal_currency_code", "BRL"), InvalidValue)
