@@ -36,11 +36,12 @@ from kam_sync.cli.project_cmds import create_project  # noqa: E402
 EXE = shutil.which("kam-sync", path=str(Path(sys.executable).parent)) or "kam-sync"
 PAGE = {"salesforce": 2000, "hubspot": 100}
 WRITE_BATCH = {"salesforce": 200, "hubspot": 100}
+HUBSPOT_TIER = 250  # requests per 10 s (the API limit increase); search: 5 per s
 OVERHEAD_KINDS = ("auth", "describe", "limits", "quota", "metadata", "tooling", "other")
 
 
 def start_sandbox(
-    crm: str, accounts: int, latency_ms: int
+    crm: str, accounts: int, latency_ms: int, tier: int = 0
 ) -> tuple[subprocess.Popen[str], dict[str, Any]]:
     cmd = [
         EXE,
@@ -53,7 +54,7 @@ def start_sandbox(
         "--seed",
         "11",
         "--rate-limit-tier",
-        "250",
+        str(tier or HUBSPOT_TIER),
     ]
     if latency_ms:
         cmd += ["--faults", f"latency={latency_ms}ms"]
@@ -150,15 +151,22 @@ def calls(st: dict[str, Any]) -> dict[str, int]:
     return {kind: sum(methods.values()) for kind, methods in st["requests"].items()}
 
 
-def minimum(crm: str, accounts: int, opps: int, written: int, full: bool) -> dict[str, int]:
+# HubSpot's fixed per-run overhead: the quota check (one 1-record list call that reads the daily
+# headers), describe of companies and deals (2), and the archived sweep's one list page per
+# object while nothing is archived (2). An OAuth run adds one token call.
+HUBSPOT_OVERHEAD = 1 + 2 + 2
+
+
+def minimum(crm: str, accounts: int, opps: int, written: int, full: bool) -> dict[str, Any]:
     """Theoretical minimum calls: reads at the largest page size, writes at the largest batch.
 
     Salesforce: REST query pages of 2,000; a first pull above 50,000 records is one Bulk API 2.0
     query job (create, one status check, result pages of 10,000). Writes above 2,000 records
     are Bulk API 2.0 ingest jobs of up to 50,000 (create, upload, close, one status check, the
     failed-results list = 5 calls), else sObject Collections of 200.
-    HubSpot: list pages of 100 on a first pull, search pages of 200 after; one v4 association
-    batch call per page (deals -> company, companies -> parent); batch updates of 100.
+    HubSpot (the floor of issue 14): list pages of 100 on a first pull, search pages of 200
+    after; association reads at 1,000 ids a call (deals -> company, companies -> parent: one
+    pseudo-field each); batch updates of 100; plus HUBSPOT_OVERHEAD calls per run.
     """
 
     def sf_reads(n: int) -> int:
@@ -169,11 +177,24 @@ def minimum(crm: str, accounts: int, opps: int, written: int, full: bool) -> dic
     if crm == "salesforce":
         reads = sf_reads(accounts) + sf_reads(opps)
         writes = 5 * math.ceil(written / 50_000) if written > 2_000 else math.ceil(written / 200)
-    else:
-        page = 100 if full else 200
-        reads = 2 * (math.ceil(accounts / page) + math.ceil(opps / page))
-        writes = math.ceil(written / 100)
-    return {"reads": reads, "writes": writes}
+        return {"reads": reads, "writes": writes}
+    page = 100 if full else 200
+    pages = math.ceil(accounts / page) + math.ceil(opps / page)
+    assoc = math.ceil(accounts / 1_000) + math.ceil(opps / 1_000)
+    writes = math.ceil(written / 100)
+    floor = pages + assoc + writes + HUBSPOT_OVERHEAD
+    formula = (
+        f"{'list' if full else 'search'} {pages} + associations {assoc} + writes {writes} "
+        f"+ overhead {HUBSPOT_OVERHEAD} = {floor}"
+    )
+    return {"reads": pages + assoc, "writes": writes, "floor": floor, "formula": formula}
+
+
+def rate_floor_seconds(by_kind: dict[str, int], tier: int) -> float:
+    """Seconds the calls need at HubSpot's allowed rate: ``tier`` per 10 s, search 5 per s."""
+    search = by_kind.get("search", 0)
+    other = sum(v for k, v in by_kind.items() if k not in ("search", "auth"))
+    return other / (tier / 10) + search / 5
 
 
 def bench(crm: str, accounts: int, latency_ms: int) -> list[dict[str, Any]]:
@@ -191,7 +212,8 @@ def bench(crm: str, accounts: int, latency_ms: int) -> list[dict[str, Any]]:
             env["KAM_SYNC_SF_CLIENT_SECRET"] = info["credentials"]["client_secret"]
         else:
             block = (
-                HUBSPOT_DEMO_BLOCK.format(base_url=info["base_url"]) + "    rate_limit_tier: 250\n"
+                HUBSPOT_DEMO_BLOCK.format(base_url=info["base_url"])
+                + f"    rate_limit_tier: {HUBSPOT_TIER}\n"
             )
             env["KAM_SYNC_HUBSPOT_TOKEN"] = info["credentials"]["access_token"]
         create_project(project, crm, force=True, crm_block=block)
@@ -221,6 +243,18 @@ def bench(crm: str, accounts: int, latency_ms: int) -> list[dict[str, Any]]:
             )
             # Data calls: everything but the fixed per-run overhead (login, describe, limits).
             data_calls = sum(v for k, v in by_kind.items() if k not in OVERHEAD_KINDS)
+            total_calls = sum(by_kind.values())
+            extra: dict[str, Any] = {}
+            if crm == "hubspot":
+                rate_s = rate_floor_seconds(by_kind, HUBSPOT_TIER)
+                extra = {
+                    "total_calls": total_calls,
+                    "floor": mini["floor"],
+                    "floor_formula": mini["formula"],
+                    "calls_over_floor": round(total_calls / mini["floor"], 3),
+                    "rate_floor_s": round(rate_s, 1),
+                    "wall_over_rate_floor": round(wall / rate_s, 2) if rate_s else None,
+                }
             rows.append(
                 {
                     "crm": crm,
@@ -237,6 +271,7 @@ def bench(crm: str, accounts: int, latency_ms: int) -> list[dict[str, Any]]:
                     "peak_rss_mib": round(rss),
                     "peak_rss_mb": round(rss * 1024 * 1024 / 1e6),  # decimal MB, as targets say
                     "sandbox_start_s": round(seed_s, 1),
+                    **extra,
                 }
             )
             print(json.dumps(rows[-1]), flush=True)
@@ -245,6 +280,60 @@ def bench(crm: str, accounts: int, latency_ms: int) -> list[dict[str, Any]]:
         sandbox.wait(timeout=60)
         shutil.rmtree(tmp, ignore_errors=True)
     return rows
+
+
+def pull_at_rate_limit(accounts: int, tier: int) -> dict[str, Any]:
+    """The HubSpot connector alone (no engine) pulling every company and deal with their
+    association pseudo-fields from a sandbox at rate-limit ``tier``: wall time against the
+    time its calls need at the allowed rate (the connector's own pacing, nothing else)."""
+    from datetime import UTC, datetime
+
+    from kam_sync_connectors.base import PullRequest
+    from kam_sync_connectors.hubspot.connector import HubSpotConnector
+    from kam_sync_connectors.hubspot.settings import HubSpotSettings
+
+    sandbox, info = start_sandbox("hubspot", accounts, 0, tier=tier)
+    try:
+        s = session_for("hubspot", info)
+        settings = HubSpotSettings.model_validate(
+            {"base_url": info["base_url"], "rate_limit_tier": tier}
+        )
+        env = {"KAM_SYNC_HUBSPOT_TOKEN": info["credentials"]["access_token"]}
+        connector = HubSpotConnector(settings, env)
+        stats(s, info, reset=True)
+        started = time.perf_counter()
+        pulled = {}
+        for obj, fields in (
+            ("companies", ("name", "annualrevenue", "@associations.parent_company")),
+            ("deals", ("dealname", "amount_in_home_currency", "@associations.companies")),
+        ):
+            request = PullRequest(
+                object_name=obj,
+                fields=fields,
+                since=None,
+                until=datetime.now(UTC),
+                id_field="hs_object_id",
+                modified_field="hs_lastmodifieddate",
+                deleted_field="archived",
+            )
+            pulled[obj] = sum(len(p.records) for p in connector.pull(request))
+        wall = time.perf_counter() - started
+        by_kind = calls(stats(s, info))
+        rate_s = rate_floor_seconds(by_kind, tier)
+        row = {
+            "tier": tier,
+            "pulled": pulled,
+            "calls": by_kind,
+            "total_calls": sum(by_kind.values()),
+            "wall_s": round(wall, 1),
+            "rate_floor_s": round(rate_s, 1),
+            "wall_over_rate_floor": round(wall / rate_s, 2),
+        }
+        print(json.dumps(row), flush=True)
+        return row
+    finally:
+        sandbox.terminate()
+        sandbox.wait(timeout=60)
 
 
 def main() -> None:
@@ -256,12 +345,40 @@ def main() -> None:
     parser.add_argument(
         "--latency", default="0,20", help="comma-separated injected latencies in ms"
     )
+    parser.add_argument(
+        "--pull-only-tier",
+        type=int,
+        default=0,
+        help="HubSpot only: time the connector alone pulling everything at this rate-limit "
+        "tier (100, 190 or 250) instead of whole runs",
+    )
     args = parser.parse_args()
+    if args.pull_only_tier:
+        pull_at_rate_limit(args.accounts, args.pull_only_tier)
+        return
     crms = ["salesforce", "hubspot"] if args.crm == "both" else [args.crm]
     rows = []
     for crm in crms:
         for latency in (int(x) for x in args.latency.split(",")):
             rows += bench(crm, args.accounts, latency)
+    hub = [r for r in rows if r["crm"] == "hubspot"]
+    if hub:
+        print()
+        print(
+            "| latency | run | pulled (acc/opp) | written | calls by kind | calls | floor "
+            "(formula) | calls / floor | wall | calls at the rate limit | wall / that | "
+            "peak RSS MiB |"
+        )
+        print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+        for r in hub:
+            p = r["pulled"]
+            kinds = ", ".join(f"{k} {v}" for k, v in sorted(r["calls"].items()))
+            print(
+                f"| {r['latency_ms']} ms | {r['run']} | {p.get('account', 0)}/"
+                f"{p.get('opportunity', 0)} | {r['written']} | {kinds} | {r['total_calls']} | "
+                f"{r['floor_formula']} | {r['calls_over_floor']} | {r['wall_s']} s | "
+                f"{r['rate_floor_s']} s | {r['wall_over_rate_floor']} | {r['peak_rss_mib']} |"
+            )
     print()
     print(
         "| CRM | latency | run | pulled (acc/opp) | written | data calls by kind | data calls "

@@ -254,6 +254,11 @@ class Connector(Protocol):
         """The daily allocation as last seen and the calls this connector made, by kind."""
         ...
 
+    def amounts_currency(self) -> str | None:
+        """The one currency the amounts pulled so far are in, when the connector converted them
+        to it (a multi-currency org's corporate currency); None when it did not convert."""
+        ...
+
     def close(self) -> None:
         """Release sessions and connections."""
         ...

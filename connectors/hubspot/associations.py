@@ -1,4 +1,4 @@
-"""Related pseudo-fields read through the v4 associations batch API, one call per page of records.
+"""Related pseudo-fields read through the v4 associations batch API, 1,000 records a call.
 
 Pseudo-fields a mapping may name (the rest of kam-sync sees them as ordinary raw keys):
 
@@ -18,13 +18,21 @@ batch/get-associations): ``POST /crm/v4/associations/{from}/{to}/batch/read`` wi
 the response lists ``{"from": {"id"}, "to": [{"toObjectId", "associationTypes": [{"typeId"}]}],
 "paging"}`` per record, and 207 with ``errors`` for records that have none or do not exist.
 A record whose associations run to more than one page is asked again with its ``after``.
+
+Calls: ``AssociationFiller`` holds pages back until 1,000 records (``associations_batch_size``)
+wait for a pseudo-field, then reads them in one call and hands the pages on in their order;
+so a pull of N live records costs ceil(N / 1,000) association calls per pseudo-field, not one
+per page of 100 (list) or 200 (search). At most one batch of records is held in memory.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from kam_sync_connectors.base import Page
 
 ASSOCIATION_PREFIX = "@associations."
 DEAL_TO_PRIMARY_COMPANY = 5
@@ -114,3 +122,70 @@ def _reduce(field: AssociationField, targets: list[tuple[str, set[int]]]) -> Any
 
 def _id_key(value: str) -> tuple[int, str]:
     return (int(value), value) if value.isdigit() else (1 << 62, value)
+
+
+class AssociationFiller:
+    """Fills the pseudo-fields of streamed pages, ``batch_size`` record ids per batch call.
+
+    Pages come out in the order they went in, each once every pseudo-field of its records is
+    filled. Records with ``skip_key`` true (archived ones: HubSpot reads no associations for
+    them) keep the values they carry and cost nothing.
+    """
+
+    def __init__(
+        self,
+        batch_read: BatchRead,
+        object_type: str,
+        fields: Sequence[AssociationField],
+        *,
+        id_field: str,
+        batch_size: int,
+        skip_key: str = "archived",
+    ) -> None:
+        if batch_size < 1:
+            raise ValueError(f"association batch size must be >= 1, got {batch_size}")
+        self.batch_read = batch_read
+        self.object_type = object_type
+        self.fields = list(fields)
+        self.id_field = id_field
+        self.batch_size = batch_size
+        self.skip_key = skip_key
+
+    def pages(self, pages: Iterable[Page]) -> Iterator[Page]:
+        if not self.fields:
+            yield from pages
+            return
+        held: deque[tuple[Page, int]] = deque()  # page, how many of its records wait
+        waiting: list[tuple[Page, int]] = []  # (page, record index) not yet read
+        for page in pages:
+            todo = [i for i, r in enumerate(page.records) if not r.get(self.skip_key)]
+            held.append((page, len(todo)))
+            waiting.extend((page, i) for i in todo)
+            while len(waiting) >= self.batch_size:
+                self._fill(waiting[: self.batch_size], held)
+                del waiting[: self.batch_size]
+                yield from _ready(held)
+        if waiting:
+            self._fill(waiting, held)
+        yield from _ready(held)
+        while held:
+            yield held.popleft()[0]
+
+    def _fill(self, batch: list[tuple[Page, int]], held: deque[tuple[Page, int]]) -> None:
+        ids = [str(page.records[i][self.id_field]) for page, i in batch]
+        for field in self.fields:
+            values = read_associations(self.batch_read, self.object_type, field, ids)
+            for (page, i), record_id in zip(batch, ids, strict=True):
+                page.records[i][field.name] = values.get(record_id)
+        done: dict[int, int] = {}
+        for page, _ in batch:
+            done[id(page)] = done.get(id(page), 0) + 1
+        for index, (page, left) in enumerate(held):
+            if id(page) in done:
+                held[index] = (page, left - done[id(page)])
+
+
+def _ready(held: deque[tuple[Page, int]]) -> Iterator[Page]:
+    """The held pages at the front whose records are all filled."""
+    while held and held[0][1] == 0:
+        yield held.popleft()[0]

@@ -1,9 +1,14 @@
 """HubSpot's side of the daily API budget: calls counted by kind, and the daily headers.
 
 HubSpot reports the day's allocation in ``X-HubSpot-RateLimit-Daily`` and what is left in
-``X-HubSpot-RateLimit-Daily-Remaining`` (private-app calls only; OAuth calls carry no daily
-headers, so then the configured ``daily_limit`` stands and only this run's own share can be
-guarded). The policy (stop line and per-run share) is ``kam_sync_connectors.quota.QuotaBudget``.
+``X-HubSpot-RateLimit-Daily-Remaining`` on private-app calls; calls authorised with OAuth carry
+no daily headers (developers.hubspot.com/docs/developer-tooling/platform/usage-guidelines,
+"API usage guidelines and limits"). Until a header reports it, the limit is the configured one
+(``crm.hubspot.daily_limit``, else the ``tier``'s, else the smallest tier's 250,000). Where no
+header ever reports usage (OAuth), the run counts its own calls as the account's usage, so
+both the day's stop line and the run's share hold against the configured limit: on a Starter
+portal one run cannot spend the day. The policy (stop line and per-run share) is
+``kam_sync_connectors.quota.QuotaBudget``.
 """
 
 from __future__ import annotations
@@ -45,8 +50,15 @@ def budget_for(settings: HubSpotSettings, counts: CallCounts) -> QuotaBudget:
         stop_at_percent=settings.quota_stop_at_percent,
         max_percent_per_run=settings.quota_max_percent_per_run,
         run_calls=counts.total,
-        daily_limit=settings.daily_limit,
+        daily_limit=settings.configured_daily_limit(),
     )
+
+
+def count_own_calls_if_unreported(budget: QuotaBudget, counts: CallCounts) -> None:
+    """No daily header reported the account's usage (OAuth): from now on the account's usage
+    is at least this run's calls, counted against the configured limit."""
+    if budget.used is None and budget.limit is not None:
+        budget.observe(used=counts.total(), limit=budget.limit)
 
 
 def observe_daily_headers(budget: QuotaBudget, headers: Mapping[str, str] | None) -> None:

@@ -45,7 +45,12 @@ from kam_sync_connectors.base import (
 )
 from kam_sync_connectors.hubspot.api_errors import sdk_exception_classes
 from kam_sync_connectors.hubspot.auth import TokenGrant, TokenSource, credentials_from_env
-from kam_sync_connectors.hubspot.budget import CallCounts, budget_for, quota_status
+from kam_sync_connectors.hubspot.budget import (
+    CallCounts,
+    budget_for,
+    count_own_calls_if_unreported,
+    quota_status,
+)
 from kam_sync_connectors.hubspot.calls import ApiCaller
 from kam_sync_connectors.hubspot.limiter import RateLimiter
 from kam_sync_connectors.hubspot.properties import PropertyService
@@ -93,6 +98,9 @@ class HubSpotConnector:
         )
         self.counts = CallCounts()
         self.budget = budget_for(settings, self.counts)
+        if settings.auth == "oauth":
+            # OAuth responses carry no daily headers: this run's calls are the usage known.
+            count_own_calls_if_unreported(self.budget, self.counts)
         self.caller = ApiCaller(
             set_token=self.sdk.set_access_token,
             tokens=None,
@@ -185,7 +193,8 @@ class HubSpotConnector:
 
         A one-record company list carries the headers on every HubSpot plan (the usage
         endpoint ``/account-info/v3/api-usage/daily/private-apps`` is private-app only).
-        OAuth calls carry no daily headers: then only this run's own share is guarded.
+        OAuth calls carry no daily headers: then the run counts its own calls against the
+        configured limit (``crm.hubspot.daily_limit`` or ``tier``).
         """
         self.caller.call(
             "quota",
@@ -195,8 +204,14 @@ class HubSpotConnector:
             limit=1,
             archived=False,
         )
+        count_own_calls_if_unreported(self.budget, self.counts)
         self.budget.check("the run")
         return self.quota()
+
+    def amounts_currency(self) -> str | None:
+        """None: amounts are read as the mapping names them (the default mapping reads
+        ``amount_in_home_currency``, already in the company currency) and not converted here."""
+        return None
 
     def quota(self) -> QuotaStatus:
         return quota_status(self.budget, self.counts)

@@ -35,6 +35,7 @@ from hubspot.crm.objects.models import PublicObjectSearchRequest
 from kam_sync_connectors.base import Page, PullRequest, RawRecord
 from kam_sync_connectors.hubspot.associations import (
     AssociationField,
+    AssociationFiller,
     association_field,
     is_association_field,
     read_associations,
@@ -73,6 +74,22 @@ class Puller:
     # -- entry point -------------------------------------------------------------------------
 
     def pull(self, request: PullRequest) -> Iterator[Page]:
+        """The pages of ``request``, pseudo-fields read 1,000 records a call (associations.py)."""
+        filler = AssociationFiller(
+            self._associations_batch,
+            request.object_name,
+            [
+                association_field(request.object_name, f)
+                for f in request.fields
+                if is_association_field(f)
+            ],
+            id_field=request.id_field,
+            batch_size=self.settings.associations_batch_size,
+            skip_key=ARCHIVED_KEY,
+        )
+        return filler.pages(self._pages(request))
+
+    def _pages(self, request: PullRequest) -> Iterator[Page]:
         object_type = request.object_name
         # A page size asked for by the engine never exceeds what the endpoint takes.
         self.list_page_size = min(request.page_size or self.settings.list_page_size, LIST_LIMIT)
@@ -108,7 +125,7 @@ class Puller:
                 for obj in objects
                 if boundary.admit(str(obj["id"]), record_stamp(obj, request.modified_field))
             ]
-            page = Page(records=self._records(request, fresh, assoc_fields))
+            page = Page(records=self._records(request, fresh, []))
             page.records.extend(_merged_away(request, fresh, assoc_fields))
             if window.incremental:
                 page.high_watermark = _from_millis(boundary.stamp)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, HttpUrl, field_validator
+from pydantic import Field, HttpUrl, field_validator, model_validator
 
 from kam_sync_connectors.settings_base import ConnectorSettings, refuse_plain_http
 
@@ -17,6 +17,20 @@ from kam_sync_connectors.settings_base import ConnectorSettings, refuse_plain_ht
 LIST_LIMIT = 100
 SEARCH_LIMIT = 200
 BATCH_LIMIT = 100
+
+# Daily API calls per account by subscription tier (developers.hubspot.com/docs/
+# developer-tooling/platform/usage-guidelines, "API usage guidelines and limits": Free and
+# Starter 250,000, Professional 625,000, Enterprise 1,000,000; the API limit increase pack adds
+# 1,000,000 per pack). Private-app responses carry the account's figure in
+# ``X-HubSpot-RateLimit-Daily``; OAuth responses carry no daily headers.
+HubSpotTier = Literal["free", "starter", "professional", "enterprise"]
+DAILY_LIMIT_BY_TIER: dict[str, int] = {
+    "free": 250_000,
+    "starter": 250_000,
+    "professional": 625_000,
+    "enterprise": 1_000_000,
+}
+SMALLEST_DAILY_LIMIT = min(DAILY_LIMIT_BY_TIER.values())
 
 SECRET_ENV_VARS = {
     "token": "KAM_SYNC_HUBSPOT_TOKEN",
@@ -51,7 +65,18 @@ class HubSpotSettings(ConnectorSettings):
     search_requests_per_second: int = Field(
         default=5, ge=1, le=5, description="search endpoints' own limit, per second"
     )
-    daily_limit: int = Field(default=1_000_000, ge=1)
+    tier: HubSpotTier | None = Field(
+        default=None,
+        description="the account's subscription tier (free, starter, professional, enterprise): "
+        "its daily API limit until HubSpot reports one",
+    )
+    daily_limit: int | None = Field(
+        default=None,
+        ge=1,
+        description="the account's daily API limit (with capacity packs); overrides tier. "
+        "Neither set: the smallest tier's 250,000. Private-app responses' "
+        "X-HubSpot-RateLimit-Daily header replaces it once read",
+    )
     list_page_size: int = Field(default=LIST_LIMIT, ge=1, le=LIST_LIMIT)
     search_page_size: int = Field(default=SEARCH_LIMIT, ge=1, le=SEARCH_LIMIT)
     search_result_cap: int = Field(
@@ -102,6 +127,26 @@ class HubSpotSettings(ConnectorSettings):
     token_refresh_margin_seconds: float = Field(
         default=60.0, ge=0, description="renew an OAuth access token this long before it expires"
     )
+
+    @model_validator(mode="after")
+    def _tier_and_limit_agree(self) -> HubSpotSettings:
+        if self.tier is not None and self.daily_limit is not None:
+            by_tier = DAILY_LIMIT_BY_TIER[self.tier]
+            if self.daily_limit < by_tier:
+                raise ValueError(
+                    f"crm.hubspot.daily_limit {self.daily_limit} is below the {self.tier} "
+                    f"tier's {by_tier}; set one of the two"
+                )
+        return self
+
+    def configured_daily_limit(self) -> int:
+        """The daily limit to assume until HubSpot reports its own: ``daily_limit``, else the
+        ``tier``'s, else the smallest tier's (an unknown portal is not assumed to be large)."""
+        if self.daily_limit is not None:
+            return self.daily_limit
+        if self.tier is not None:
+            return DAILY_LIMIT_BY_TIER[self.tier]
+        return SMALLEST_DAILY_LIMIT
 
     @field_validator("base_url")
     @classmethod

@@ -88,9 +88,8 @@ class SalesforceConnector:
     def pull(self, request: PullRequest) -> Iterator[Page]:
         return self._puller.pull(request)
 
-    @property
-    def corporate_currency(self) -> str | None:
-        """The currency pulled amounts were converted to (multi-currency orgs), else None."""
+    def amounts_currency(self) -> str | None:
+        """The corporate currency pulled amounts were converted to (multi-currency orgs)."""
         return self._puller.corporate_currency
 
     def set_write_back_targets(self, object_name: str, fields: Iterable[str]) -> None:

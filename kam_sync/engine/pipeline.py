@@ -201,8 +201,8 @@ class SyncEngine:
                 self._pull(object_name, as_of, summary, options)
                 log.debug("pulled %s; peak memory %.0f MiB", object_name, _peak_rss_mib())
             # A connector that converted amounts (a multi-currency Salesforce org) names the
-            # currency they are now in; not part of the Connector protocol (yet).
-            summary.currency = getattr(self.connector, "corporate_currency", None)
+            # currency they are now in.
+            summary.currency = self.connector.amounts_currency()
             outcome.assessment = self._assess(as_of, summary, options)
             _check_stop(options, "after the assessment, before anything was written")
             # Kept for `kam-sync explain` before anything is written, while the run holds little.

@@ -184,7 +184,9 @@ class HubSpotApp(CrmApp):
         if refusal is not None:
             return refusal
         self._apply_quota()
-        decision = self.limiter.admit(search=request.kind == "search")
+        decision = self.limiter.admit(
+            search=request.kind == "search", oauth=not self._private_app(request)
+        )
         self._rate_headers.value = decision.headers
         if not decision.allowed:
             self.stats.count_fault(f"rate_limit_{(decision.policy_name or '').lower()}")
@@ -239,6 +241,10 @@ class HubSpotApp(CrmApp):
             self.limiter.set_daily_remaining(spec.daily_quota_remaining)
 
     # -- auth ------------------------------------------------------------------------------
+
+    def _private_app(self, request: Request) -> bool:
+        _, _, token = (request.header("Authorization") or "").partition(" ")
+        return secrets.compare_digest(token, self.access_token)
 
     def _authenticate(self, request: Request) -> Response | None:
         header = request.header("Authorization") or ""

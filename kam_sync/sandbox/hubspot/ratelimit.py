@@ -29,6 +29,7 @@ from typing import Any
 WINDOW_SECONDS = 10.0
 DAILY_LIMIT_BY_TIER = {100: 250_000, 190: 625_000, 250: 1_000_000}
 SEARCH_REQUESTS_PER_SECOND = 5
+DAILY_HEADERS = ("X-HubSpot-RateLimit-Daily", "X-HubSpot-RateLimit-Daily-Remaining")
 
 _POLICY_MESSAGES = {
     "TEN_SECONDLY_ROLLING": "You have reached your ten_secondly_rolling limit.",
@@ -89,8 +90,18 @@ class RateLimiter:
         with self._lock:
             self._daily_used = max(0, self.daily_limit - remaining)
 
-    def admit(self, *, search: bool = False) -> RateDecision:
-        """Count one request if the limits allow it."""
+    def admit(self, *, search: bool = False, oauth: bool = False) -> RateDecision:
+        """Count one request if the limits allow it. Calls authorised with OAuth get no daily
+        headers (developers.hubspot.com/docs/developer-tooling/platform/usage-guidelines, "API
+        usage guidelines and limits": the daily headers are for private apps only), though
+        they count towards the day."""
+        decision = self._admit(search)
+        if oauth:
+            for name in DAILY_HEADERS:
+                decision.headers.pop(name, None)
+        return decision
+
+    def _admit(self, search: bool) -> RateDecision:
         with self._lock:
             now = self._clock()
             window = self._search_window if search else self._window

@@ -4,17 +4,24 @@ option values), and the ids the portal gives them."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
 
 from kam_sync.sandbox.hubspot.properties import format_number, iso_millis
 from kam_sync.sandbox.hubspot.standard_properties import (
+    COMPANY_CURRENCY,
     COMPANY_TYPE_VALUES,
     DEAL_STAGE_IDS,
     DEAL_TYPE_VALUES,
+    currency_code_property,
     industry_value,
 )
 from kam_sync.sandbox.portfolio import SeedDeal
+
+if TYPE_CHECKING:
+    from kam_sync.sandbox.hubspot.store import HubSpotStore
 
 # Record ids look like a real portal's (large numbers, distinct per object type) so a test
 # that mixes up a company id and a deal id fails instead of passing by accident.
@@ -82,6 +89,54 @@ def company_readers() -> dict[str, Reader]:
     }
 
 
+@dataclass(frozen=True, slots=True)
+class PortalCurrencies:
+    """The account's company currency and the others it has, each with its exchange rate: how
+    many units of the company currency one unit of it is worth (HubSpot's ``conversionRate``,
+    "the exchange rate from the additional currency to your company currency",
+    developers.hubspot.com/docs/api/settings/currencies).
+
+    A deal's ``amount`` is in its ``deal_currency_code``; HubSpot calculates
+    ``amount_in_home_currency`` = amount x rate. Seeded deals take the currencies in turn by
+    key (the company currency first). Not emulated: a later write of ``amount`` does not
+    recompute ``amount_in_home_currency`` (the sandbox's seeded values are read-only views).
+    """
+
+    company_currency: str = COMPANY_CURRENCY
+    rates: Mapping[str, Decimal] = field(default_factory=dict)
+
+    def code(self, deal: SeedDeal) -> str:
+        codes = [self.company_currency, *sorted(self.rates)]
+        return codes[deal.key % len(codes)]
+
+    def home_amount(self, deal: SeedDeal) -> Decimal | None:
+        if deal.amount is None:
+            return None
+        code = self.code(deal)
+        return deal.amount if code == self.company_currency else deal.amount * self.rates[code]
+
+
+def currency_readers(currencies: PortalCurrencies) -> dict[str, Reader]:
+    def home(deal: SeedDeal) -> str | None:
+        amount = currencies.home_amount(deal)
+        return None if amount is None else format_number(amount)
+
+    return {"deal_currency_code": currencies.code, "amount_in_home_currency": home}
+
+
+def use_currencies(store: HubSpotStore, currencies: PortalCurrencies) -> None:
+    """Make ``store``'s portal multi-currency: seeded deal amounts read in their currencies."""
+    for code, rate in currencies.rates.items():
+        if rate <= 0:
+            raise ValueError(f"the exchange rate of {code} must be > 0, got {rate}")
+    with store.lock:
+        store.deals.registry.add(
+            currency_code_property(currencies.company_currency, currencies.rates)
+        )
+        store.deals.readers.update(currency_readers(currencies))
+        store.version += 1
+
+
 def deal_readers(company_owner: Mapping[int, str], fallback_owner: int) -> dict[str, Reader]:
     """Property name -> how a seeded deal's value of it reads (its owner is its company's)."""
     fallback = str(fallback_owner)
@@ -106,4 +161,5 @@ def deal_readers(company_owner: Mapping[int, str], fallback_owner: int) -> dict[
         "hs_is_closed": lambda d: "true" if d.is_closed else "false",
         "hs_is_closed_won": lambda d: "true" if d.is_won else "false",
         "hs_deal_stage_probability": lambda d: STAGE_PROBABILITY[DEAL_STAGE_IDS[d.stage]],
+        **currency_readers(PortalCurrencies()),
     }

@@ -8,6 +8,8 @@ customer's admin created (see the shared domain contract). KAM output properties
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from kam_sync.sandbox.hubspot.properties import (
     PropertyDefinition,
     PropertyGroup,
@@ -97,6 +99,24 @@ def _read_only(
     name: str, label: str, type_: str, field_type: str, group: str
 ) -> PropertyDefinition:
     return _std(name, label, type_, field_type, group, read_only_value=True, form_field=False)
+
+
+COMPANY_CURRENCY = "USD"
+
+
+def currency_code_property(company_currency: str, others: Iterable[str]) -> PropertyDefinition:
+    """``deal_currency_code``: an option per currency of the account; HubSpot refuses any other
+    code with 400 INVALID_OPTION (developers.hubspot.com/changelog/deal-currenct-code-validation,
+    effective 2023-07-31)."""
+    codes = [company_currency, *sorted(set(others) - {company_currency})]
+    return _std(
+        "deal_currency_code",
+        "Currency",
+        "enumeration",
+        "select",
+        "dealinformation",
+        options=_options([(c, c) for c in codes]),
+    )
 
 
 def company_registry(owner_ids: list[str]) -> PropertyRegistry:
@@ -231,6 +251,12 @@ def deal_registry(owner_ids: list[str]) -> PropertyRegistry:
     for definition in (
         _std("dealname", "Deal Name", "string", "text", info),
         _std("amount", "Amount", "number", "number", info),
+        currency_code_property(COMPANY_CURRENCY, ()),
+        # Calculated by HubSpot: amount times the deal currency's exchange rate to the company
+        # currency (developers.hubspot.com/docs/api/settings/currencies, conversionRate).
+        _read_only(
+            "amount_in_home_currency", "Amount in company currency", "number", "number", info
+        ),
         _std(
             "dealstage",
             "Deal Stage",

@@ -237,7 +237,13 @@ class HubSpotStore:
         add_deal = self.deals.add
         for deal in portfolio.deals:
             deal_id = DEAL_ID_BASE + deal.key
-            updated = min(as_of, deal.created_at + timedelta(days=deal.key % 200))
+            # Spread over the past, never clamped to as_of: a seed where one deal in eight
+            # shared the stamp as_of put them all inside the look-back of the watermark, and
+            # every no-change night re-read them (issue 14).
+            updated = min(
+                as_of - timedelta(minutes=15 + deal.key % 1440),
+                deal.created_at + timedelta(days=deal.key % 200),
+            )
             add_deal(CrmRecord(deal_id, deal, deal.created_at, max(updated, deal.created_at)))
             if deal.company_key is not None:
                 company_id = COMPANY_ID_BASE + deal.company_key

@@ -96,3 +96,61 @@ def test_associations_past_the_first_page_are_read_with_the_cursor() -> None:
     field = association_field("companies", "@associations.parent_company")
     assert read_associations(read, "companies", field, ["5"]) == {"5": "4"}
     assert read.requests[1][2] == [("5", "abc")]
+
+
+def _parents(inputs: list[tuple[str, str | None]]) -> dict[str, Any]:
+    return {
+        "results": [
+            {
+                "from": {"id": i},
+                "to": [{"toObjectId": int(i) + 1000, "associationTypes": _types(14)}],
+            }
+            for i, _ in inputs
+        ]
+    }
+
+
+def test_the_filler_reads_a_batch_per_1000_records_and_hands_pages_on_in_order() -> None:
+    from kam_sync_connectors.base import Page
+    from kam_sync_connectors.hubspot.associations import AssociationFiller
+
+    calls: list[int] = []
+
+    def read(_from: str, _to: str, inputs: list[tuple[str, str | None]]) -> dict[str, Any]:
+        calls.append(len(inputs))
+        return _parents(inputs)
+
+    field = association_field("companies", "@associations.parent_company")
+    filler = AssociationFiller(read, "companies", [field], id_field="id", batch_size=1000)
+    pages = [
+        Page(records=[{"id": str(p * 100 + i), "archived": False} for i in range(100)])
+        for p in range(25)
+    ]
+    pages[3].records[0]["archived"] = True  # archived: no read, value kept
+    pages[3].records[0][field.name] = None
+    out = list(filler.pages(iter(pages)))
+    assert out == pages
+    assert calls == [1000, 1000, 499]
+    assert pages[24].records[99][field.name] == str(2499 + 1000)
+    assert pages[3].records[0][field.name] is None
+
+
+def test_the_filler_yields_nothing_before_its_batch_is_read() -> None:
+    from kam_sync_connectors.base import Page
+    from kam_sync_connectors.hubspot.associations import AssociationFiller
+
+    calls: list[int] = []
+
+    def read(_from: str, _to: str, inputs: list[tuple[str, str | None]]) -> dict[str, Any]:
+        calls.append(len(inputs))
+        return _parents(inputs)
+
+    field = association_field("companies", "@associations.parent_company")
+    filler = AssociationFiller(read, "companies", [field], id_field="id", batch_size=3)
+    stream = filler.pages(
+        iter([Page(records=[{"id": "1"}, {"id": "2"}]), Page(records=[{"id": "3"}, {"id": "4"}])])
+    )
+    first = next(stream)
+    assert calls == [3] and first.records[1][field.name] == "1002"
+    second = next(stream)
+    assert calls == [3, 1] and second.records[1][field.name] == "1004"
