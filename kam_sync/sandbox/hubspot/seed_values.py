@@ -98,8 +98,9 @@ class PortalCurrencies:
 
     A deal's ``amount`` is in its ``deal_currency_code``; HubSpot calculates
     ``amount_in_home_currency`` = amount x rate. Seeded deals take the currencies in turn by
-    key (the company currency first). Not emulated: a later write of ``amount`` does not
-    recompute ``amount_in_home_currency`` (the sandbox's seeded values are read-only views).
+    key (the company currency first). ``amount_in_home_currency`` is a calculated property:
+    HubSpot recomputes it when ``amount`` or ``deal_currency_code`` changes, and so does the
+    sandbox's store on every write (``HubSpotStore.write``).
     """
 
     company_currency: str = COMPANY_CURRENCY
@@ -112,8 +113,13 @@ class PortalCurrencies:
     def home_amount(self, deal: SeedDeal) -> Decimal | None:
         if deal.amount is None:
             return None
-        code = self.code(deal)
-        return deal.amount if code == self.company_currency else deal.amount * self.rates[code]
+        return self.in_home_currency(deal.amount, self.code(deal))
+
+    def in_home_currency(self, amount: Decimal, code: str | None) -> Decimal:
+        """``amount`` in ``code`` (None: the company currency) in the company currency."""
+        if code is None or code == self.company_currency:
+            return amount
+        return amount * self.rates[code]
 
 
 def currency_readers(currencies: PortalCurrencies) -> dict[str, Reader]:
@@ -134,6 +140,7 @@ def use_currencies(store: HubSpotStore, currencies: PortalCurrencies) -> None:
             currency_code_property(currencies.company_currency, currencies.rates)
         )
         store.deals.readers.update(currency_readers(currencies))
+        store.currencies = currencies
         store.version += 1
 
 

@@ -13,12 +13,14 @@ from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from kam_sync.sandbox.hubspot.properties import (
     InvalidValue,
     PropertyRegistry,
     epoch_millis,
+    format_number,
     iso_millis,
     parse_datetime,
 )
@@ -29,6 +31,7 @@ from kam_sync.sandbox.hubspot.seed_values import (
     OWNER_ID_BASE,
     STAGE_PROBABILITY,
     USER_ID_BASE,
+    PortalCurrencies,
     Reader,
     company_readers,
     deal_readers,
@@ -185,6 +188,8 @@ class HubSpotStore:
         self.lock = threading.RLock()
         # Bumped by every change, so cached search results know when they are stale.
         self.version = 0
+        # The portal's company currency and exchange rates (single-currency until set).
+        self.currencies = PortalCurrencies()
         # User-defined association labels: (from type, to type, id) -> [(target, type id, label)]
         self.user_labels: dict[tuple[str, str, int], list[tuple[int, int, str]]] = {}
         # Search lags behind writes: "it may take a few moments for newly created or updated
@@ -297,11 +302,21 @@ class HubSpotStore:
             record.values.update(values)
             if table.object_type == "deals" and "dealstage" in values:
                 _derive_deal_stage_values(record.values, values["dealstage"])
+            if table.object_type == "deals" and {"amount", "deal_currency_code"} & set(values):
+                record.values["amount_in_home_currency"] = self._home_amount(table, record)
             self._not_yet_indexed(table.object_type, record.id)
             now = self.clock()
             # Two writes within one millisecond must still move the modstamp forward.
             floor = record.updated_at + timedelta(milliseconds=1)
             record.updated_at = now if now >= floor else floor
+
+    def _home_amount(self, table: ObjectTable, record: CrmRecord) -> str | None:
+        """HubSpot's calculated ``amount_in_home_currency`` of a deal as it now stands."""
+        amount = table.value(record, "amount")
+        if amount is None or amount == "":
+            return None
+        code = table.value(record, "deal_currency_code")
+        return format_number(self.currencies.in_home_currency(Decimal(amount), code))
 
     def set_values(self, object_type: str, record_id: int | str, raw: Mapping[str, object]) -> None:
         """Change a record as a user in HubSpot's UI would (checked like an API write)."""
