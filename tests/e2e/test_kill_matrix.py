@@ -206,6 +206,11 @@ def _change_data(crm: str, handle: SandboxHandle, root: Path) -> None:
         )
     revenue = {"salesforce": "AnnualRevenue", "hubspot": "annualrevenue"}[crm]
     hands.update(ACCOUNT_OBJECT[crm], grown, {revenue: 900_000_000})
+    if crm == "hubspot":
+        # HubSpot's search shows a write "a few moments" later (the sandbox emulates it): a run
+        # started sooner reads the change only on the next run, through its look-back. This
+        # test is about kills, not that lag, so its next run starts once the change is indexed.
+        time.sleep(handle.app.store.search_lag_seconds + 0.1)
 
 
 def _kam_state(crm: str, handle: SandboxHandle) -> dict[str, dict[str, Any]]:
