@@ -13,7 +13,7 @@ from typing import Any
 from kam_sync.config.issues import ConfigIssue
 from kam_sync.config.located import LocatedDocument, load_located
 from kam_sync.config.mapping import MappingFile
-from kam_sync.config.project import PROJECT_FILE, ProjectConfig, RuleFiles
+from kam_sync.config.project import PROJECT_FILE, ProjectConfig, RuleFiles, project_config_model
 from kam_sync.config.secrets import secret_issues
 from kam_sync.config.validate import located_issues, validate_document
 from kam_sync.errors import ConfigError
@@ -53,7 +53,7 @@ def load_project(root: Path) -> LoadedProject:
     crm_hint: str | None = None
     if doc is not None:
         crm_hint = _crm_hint(doc)
-        config, found = validate_document(doc, ProjectConfig)
+        config, found = validate_document(doc, project_config_model())
         issues += _without_secret_places(found, secret_issues(doc, crm_hint))
     files: dict[str, Path] = {"project": project_path}
     # Even when the project file has errors, the files it names are checked too, so every
