@@ -54,25 +54,29 @@ def _crm_section_model(crm: registry.CrmEntry) -> type[CrmSection]:
     )
 
 
-def _crm_tag(value: Any) -> str | None:
+_NOT_A_CRM = "[not a registered CRM]"
+
+
+def _crm_tag(value: Any) -> str:
     # The tags are bracketed so that error locations never mistake them for keys of the file.
     crm = value.get("type") if isinstance(value, dict) else None
     if isinstance(value, CrmSection):
         crm = value.type
-    return f"[{crm}]" if isinstance(crm, str) else None
+    return f"[{crm}]" if isinstance(crm, str) and crm in registry.crm_names() else _NOT_A_CRM
 
 
 def crm_section_annotation(crms: tuple[registry.CrmEntry, ...]) -> Any:
-    """The ``crm`` section as a discriminated union over ``crms``."""
+    """The ``crm`` section as a discriminated union over ``crms``. A section whose ``type`` is
+    missing or names no registered CRM goes to a member that only checks ``type`` against the
+    known names, so the error says which CRMs there are, at the ``type`` line."""
+    names: Any = Literal.__getitem__(tuple(c.name for c in crms))
+    unknown = create_model(
+        "CrmSection_unknown", __config__=ConfigDict(extra="allow"), type=(names, ...)
+    )
     members = tuple(Annotated[_crm_section_model(c), Tag(f"[{c.name}]")] for c in crms)
-    known = ", ".join(c.name for c in crms)
     return Annotated[
-        Union[members],  # noqa: UP007 (a run-time tuple of members)
-        Discriminator(
-            _crm_tag,
-            custom_error_type="value_error.unknown_crm",
-            custom_error_message=f"type must name a known CRM: {known}",
-        ),
+        Union[(*members, Annotated[unknown, Tag(_NOT_A_CRM)])],
+        Discriminator(_crm_tag),
     ]
 
 
