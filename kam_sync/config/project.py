@@ -65,13 +65,21 @@ def _crm_tag(value: Any) -> str:
     return f"[{crm}]" if isinstance(crm, str) and crm in registry.crm_names() else _NOT_A_CRM
 
 
+def _never_valid(schema: dict[str, Any]) -> None:
+    # In the JSON Schema editors use, the fallback member matches nothing: each CRM's section
+    # is then exactly one member of the ``oneOf``.
+    schema["not"] = {}
+
+
 def crm_section_annotation(crms: tuple[registry.CrmEntry, ...]) -> Any:
     """The ``crm`` section as a discriminated union over ``crms``. A section whose ``type`` is
     missing or names no registered CRM goes to a member that only checks ``type`` against the
     known names, so the error says which CRMs there are, at the ``type`` line."""
     names: Any = Literal.__getitem__(tuple(c.name for c in crms))
     unknown = create_model(
-        "CrmSection_unknown", __config__=ConfigDict(extra="allow"), type=(names, ...)
+        "CrmSection_unknown",
+        __config__=ConfigDict(extra="allow", json_schema_extra=_never_valid),
+        type=(names, ...),
     )
     members = tuple(Annotated[_crm_section_model(c), Tag(f"[{c.name}]")] for c in crms)
     return Annotated[
