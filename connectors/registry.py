@@ -10,7 +10,7 @@ under ``connectors/``, its mapping file, and one ``register(...)`` line below.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel
@@ -18,8 +18,10 @@ from pydantic import BaseModel
 from kam_sync.config.secret_lookup import secret_lookup
 from kam_sync_connectors.base import Connector
 from kam_sync_connectors.hubspot import capabilities as hubspot_capabilities
+from kam_sync_connectors.hubspot.settings import SECRET_ENV_VARS as HUBSPOT_SECRETS
 from kam_sync_connectors.hubspot.settings import HubSpotSettings
 from kam_sync_connectors.salesforce import capabilities as salesforce_capabilities
+from kam_sync_connectors.salesforce.settings import SECRET_ENV_VARS as SALESFORCE_SECRETS
 from kam_sync_connectors.salesforce.settings import SalesforceSettings
 
 
@@ -46,6 +48,8 @@ class CrmEntry:
     connect: Callable[[Any, Mapping[str, str]], Connector]
     types: CrmTypes
     estimate_write_calls: Callable[[Any, int], dict[str, int]]
+    # YAML keys that look like this CRM's secrets -> the variable that must hold them instead.
+    secret_settings: Mapping[str, str] = field(default_factory=dict)
 
     def credentials_available(self, environ: Mapping[str, str]) -> bool:
         """Whether any of the CRM's secret variables is set, in ``environ`` or the keyring."""
@@ -111,6 +115,7 @@ register(
             salesforce_capabilities.COMPATIBLE_TYPES, salesforce_capabilities.TARGET_TYPES
         ),
         estimate_write_calls=salesforce_capabilities.estimate_write_calls,
+        secret_settings=SALESFORCE_SECRETS,
     )
 )
 register(
@@ -121,6 +126,7 @@ register(
         connect=_connect_hubspot,
         types=CrmTypes(hubspot_capabilities.COMPATIBLE_TYPES, hubspot_capabilities.TARGET_TYPES),
         estimate_write_calls=hubspot_capabilities.estimate_write_calls,
+        secret_settings=HUBSPOT_SECRETS,
     )
 )
 

@@ -17,6 +17,7 @@ from kam_sync.config.project import PROJECT_FILE, ProjectConfig, RuleFiles, proj
 from kam_sync.config.secrets import secret_issues
 from kam_sync.config.validate import located_issues, validate_document
 from kam_sync.errors import ConfigError
+from kam_sync_connectors import registry
 
 
 @dataclass(slots=True)
@@ -79,7 +80,7 @@ def load_project(root: Path) -> LoadedProject:
 def _crm_hint(doc: LocatedDocument) -> str | None:
     data = doc.data if isinstance(doc.data, dict) else {}
     crm = data.get("crm")
-    if isinstance(crm, dict) and crm.get("type") in ("salesforce", "hubspot"):
+    if isinstance(crm, dict) and crm.get("type") in registry.crm_names():
         return str(crm["type"])
     return None
 

@@ -161,7 +161,12 @@ def acme_project(folder: Path, section: str = "  acme:\n    write_batch_size: 10
     """A project for acme: the default project with the CRM section and mapping file swapped
     (acme's mapping file is a copy of Salesforce's, as a new CRM's would be written)."""
     project = init_project(folder, "salesforce")
-    (project / "mappings" / "salesforce.yaml").rename(project / "mappings" / "acme.yaml")
+    mapping = (project / "mappings" / "salesforce.yaml").read_text(encoding="utf-8")
+    (project / "mappings" / "salesforce.yaml").unlink()
+    assert "\ncrm: salesforce\n" in mapping
+    (project / "mappings" / "acme.yaml").write_text(
+        mapping.replace("\ncrm: salesforce\n", "\ncrm: acme\n"), encoding="utf-8"
+    )
     text = (project / "kam-sync.yaml").read_text(encoding="utf-8")
     head, rest = text.split("crm:\n", 1)
     rest = rest[rest.index("\n# The mapping file") :]
@@ -246,6 +251,31 @@ def test_an_unregistered_crm_is_refused_naming_the_registered_ones(tmp_path: Pat
         load_project(folder)
     message = str(raised.value)
     assert "type: must be 'salesforce' or 'hubspot', got 'acme'" in message
+
+
+def test_a_mapping_file_for_another_crm_is_refused(tmp_path: Path, acme: None) -> None:
+    folder = acme_project(tmp_path / "p")
+    path = folder / "mappings" / "acme.yaml"
+    path.write_text(
+        path.read_text(encoding="utf-8").replace("\ncrm: acme\n", "\ncrm: salesforce\n"),
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError, match="this mapping is for salesforce"):
+        load_project(folder)
+
+
+def test_a_mapping_file_naming_an_unregistered_crm_lists_the_registered_ones(
+    tmp_path: Path,
+) -> None:
+    folder = init_project(tmp_path / "p", "hubspot")
+    path = folder / "mappings" / "hubspot.yaml"
+    path.write_text(
+        path.read_text(encoding="utf-8").replace("\ncrm: hubspot\n", "\ncrm: hubspt\n"),
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError) as raised:
+        load_project(folder)
+    assert "crm: must be 'salesforce' or 'hubspot', got 'hubspt'" in str(raised.value)
 
 
 def test_validate_checks_a_third_crms_mapping_with_its_own_type_names(
