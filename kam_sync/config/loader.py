@@ -14,6 +14,7 @@ from kam_sync.config.issues import ConfigIssue
 from kam_sync.config.located import LocatedDocument, load_located
 from kam_sync.config.mapping import MappingFile
 from kam_sync.config.project import PROJECT_FILE, ProjectConfig, RuleFiles, project_config_model
+from kam_sync.config.rule_pack import RulePack, load_rule_pack
 from kam_sync.config.secrets import secret_issues
 from kam_sync.config.validate import located_issues, validate_document
 from kam_sync.errors import ConfigError
@@ -27,7 +28,7 @@ class LoadedProject:
     root: Path
     config: ProjectConfig
     mapping: MappingFile
-    rules: Any  # kam_sync.rules.RulePack
+    rules: RulePack
     files: dict[str, Path]
 
 
@@ -63,7 +64,7 @@ def load_project(root: Path) -> LoadedProject:
     mapping_rel = config.mapping if config else raw.get("mapping")
     rule_rels = config.rules.model_dump() if config else _raw_rule_files(raw)
     mapping: MappingFile | None = None
-    rules: Any = None
+    rules: RulePack | None = None
     if isinstance(mapping_rel, str):
         files["mapping"] = root / mapping_rel
         mapping, found = _load_mapping(files["mapping"], crm_hint)
@@ -115,9 +116,9 @@ def _load_mapping(path: Path, crm: str | None) -> tuple[MappingFile | None, list
     return (mapping if not issues else None), issues
 
 
-def _load_rules(files: dict[str, Path], crm: str | None) -> tuple[Any, list[ConfigIssue]]:
-    from kam_sync.rules import load_rule_pack
-
+def _load_rules(
+    files: dict[str, Path], crm: str | None
+) -> tuple[RulePack | None, list[ConfigIssue]]:
     secrets: list[ConfigIssue] = []
     for path in files.values():
         doc, _syntax = load_located(path)  # syntax errors are reported by the rule loader
