@@ -243,6 +243,12 @@ class Connector(Protocol):
         """Create the custom fields (idempotently) and give the integration user access."""
         ...
 
+    def mapped_field_problems(self, object_name: str, fields: Sequence[str]) -> list[str]:
+        """For ``kam-sync validate``: the mapped paths through relations (``Owner.Name``) and
+        related pseudo-fields (``@AccountTeamMember.TeamMemberRole``) on ``object_name`` the CRM
+        lacks, one message each. A connector whose CRM has no such paths returns ``[]``."""
+        ...
+
     def check_quota(self) -> QuotaStatus:
         """Read the daily allocation from the CRM (one call) at the start of a run.
 

@@ -21,10 +21,8 @@ message is built from names and ids only.
 from __future__ import annotations
 
 from enum import IntEnum
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from kam_sync.config.issues import ConfigIssue
+from kam_sync.issues import ConfigIssue
 
 
 class ExitCode(IntEnum):
@@ -54,8 +52,6 @@ class ConfigError(KamSyncError):
     exit_code = ExitCode.CONFIG_ERROR
 
     def __init__(self, issues: list[ConfigIssue] | str) -> None:
-        from kam_sync.config.issues import ConfigIssue
-
         if isinstance(issues, str):
             issues = [ConfigIssue(file=None, line=None, col=None, message=issues)]
         self.issues: list[ConfigIssue] = sorted(issues, key=ConfigIssue.sort_key)

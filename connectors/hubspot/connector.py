@@ -129,6 +129,11 @@ class HubSpotConnector:
     def pull(self, request: PullRequest) -> Iterator[Page]:
         return self.puller.pull(request)
 
+    def mapped_field_problems(self, object_name: str, fields: Sequence[str]) -> list[str]:
+        """HubSpot properties are flat: no relation paths or pseudo-fields to check beyond
+        what ``describe`` lists, so nothing to report here."""
+        return []
+
     def set_write_back_targets(self, object_name: str, fields: Iterable[str]) -> None:
         """Declare the only properties ``push`` may write on ``object_name`` (the mapping's
         write-back targets). Until declared, nothing may be written."""

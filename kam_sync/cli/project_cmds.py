@@ -12,6 +12,7 @@ from kam_sync.config.schemas import schema_modeline, write_schemas
 from kam_sync.config.template import render_project_file
 from kam_sync.default_files import default_files
 from kam_sync.errors import ConfigError, ExitCode, KamSyncError
+from kam_sync_connectors import registry
 
 RULE_SCHEMA_KINDS = {
     "scoring.yaml": "scoring",
@@ -31,7 +32,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     init.add_argument(
         "directory", nargs="?", default=None, help="project folder (default: --project)"
     )
-    init.add_argument("--crm", choices=("salesforce", "hubspot"), default="salesforce")
+    init.add_argument("--crm", choices=registry.crm_names(), default="salesforce")
     init.add_argument("--force", action="store_true", help="overwrite existing files")
     init.set_defaults(handler=cmd_init)
 
@@ -107,15 +108,16 @@ def cmd_validate(args: argparse.Namespace) -> int:
     if args.offline:
         return ExitCode.OK
     crm = project.config.crm.type
-    if not any(os.environ.get(name) for name in CREDENTIAL_HINTS[crm]):
+    known = registry.entry(crm)
+    if not known.credentials_available(os.environ):
         print(
-            f"  CRM check skipped: no {crm} credentials in the environment ({', '.join(CREDENTIAL_HINTS[crm])})"
+            f"  CRM check skipped: no {crm} credentials in the environment or the OS keyring "
+            f"({', '.join(known.secret_variables)})"
         )
         return ExitCode.OK
     from kam_sync.engine.crm_check import check_against_crm
-    from kam_sync_connectors.registry import connect
 
-    connector = connect(crm, project.config.connector_settings(), os.environ)
+    connector = known.connect(project.config.connector_settings(), os.environ)
     try:
         issues = check_against_crm(project, connector)
     finally:
@@ -124,13 +126,6 @@ def cmd_validate(args: argparse.Namespace) -> int:
         raise ConfigError(issues)
     print(f"  the mapping matches the {crm} org/account")
     return ExitCode.OK
-
-
-# Any of these in the environment means the CRM can be asked.
-CREDENTIAL_HINTS = {
-    "salesforce": ("KAM_SYNC_SF_CLIENT_ID", "KAM_SYNC_SF_SESSION_ID", "KAM_SYNC_SF_USERNAME"),
-    "hubspot": ("KAM_SYNC_HUBSPOT_TOKEN", "KAM_SYNC_HUBSPOT_CLIENT_ID"),
-}
 
 
 def cmd_schema(args: argparse.Namespace) -> int:

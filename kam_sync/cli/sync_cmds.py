@@ -7,7 +7,6 @@ import csv
 import io
 import json
 import logging
-import math
 import os
 import signal
 import sys
@@ -33,7 +32,7 @@ from kam_sync.store import StateStore, open_store
 from kam_sync.store.writes import retry_items
 from kam_sync.writeback.diff import OutOfScopeAccount
 from kam_sync_connectors.base import Connector
-from kam_sync_connectors.registry import connect
+from kam_sync_connectors.registry import connect, entry
 
 log = logging.getLogger(__name__)
 
@@ -202,14 +201,11 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 
 def _estimate_write_calls(project: LoadedProject, accounts: int) -> dict[str, int]:
-    settings = project.config.connector_settings()
+    """The API calls the plan's writes would cost, as the CRM's registry entry counts them."""
     if accounts == 0:
         return {"write": 0}
-    threshold = getattr(settings, "bulk_write_threshold", None)
-    if threshold is not None and accounts > threshold:
-        # create job, upload CSV, close, poll (at least once), results: Bulk API 2.0 ingest.
-        return {"bulk": 5}
-    return {"write": math.ceil(accounts / settings.write_batch_size)}
+    crm = entry(project.config.crm.type)
+    return crm.estimate_write_calls(project.config.connector_settings(), accounts)
 
 
 def _show(value: Any) -> str:

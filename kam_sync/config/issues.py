@@ -1,32 +1,8 @@
-"""Configuration problems with their place in a file."""
+"""``ConfigIssue`` lives in ``kam_sync.issues`` (below ``errors``, which needs it); it is
+re-exported here for the modules that report configuration problems."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
+from kam_sync.issues import ConfigIssue
 
-
-@dataclass(frozen=True, slots=True)
-class ConfigIssue:
-    """One problem in one file, printed as ``path:line:col: message``.
-
-    ``line`` and ``col`` are 1-based, like editors show them.
-    """
-
-    file: Path | None
-    line: int | None
-    col: int | None
-    message: str
-
-    def __str__(self) -> str:
-        if self.file is None:
-            return self.message
-        where = str(self.file)
-        if self.line is not None:
-            where += f":{self.line}"
-            if self.col is not None:
-                where += f":{self.col}"
-        return f"{where}: {self.message}"
-
-    def sort_key(self) -> tuple[str, int, int, str]:
-        return (str(self.file or ""), self.line or 0, self.col or 0, self.message)
+__all__ = ["ConfigIssue"]

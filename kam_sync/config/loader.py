@@ -13,10 +13,12 @@ from typing import Any
 from kam_sync.config.issues import ConfigIssue
 from kam_sync.config.located import LocatedDocument, load_located
 from kam_sync.config.mapping import MappingFile
-from kam_sync.config.project import PROJECT_FILE, ProjectConfig, RuleFiles
+from kam_sync.config.project import PROJECT_FILE, ProjectConfig, RuleFiles, project_config_model
+from kam_sync.config.rule_pack import RulePack, load_rule_pack
 from kam_sync.config.secrets import secret_issues
 from kam_sync.config.validate import located_issues, validate_document
 from kam_sync.errors import ConfigError
+from kam_sync_connectors import registry
 
 
 @dataclass(slots=True)
@@ -26,7 +28,7 @@ class LoadedProject:
     root: Path
     config: ProjectConfig
     mapping: MappingFile
-    rules: Any  # kam_sync.rules.RulePack
+    rules: RulePack
     files: dict[str, Path]
 
 
@@ -53,7 +55,7 @@ def load_project(root: Path) -> LoadedProject:
     crm_hint: str | None = None
     if doc is not None:
         crm_hint = _crm_hint(doc)
-        config, found = validate_document(doc, ProjectConfig)
+        config, found = validate_document(doc, project_config_model())
         issues += _without_secret_places(found, secret_issues(doc, crm_hint))
     files: dict[str, Path] = {"project": project_path}
     # Even when the project file has errors, the files it names are checked too, so every
@@ -62,7 +64,7 @@ def load_project(root: Path) -> LoadedProject:
     mapping_rel = config.mapping if config else raw.get("mapping")
     rule_rels = config.rules.model_dump() if config else _raw_rule_files(raw)
     mapping: MappingFile | None = None
-    rules: Any = None
+    rules: RulePack | None = None
     if isinstance(mapping_rel, str):
         files["mapping"] = root / mapping_rel
         mapping, found = _load_mapping(files["mapping"], crm_hint)
@@ -79,7 +81,7 @@ def load_project(root: Path) -> LoadedProject:
 def _crm_hint(doc: LocatedDocument) -> str | None:
     data = doc.data if isinstance(doc.data, dict) else {}
     crm = data.get("crm")
-    if isinstance(crm, dict) and crm.get("type") in ("salesforce", "hubspot"):
+    if isinstance(crm, dict) and crm.get("type") in registry.crm_names():
         return str(crm["type"])
     return None
 
@@ -114,9 +116,9 @@ def _load_mapping(path: Path, crm: str | None) -> tuple[MappingFile | None, list
     return (mapping if not issues else None), issues
 
 
-def _load_rules(files: dict[str, Path], crm: str | None) -> tuple[Any, list[ConfigIssue]]:
-    from kam_sync.rules import load_rule_pack
-
+def _load_rules(
+    files: dict[str, Path], crm: str | None
+) -> tuple[RulePack | None, list[ConfigIssue]]:
     secrets: list[ConfigIssue] = []
     for path in files.values():
         doc, _syntax = load_located(path)  # syntax errors are reported by the rule loader

@@ -13,6 +13,7 @@ from kam_sync import canonical
 from kam_sync.config.conditions import ConditionError, check_condition
 from kam_sync.config.located import Loc
 from kam_sync.config.suggest import did_you_mean
+from kam_sync_connectors import registry
 from kam_sync_connectors.base import CustomFieldType
 
 # The mapping's write-back types are the field types connectors know how to create.
@@ -132,11 +133,20 @@ class MappingFile(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    crm: Literal["salesforce", "hubspot"]
+    crm: str = Field(description="the CRM this mapping is for: a CRM of the connector registry")
     objects: ObjectsSection
     write_back: dict[str, WriteBackTarget] = Field(
         description="KAM output -> CRM field; the allow-list of everything kam-sync may write"
     )
+
+    @field_validator("crm")
+    @classmethod
+    def _registered_crm(cls, value: str) -> str:
+        known = registry.crm_names()
+        if value not in known:
+            listing = " or ".join(f"'{name}'" for name in known)
+            raise ValueError(f"must be {listing}, got '{value}'{did_you_mean(value, known)}")
+        return value
 
     def semantic_issues(self) -> list[tuple[Loc, str]]:
         """Checks across fields: canonical names, value maps, the filter, the allow-list."""

@@ -5,15 +5,23 @@ from __future__ import annotations
 
 import zoneinfo
 from functools import lru_cache
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    create_model,
+    field_validator,
+    model_validator,
+)
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from kam_sync.config.suggest import did_you_mean
-from kam_sync_connectors.hubspot.settings import HubSpotSettings
-from kam_sync_connectors.salesforce.settings import SalesforceSettings
+from kam_sync_connectors import registry
 
 PROJECT_FILE = "kam-sync.yaml"
 STORE_PASSWORD_ENV = "KAM_SYNC_STORE_PASSWORD"  # noqa: S105 (a variable name, not a password)
@@ -21,13 +29,63 @@ SUPPORTED_STORE_DRIVERS = ("sqlite", "postgresql", "postgresql+psycopg")
 
 
 class CrmSection(BaseModel):
-    """Which CRM this project syncs with, and how to reach it."""
+    """Which CRM this project syncs with, and how to reach it: ``type`` names a CRM of the
+    connector registry, and the key of the same name holds that CRM's settings (its registry
+    entry's settings model). The model validated is built from the registry
+    (``project_config_model``), one member of a discriminated union per CRM."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    type: Literal["salesforce", "hubspot"]
-    salesforce: SalesforceSettings = Field(default_factory=SalesforceSettings)
-    hubspot: HubSpotSettings = Field(default_factory=HubSpotSettings)
+    type: str
+    settings: BaseModel
+
+
+def _crm_section_model(crm: registry.CrmEntry) -> type[CrmSection]:
+    name: Any = Literal.__getitem__(crm.name)
+    return create_model(
+        f"CrmSection_{crm.name}",
+        __base__=CrmSection,
+        __doc__=f"The CRM section of a {crm.name} project.",
+        type=(name, ...),
+        settings=(
+            crm.settings_model,
+            Field(default_factory=crm.settings_model, alias=crm.name),
+        ),
+    )
+
+
+_NOT_A_CRM = "[not a registered CRM]"
+
+
+def _crm_tag(value: Any) -> str:
+    # The tags are bracketed so that error locations never mistake them for keys of the file.
+    crm = value.get("type") if isinstance(value, dict) else None
+    if isinstance(value, CrmSection):
+        crm = value.type
+    return f"[{crm}]" if isinstance(crm, str) and crm in registry.crm_names() else _NOT_A_CRM
+
+
+def _never_valid(schema: dict[str, Any]) -> None:
+    # In the JSON Schema editors use, the fallback member matches nothing: each CRM's section
+    # is then exactly one member of the ``oneOf``.
+    schema["not"] = {}
+
+
+def crm_section_annotation(crms: tuple[registry.CrmEntry, ...]) -> Any:
+    """The ``crm`` section as a discriminated union over ``crms``. A section whose ``type`` is
+    missing or names no registered CRM goes to a member that only checks ``type`` against the
+    known names, so the error says which CRMs there are, at the ``type`` line."""
+    names: Any = Literal.__getitem__(tuple(c.name for c in crms))
+    unknown = create_model(
+        "CrmSection_unknown",
+        __config__=ConfigDict(extra="allow", json_schema_extra=_never_valid),
+        type=(names, ...),
+    )
+    members = tuple(Annotated[_crm_section_model(c), Tag(f"[{c.name}]")] for c in crms)
+    return Annotated[
+        Union[(*members, Annotated[unknown, Tag(_NOT_A_CRM)])],
+        Discriminator(_crm_tag),
+    ]
 
 
 class RuleFiles(BaseModel):
@@ -200,6 +258,21 @@ class ProjectConfig(BaseModel):
     sync: SyncSection = Field(default_factory=SyncSection)
     alerts: list[AlertHook] = Field(default_factory=lambda: [AlertHook(type="log")])
 
-    def connector_settings(self) -> Any:
-        """The settings of the CRM this project uses."""
-        return self.crm.salesforce if self.crm.type == "salesforce" else self.crm.hubspot
+    def connector_settings(self) -> BaseModel:
+        """The settings of the CRM this project uses (its registry entry's settings model)."""
+        return self.crm.settings
+
+
+@lru_cache(maxsize=8)
+def _project_config_model(crms: tuple[registry.CrmEntry, ...]) -> type[ProjectConfig]:
+    return create_model(
+        "ProjectConfig",
+        __base__=ProjectConfig,
+        __doc__=ProjectConfig.__doc__,
+        crm=(crm_section_annotation(crms), ...),
+    )
+
+
+def project_config_model() -> type[ProjectConfig]:
+    """``ProjectConfig`` whose ``crm`` section is the union of the CRMs registered now."""
+    return _project_config_model(tuple(registry.entry(name) for name in registry.crm_names()))

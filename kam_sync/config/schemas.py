@@ -8,14 +8,13 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from kam_sync.config.mapping import MappingFile
-from kam_sync.config.project import ProjectConfig
+from kam_sync.config.project import project_config_model
+from kam_sync.config.rule_pack import RULE_FILE_MODELS
 
 
 def schema_models() -> dict[str, type[BaseModel]]:
     """File kind -> model: ``kam-sync``, ``mapping`` and one per rule file."""
-    from kam_sync.rules import RULE_FILE_MODELS
-
-    return {"kam-sync": ProjectConfig, "mapping": MappingFile, **RULE_FILE_MODELS}
+    return {"kam-sync": project_config_model(), "mapping": MappingFile, **RULE_FILE_MODELS}
 
 
 def write_schemas(folder: Path) -> list[Path]:

@@ -6,12 +6,12 @@ Where the value is then read from, and the keyring entry's name: ``secret_lookup
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 from kam_sync.config.issues import ConfigIssue
 from kam_sync.config.located import LocatedDocument
 from kam_sync.config.secret_lookup import KEYRING_SERVICE
-from kam_sync_connectors.hubspot.settings import SECRET_ENV_VARS as HUBSPOT_SECRET_ENV
-from kam_sync_connectors.salesforce.settings import SECRET_ENV_VARS as SALESFORCE_SECRET_ENV
+from kam_sync_connectors import registry
 
 _SECRET_KEY = re.compile(
     r"(^|_)(password|passwd|passphrase|secret|client_secret|token|access_token|refresh_token|"
@@ -23,11 +23,9 @@ _SECRET_KEY = re.compile(
 def env_var_for(key: str, crm: str | None) -> str:
     """The environment variable that should hold the secret a YAML key tried to give."""
     lowered = key.lower()
-    tables: list[dict[str, str]] = []
-    if crm in (None, "salesforce"):
-        tables.append(SALESFORCE_SECRET_ENV)
-    if crm in (None, "hubspot"):
-        tables.append(HUBSPOT_SECRET_ENV)
+    tables = [
+        registry.entry(name).secret_settings for name in registry.crm_names() if crm in (None, name)
+    ]
     for table in tables:
         if lowered in table:
             return table[lowered]
@@ -44,7 +42,7 @@ def env_var_for(key: str, crm: str | None) -> str:
     return "the matching KAM_SYNC_* environment variable (see the README)"
 
 
-def _first(tables: list[dict[str, str]], key: str, default: str) -> str:
+def _first(tables: list[Mapping[str, str]], key: str, default: str) -> str:
     for table in tables:
         if key in table:
             return table[key]

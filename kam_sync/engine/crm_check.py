@@ -18,57 +18,15 @@ import logging
 from dataclasses import dataclass
 
 from kam_sync import canonical
-from kam_sync.canonical import FieldKind
 from kam_sync.config.issues import ConfigIssue
 from kam_sync.config.loader import LoadedProject
 from kam_sync.config.located import Loc, load_located
 from kam_sync.config.suggest import did_you_mean
 from kam_sync.errors import ConfigError
 from kam_sync_connectors.base import Connector, ObjectDescription
+from kam_sync_connectors.registry import entry
 
 log = logging.getLogger(__name__)
-
-# CRM types that can feed each canonical kind (Salesforce and HubSpot type names).
-_COMPATIBLE: dict[FieldKind, set[str]] = {
-    FieldKind.ID: {
-        "id",
-        "reference",
-        "string",
-        "number",
-        "textarea",
-        "enumeration",
-    },  # hubspot_owner_id is an enumeration
-    FieldKind.TEXT: {
-        "string",
-        "picklist",
-        "textarea",
-        "email",
-        "url",
-        "phone",
-        "enumeration",
-        "combobox",
-        "reference",
-        "id",
-    },
-    FieldKind.INTEGER: {"int", "double", "number", "currency", "long"},
-    FieldKind.NUMBER: {"int", "double", "number", "currency", "percent"},
-    FieldKind.MONEY: {"currency", "double", "number", "int"},
-    FieldKind.BOOLEAN: {"boolean", "bool", "enumeration"},
-    FieldKind.DATE: {"date", "datetime"},
-    FieldKind.DATETIME: {"datetime", "date"},
-    FieldKind.TEXT_LIST: {"multipicklist", "textarea", "string", "enumeration", "picklist"},
-}
-_TARGET_TYPES: dict[str, set[str]] = {
-    "picklist": {"picklist", "enumeration", "string"},
-    "multipicklist": {"multipicklist", "enumeration"},
-    "number": {"double", "number", "currency", "int"},
-    "percent": {"percent", "double", "number"},
-    "text": {"string", "textarea"},
-    "longtext": {"textarea", "string"},
-    "date": {"date"},
-    "datetime": {"datetime"},
-    "checkbox": {"boolean", "bool", "enumeration"},
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,10 +61,8 @@ def inspect_mapping(project: LoadedProject, connector: Connector) -> CrmCheck:
     found: list[tuple[Loc, str]] = []
     warnings: list[tuple[Loc, str]] = []
     described: dict[str, ObjectDescription] = {}
-    # Paths through relations (``Owner.Name``) and related pseudo-fields
-    # (``@AccountTeamMember.TeamMemberRole``) are known to the connector only; one that can
-    # check them says so by offering ``mapped_field_problems`` (Salesforce does).
-    path_problems = getattr(connector, "mapped_field_problems", None)
+    # The CRM's own type names, from its registry entry.
+    types = entry(project.config.crm.type).types
     for obj_name in ("account", "opportunity"):
         obj = getattr(mapping.objects, obj_name)
         described[obj_name] = desc = connector.describe(obj.crm_object)
@@ -114,9 +70,14 @@ def inspect_mapping(project: LoadedProject, connector: Connector) -> CrmCheck:
         for name, spec in obj.field_mappings().items():
             loc: Loc = ("objects", obj_name, "fields", name)
             if spec.crm.startswith("@") or "." in spec.crm or spec.crm == "archived":
-                if path_problems is not None and spec.crm != "archived":
-                    found += [(loc, p) for p in path_problems(obj.crm_object, [spec.crm])]
-                continue  # otherwise the connector checks them when it pulls
+                # Paths through relations (``Owner.Name``) and related pseudo-fields
+                # (``@AccountTeamMember.TeamMemberRole``) are known to the connector only.
+                if spec.crm != "archived":
+                    found += [
+                        (loc, p)
+                        for p in connector.mapped_field_problems(obj.crm_object, [spec.crm])
+                    ]
+                continue
             field = desc.fields.get(spec.crm)
             if field is None:
                 found.append(
@@ -126,7 +87,7 @@ def inspect_mapping(project: LoadedProject, connector: Connector) -> CrmCheck:
                     )
                 )
                 continue
-            if field.type.lower() not in _COMPATIBLE[kinds[name]]:
+            if field.type.lower() not in types.compatible[kinds[name].value]:
                 found.append(
                     (
                         loc,
@@ -178,7 +139,7 @@ def inspect_mapping(project: LoadedProject, connector: Connector) -> CrmCheck:
             )
         if not field.updateable:
             found.append((loc, f"{target.crm} is not updateable by the integration user"))
-        if field.type.lower() not in _TARGET_TYPES[target.type]:
+        if field.type.lower() not in types.targets[target.type]:
             found.append((loc, f"{target.crm} is of type {field.type}, expected {target.type}"))
         if target.values and field.picklist_values:
             missing = [v for v in target.values.values() if v not in field.picklist_values]

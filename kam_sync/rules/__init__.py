@@ -8,11 +8,11 @@ Entry points:
 
 from __future__ import annotations
 
+from kam_sync.config.rule_pack import RULE_FILE_MODELS, RulePack, load_rule_pack
 from kam_sync.rules.assess import PortfolioAssessment, assess_portfolio, assessment_schema
 from kam_sync.rules.columns import METRICS_SCHEMA
 from kam_sync.rules.history import ACCOUNT_STATE_SCHEMA, Alert, GovernanceHistory, KeyListRun
 from kam_sync.rules.metrics import compute_metrics
-from kam_sync.rules.pack import RULE_FILE_MODELS, RulePack, load_rule_pack
 
 __all__ = [
     "ACCOUNT_STATE_SCHEMA",

@@ -13,6 +13,7 @@ import polars as pl
 
 from kam_sync.canonical import ACCOUNT_SCHEMA, FLAGS, UTC_DATETIME
 from kam_sync.config.conditions import EVALUATION_ERRORS
+from kam_sync.config.rule_pack import RulePack
 from kam_sync.errors import ConfigError
 from kam_sync.rules.alignment import attach
 from kam_sync.rules.checklist import completion_columns, count_columns, gaps_expr, mask_columns
@@ -22,7 +23,6 @@ from kam_sync.rules.governance import govern
 from kam_sync.rules.guard import failing_conditions
 from kam_sync.rules.history import Alert, GovernanceHistory, KeyListRun
 from kam_sync.rules.metrics import compute_metrics, conform, in_scope
-from kam_sync.rules.pack import RulePack
 from kam_sync.rules.scoring import score_portfolio
 from kam_sync.rules.stages import missing_roles_expr, plan_stage_expr, review_columns
 from kam_sync.rules.tiers import classification_expr

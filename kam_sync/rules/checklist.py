@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from kam_sync.rules.pack import CompiledQuestion, RulePack
+from kam_sync.config.rule_pack import CompiledQuestion, RulePack
 
 _WORD = 60  # questions per mask word; stays clear of the sign bit
 

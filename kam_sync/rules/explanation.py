@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import polars as pl
 
-from kam_sync.rules.pack import RulePack
+from kam_sync.config.rule_pack import RulePack
+from kam_sync.config.rule_spec.scoring import NUMERIC_SCALES
 from kam_sync.rules.scoring import raw_column
-from kam_sync.rules.spec.scoring import NUMERIC_SCALES
 
 
 def explanation_expr(pack: RulePack) -> pl.Expr:

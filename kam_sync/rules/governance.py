@@ -13,9 +13,9 @@ from datetime import datetime, timedelta
 
 import polars as pl
 
+from kam_sync.config.rule_pack import RulePack
 from kam_sync.rules.alignment import attach
 from kam_sync.rules.history import Alert, GovernanceHistory, KeyListRun
-from kam_sync.rules.pack import RulePack
 from kam_sync.rules.tiers import tier_expr
 
 

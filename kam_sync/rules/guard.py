@@ -14,9 +14,9 @@ import polars as pl
 from kam_sync.canonical import ACCOUNT_SCHEMA
 from kam_sync.config.conditions import EVALUATION_ERRORS, condition_failure
 from kam_sync.config.issues import ConfigIssue
+from kam_sync.config.rule_pack import RulePack
 from kam_sync.rules.alignment import attach
 from kam_sync.rules.metrics import conform, in_scope
-from kam_sync.rules.pack import RulePack
 
 
 def failing_conditions(

@@ -6,7 +6,7 @@ import math
 
 import polars as pl
 
-from kam_sync.rules.spec.scoring import (
+from kam_sync.config.rule_spec.scoring import (
     BooleanScale,
     LinearBand,
     LogBand,

@@ -6,7 +6,7 @@ from datetime import datetime
 
 import polars as pl
 
-from kam_sync.rules.pack import RulePack
+from kam_sync.config.rule_pack import RulePack
 
 
 def review_columns(pack: RulePack, as_of: datetime) -> list[pl.Expr]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from kam_sync.rules.pack import RulePack
+from kam_sync.config.rule_pack import RulePack
 
 
 def classification_expr(pack: RulePack) -> pl.Expr:

@@ -15,22 +15,22 @@ import polars as pl
 from pydantic import BaseModel
 
 from kam_sync.canonical import ENUMERATIONS
+from kam_sync.config import rule_columns as columns
 from kam_sync.config.conditions import CheckedCondition, ConditionChecker, ConditionError
 from kam_sync.config.issues import ConfigIssue
 from kam_sync.config.located import Loc, LocatedDocument, load_located
-from kam_sync.config.suggest import did_you_mean
-from kam_sync.config.validate import located_issues, validate_document
-from kam_sync.rules import columns
-from kam_sync.rules.spec.checklist import ChecklistFile
-from kam_sync.rules.spec.governance import GovernanceFile
-from kam_sync.rules.spec.scoring import (
+from kam_sync.config.rule_spec.checklist import ChecklistFile
+from kam_sync.config.rule_spec.governance import GovernanceFile
+from kam_sync.config.rule_spec.scoring import (
     NUMERIC_SCALES,
     BooleanScale,
     PicklistMap,
     ScoringFile,
     Signal,
 )
-from kam_sync.rules.spec.stages import StagesFile
+from kam_sync.config.rule_spec.stages import StagesFile
+from kam_sync.config.suggest import did_you_mean
+from kam_sync.config.validate import located_issues, validate_document
 
 RULE_FILE_MODELS: dict[str, type[BaseModel]] = {
     "scoring": ScoringFile,

@@ -7,8 +7,8 @@ from typing import Literal
 from pydantic import Field
 
 from kam_sync.canonical import PLAN_STAGES, TEAM_ROLES
+from kam_sync.config.rule_spec.base import Issue, RuleModel
 from kam_sync.config.suggest import did_you_mean
-from kam_sync.rules.spec.base import Issue, RuleModel
 
 
 class Gate(RuleModel):
