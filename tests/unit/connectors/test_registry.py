@@ -103,6 +103,9 @@ class AcmeConnector:
     def quota(self) -> QuotaStatus:
         return QuotaStatus(used=None, limit=None)
 
+    def amounts_currency(self) -> str | None:
+        return None
+
     def close(self) -> None:
         self.closed = True
 
