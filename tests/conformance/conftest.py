@@ -56,6 +56,8 @@ class CrmAdapter:
     no_record_retries: dict[str, Any]
     # Settings under which locked records are retried enough to get through a 20% lock rate
     lock_retries: dict[str, Any]
+    # The project's crm block and the CLI's environment (secrets) for a sandbox
+    project: Callable[[SandboxHandle], tuple[str, dict[str, str]]]
 
     def sandbox(self, **kwargs: Any) -> AbstractContextManager[SandboxHandle]:
         kwargs.setdefault("daily_api_limit", DAILY_API_LIMIT)
@@ -137,7 +139,8 @@ def _salesforce(sandbox: SandboxHandle, *, session_expires: bool, **settings: An
         "lock_retry_wait_seconds": 0.01,
         **settings,
     }
-    return connect(SalesforceSettings(**settings), environ, sleep=_short_sleep)
+    connector: Connector = connect(SalesforceSettings(**settings), environ, sleep=_short_sleep)
+    return connector
 
 
 def _salesforce_ids(sandbox: SandboxHandle) -> list[str]:
@@ -147,6 +150,17 @@ def _salesforce_ids(sandbox: SandboxHandle) -> list[str]:
 
 def _salesforce_stored(sandbox: SandboxHandle, record_id: str, field: str) -> Any:
     return sandbox.app.store.get("Account", record_id).get(field)
+
+
+def _salesforce_project(sandbox: SandboxHandle) -> tuple[str, dict[str, str]]:
+    from kam_sync.cli.demo_cmd import SALESFORCE_DEMO_BLOCK
+
+    block = SALESFORCE_DEMO_BLOCK.format(base_url=sandbox.base_url, ca=sandbox.ca_cert_path)
+    env = {
+        "KAM_SYNC_SF_CLIENT_ID": sandbox.credentials["client_id"],
+        "KAM_SYNC_SF_CLIENT_SECRET": sandbox.credentials["client_secret"],
+    }
+    return block, env
 
 
 SALESFORCE = CrmAdapter(
@@ -170,6 +184,7 @@ SALESFORCE = CrmAdapter(
     id_key=str,
     no_record_retries={"retry_max_attempts": 1, "lock_retry_attempts": 1},
     lock_retries={"lock_retry_attempts": 8},
+    project=_salesforce_project,
 )
 
 
@@ -209,6 +224,14 @@ def _hubspot_stored(sandbox: SandboxHandle, record_id: str, field: str) -> Any:
     return table.value(table.records[int(record_id)], field)
 
 
+def _hubspot_project(sandbox: SandboxHandle) -> tuple[str, dict[str, str]]:
+    from kam_sync.cli.demo_cmd import HUBSPOT_DEMO_BLOCK
+
+    block = HUBSPOT_DEMO_BLOCK.format(base_url=sandbox.base_url)
+    block += f"    daily_limit: {DAILY_API_LIMIT}      # the sandbox's daily allocation\n"
+    return block, {"KAM_SYNC_HUBSPOT_TOKEN": sandbox.credentials["access_token"]}
+
+
 HUBSPOT = CrmAdapter(
     crm="hubspot",
     account_object="companies",
@@ -230,6 +253,7 @@ HUBSPOT = CrmAdapter(
     id_key=int,
     no_record_retries={"retry_max_attempts": 1},
     lock_retries={"retry_max_attempts": 8},
+    project=_hubspot_project,
 )
 
 ADAPTERS: dict[str, CrmAdapter] = {"salesforce": SALESFORCE, "hubspot": HUBSPOT}

@@ -68,7 +68,9 @@ def test_an_incremental_pull_returns_exactly_the_accounts_changed_since_the_wate
             hands.update(crm.account_object, record_id, {crm.name_field: f"Renamed {record_id}"})
         until = datetime.now(UTC) + timedelta(seconds=2)
 
-        got = records(crm.connector(sandbox, look_back_minutes=0).pull(crm.request(watermark, until)))
+        got = records(
+            crm.connector(sandbox, look_back_minutes=0).pull(crm.request(watermark, until))
+        )
 
     assert all(crm.modified(r) >= watermark for r in got)
     after = {str(r[crm.id_field]) for r in got if crm.modified(r) > watermark}
@@ -84,7 +86,9 @@ def test_a_deleted_account_comes_back_flagged_as_deleted(crm: CrmAdapter) -> Non
         CrmHands.connect(crm.crm, sandbox).delete(crm.account_object, gone)
         until = datetime.now(UTC) + timedelta(seconds=2)
 
-        got = records(crm.connector(sandbox, look_back_minutes=0).pull(crm.request(watermark, until)))
+        got = records(
+            crm.connector(sandbox, look_back_minutes=0).pull(crm.request(watermark, until))
+        )
 
     flagged = {str(r[crm.id_field]) for r in got if r[crm.deleted_field]}
     assert flagged == {gone}

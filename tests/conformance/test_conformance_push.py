@@ -15,7 +15,13 @@ from kam_sync_connectors.base import (
     RecordUpdate,
     WriteResult,
 )
-from tests.conformance.conftest import DAILY_API_LIMIT, WRITE_BATCH, CrmAdapter, records, write_requests
+from tests.conformance.conftest import (
+    DAILY_API_LIMIT,
+    WRITE_BATCH,
+    CrmAdapter,
+    records,
+    write_requests,
+)
 
 ACCOUNTS = 120
 
