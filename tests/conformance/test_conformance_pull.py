@@ -92,3 +92,10 @@ def test_a_deleted_account_comes_back_flagged_as_deleted(crm: CrmAdapter) -> Non
 
     flagged = {str(r[crm.id_field]) for r in got if r[crm.deleted_field]}
     assert flagged == {gone}
+
+
+def test_every_registered_crm_has_a_conformance_adapter() -> None:
+    from kam_sync_connectors.registry import CRMS
+    from tests.conformance.conftest import ADAPTERS
+
+    assert set(CRMS) <= set(ADAPTERS), "add the new CRM's adapter to tests/conformance/conftest.py"
