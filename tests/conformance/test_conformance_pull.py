@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 
 from kam_sync.sandbox.runner import SandboxHandle
@@ -66,6 +67,9 @@ def test_an_incremental_pull_returns_exactly_the_accounts_changed_since_the_wate
         hands = CrmHands.connect(crm.crm, sandbox)
         for record_id in changed:
             hands.update(crm.account_object, record_id, {crm.name_field: f"Renamed {record_id}"})
+        # HubSpot's search shows a write "a few moments" later (the sandbox emulates that lag);
+        # this test is about the window, so it pulls once the changes are indexed.
+        time.sleep(getattr(sandbox.app.store, "search_lag_seconds", 0) + 0.1)
         until = datetime.now(UTC) + timedelta(seconds=2)
 
         got = records(

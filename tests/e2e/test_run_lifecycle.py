@@ -211,7 +211,9 @@ def test_sigterm_stops_schedule_after_the_batch_of_its_run_which_is_recorded_int
         with _scheduler(project, env, tmp_path) as first:  # stores the job, nothing due
             _wait_for_line(first, "next run at")
             first.send_signal(signal.SIGTERM)
-            assert first.wait(timeout=60) == 0
+            # Generous: on a loaded machine (CI's three workers on two cores) shutting down the
+            # scheduler and its store took over a minute once; the assertion is the exit code.
+            assert first.wait(timeout=240) == 0
         _pretend_missed(project, timedelta(minutes=5))
         handle.set_faults("latency=150ms")
         handle.reset_stats()
