@@ -6,6 +6,7 @@ import logging
 import os
 import sys
 
+from kam_sync.config.secret_lookup import values_read_from_keyring
 from kam_sync.engine.failure import DETAILS_LOGGER
 
 SECRET_ENV_PREFIXES = ("KAM_SYNC_",)
@@ -33,11 +34,14 @@ class SecretMaskingFilter(logging.Filter):
         )
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if not self._secrets:
+        # Secrets read from the OS keyring are known only once read: asked at each line.
+        from_keyring = [v for v in values_read_from_keyring() if len(v) >= 4]
+        secrets = sorted({*self._secrets, *from_keyring}, key=len, reverse=True)
+        if not secrets:
             return True
         message = record.getMessage()
         masked = message
-        for secret in self._secrets:
+        for secret in secrets:
             masked = masked.replace(secret, MASK)
         if masked != message:
             record.msg = masked

@@ -20,6 +20,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from kam_sync.config.project import STORE_PASSWORD_ENV
+from kam_sync.config.secret_lookup import secret_lookup
 from kam_sync.errors import StoreError
 from kam_sync.store import schema
 from kam_sync.store.migrations import LATEST_VERSION, current_version, migrate
@@ -36,7 +37,8 @@ def resolve_url(url: str, project_root: Path, environ: dict[str, str] | None = N
         return parsed.set(database=str(db))
     if parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
-    password = env.get(STORE_PASSWORD_ENV)
+    # The variable when set, else its keyring entry (service kam-sync), as for CRM secrets.
+    password = secret_lookup(env).get(STORE_PASSWORD_ENV)
     if password:
         parsed = parsed.set(password=password)
     return parsed
