@@ -27,3 +27,11 @@ def salesforce_project(tmp_path: Path) -> Path:
 @pytest.fixture
 def hubspot_project(tmp_path: Path) -> Path:
     return init_project(tmp_path / "project", "hubspot")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests on the one PostgreSQL server share its database (and its advisory run lock): under
+    pytest-xdist they run in one worker, one after another (``--dist loadgroup``)."""
+    for item in items:
+        if item.get_closest_marker("postgres") or "postgres" in item.nodeid:
+            item.add_marker(pytest.mark.xdist_group("postgres"))
