@@ -20,6 +20,7 @@ import logging
 import os
 import socket
 import uuid
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -125,14 +126,14 @@ def holder_is_dead(holder: LockHolder, now: datetime, stale_after: timedelta) ->
     return False
 
 
-class RunLease:
+class RunLease(ABC):
     """The run lock, held. ``beat`` keeps it fresh and says whether it is still ours."""
 
-    def beat(self, now: datetime) -> bool:
-        raise NotImplementedError
+    @abstractmethod
+    def beat(self, now: datetime) -> bool: ...
 
-    def release(self) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def release(self) -> None: ...
 
 
 def acquire_run_lock(
