@@ -19,6 +19,7 @@ import json
 import logging
 import os
 import socket
+import time
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -42,6 +43,10 @@ ADVISORY_KEY_SEED = "kam-sync run lock"
 # A takeover loses its compare-and-swap only when another process changed the row in between;
 # after this many rounds something keeps changing it, and the run is refused.
 TAKEOVER_ROUNDS = 5
+# PostgreSQL: how long a run waits for the server to end the session of a holder that is known
+# to be dead (killed on this machine), polling every DEAD_SESSION_POLL_SECONDS.
+DEAD_SESSION_WAIT_SECONDS = 10.0
+DEAD_SESSION_POLL_SECONDS = 0.1
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +120,11 @@ def holder_is_dead(holder: LockHolder, now: datetime, stale_after: timedelta) ->
     """True when the holder's process is known to be gone, or it stopped beating."""
     if now - holder.heartbeat > stale_after:
         return True
+    return _process_is_gone(holder)
+
+
+def _process_is_gone(holder: LockHolder) -> bool:
+    """True when the holder ran on this machine (and pid namespace) and its process is gone."""
     if holder.host != socket.gethostname() or holder.pid_namespace != _pid_namespace():
         return False  # another machine or container: only its heartbeat can tell
     try:
@@ -249,20 +259,32 @@ class _PostgresLease(RunLease):
     @classmethod
     def acquire(cls, store: StateStore, me: LockHolder) -> _PostgresLease:
         conn = store.engine.connect()
+        deadline = time.monotonic() + DEAD_SESSION_WAIT_SECONDS
         try:
             schema_name = conn.execute(text("SELECT current_schema()")).scalar_one()
             key = advisory_key(str(schema_name))
-            got = conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar_one()
-            conn.commit()  # a session-level lock outlives the transaction
+            while True:
+                got = conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar_one()
+                conn.commit()  # a session-level lock outlives the transaction
+                if got:
+                    break
+                _, holder = _read_holder(conn)
+                conn.commit()
+                # A holder killed a moment ago on this machine: its server session ends when the
+                # server notices the closed socket, usually within milliseconds. Wait for that
+                # rather than refuse a run that an operator restarts straight after a kill.
+                if not (
+                    holder is not None and _process_is_gone(holder) and time.monotonic() < deadline
+                ):
+                    conn.close()
+                    raise _refused(holder)
+                time.sleep(DEAD_SESSION_POLL_SECONDS)
+        except RunLockedError:
+            raise
         except BaseException:
             conn.invalidate()
             conn.close()
             raise
-        if not got:
-            conn.close()
-            with store.engine.connect() as other:
-                _, holder = _read_holder(other)
-            raise _refused(holder)
         lease = cls(store, conn, key, me)
         try:
             lease._write_holder(me)
