@@ -206,10 +206,15 @@ def _change_data(crm: str, handle: SandboxHandle, root: Path) -> None:
         )
     revenue = {"salesforce": "AnnualRevenue", "hubspot": "annualrevenue"}[crm]
     hands.update(ACCOUNT_OBJECT[crm], grown, {revenue: 900_000_000})
+    _settle(crm, handle)
+
+
+def _settle(crm: str, handle: SandboxHandle) -> None:
+    """HubSpot's search shows a write "a few moments" later (the sandbox emulates it): a run
+    started sooner reads the change only on the next run, through its look-back. These tests are
+    about kills, not that lag, so the next run starts once the writes are indexed (otherwise a
+    run started at once may pull no account at all, and a kill point in the pull never fires)."""
     if crm == "hubspot":
-        # HubSpot's search shows a write "a few moments" later (the sandbox emulates it): a run
-        # started sooner reads the change only on the next run, through its look-back. This
-        # test is about kills, not that lag, so its next run starts once the change is indexed.
         time.sleep(handle.app.store.search_lag_seconds + 0.1)
 
 
@@ -226,6 +231,7 @@ def _twin(crm: str, root: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, di
         with _project(crm, root, monkeypatch) as (handle, project):
             _run(project)
             _change_rules(project)
+            _settle(crm, handle)
             _run(project)
             _run(project)
             _change_data(crm, handle, project)
@@ -249,6 +255,7 @@ def test_a_killed_or_unanswered_run_leaves_nothing_wrong_behind(
     with _project(crm, tmp_path / "disturbed", monkeypatch) as (handle, project):
         _run(project)
         _change_rules(project)
+        _settle(crm, handle)
 
         if kill.faults is not None:
             handle.set_faults(kill.faults)
