@@ -21,6 +21,7 @@ from types import FrameType
 from typing import Any
 
 from kam_sync.cli.progress import StepProgress
+from kam_sync.cli.report_cmd import write_after_run
 from kam_sync.config.loader import LoadedProject, load_project
 from kam_sync.engine.alerts import send_alerts
 from kam_sync.engine.lock import RunLock
@@ -106,6 +107,8 @@ def execute(
             return SyncEngine(project, connector, store).run(options)
         finally:
             progress.close()
+            if mode == "run":
+                write_after_run(project, store)  # report.after_run, however the run ended
 
 
 class _RunStop(threading.Event):
