@@ -13,7 +13,6 @@ from kam_sync.store import open_store, schema
 from kam_sync.store.history import save_scores, score_movers
 from kam_sync.store.migrations import migrate
 from kam_sync.store.store import StateStore, resolve_url
-from tests.unit.store.conftest import store_url  # noqa: F401  (a fixture: SQLite and PostgreSQL)
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
