@@ -113,10 +113,7 @@ class ReportData:
     runs: list[RunRow] = field(default_factory=list)
     queue: list[QueuedWrite] = field(default_factory=list)
 
-    @property
-    def last_run(self) -> RunRow | None:
-        """The latest `run` (not `plan`) of the ledger."""
-        return next((r for r in reversed(self.runs) if r.mode == "run"), None)
+    last_run: RunRow | None = None  # the latest `run` (not `plan`) of the ledger
 
 
 def gather(project: LoadedProject, store: StateStore, *, runs: int, now: datetime) -> ReportData:
@@ -134,6 +131,7 @@ def gather(project: LoadedProject, store: StateStore, *, runs: int, now: datetim
     if path.exists():
         _portfolio(data, pl.read_parquet(path), project)
     data.runs = [RunRow.from_ledger(r) for r in reversed(store.runs(limit=runs))]
+    data.last_run = next((RunRow.from_ledger(r) for r in store.runs(limit=1, mode="run")), None)
     data.key_list = key_list_series(store, limit=runs)
     if data.key_list:
         last = data.key_list[-1]

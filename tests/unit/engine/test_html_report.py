@@ -149,3 +149,19 @@ def test_kam_sync_report_writes_the_file_and_refuses_a_bad_runs_count(
         main(["report", "--project", str(portfolio.root), "--runs", "0"])
     assert usage.value.code != 0
     assert "must be at least 1" in capsys.readouterr().err
+
+
+def test_the_last_sync_is_named_even_when_later_plans_fill_the_run_history(
+    portfolio: ReportPortfolio,
+) -> None:
+    store = open_store(portfolio.project.config.store.url, portfolio.root)
+    try:
+        for _ in range(3):
+            plan = store.begin_run(as_of=NOW, mode="plan")
+            store.finish_run(plan, status="ok", exit_code=0)
+        data = gather(portfolio.project, store, runs=2, now=NOW)
+    finally:
+        store.close()
+    assert [r.mode for r in data.runs] == ["plan", "plan"]
+    assert data.last_run is not None and data.last_run.run_id == portfolio.run_ids[-1]
+    assert f"Last sync: run #{portfolio.run_ids[-1]}," in render(data)
