@@ -18,7 +18,13 @@ def test_every_run_writes_the_report_with_its_exit_code_even_when_it_fails(
     project = tmp_path / "project"
     with sandbox_project("salesforce", project, accounts=60) as (_, env):
         config = project / "kam-sync.yaml"
-        config.write_text(config.read_text() + "\nreport:\n  after_run: reports/kam.html\n")
+        text = config.read_text()
+        assert "  # after_run: reports/kam-sync.html\n" in text  # init's commented example
+        config.write_text(
+            text.replace(
+                "  # after_run: reports/kam-sync.html\n", "  after_run: reports/kam.html\n"
+            )
+        )
         args = ("--project", str(project))
         assert kam_sync_cli("provision", *args, env=env, cwd=tmp_path).returncode == 0
         report = project / "reports" / "kam.html"
