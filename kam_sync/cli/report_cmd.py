@@ -8,7 +8,7 @@ from pathlib import Path
 
 from kam_sync.config.loader import LoadedProject, load_project
 from kam_sync.engine.html_report import write_report
-from kam_sync.errors import ExitCode
+from kam_sync.errors import ExitCode, KamSyncError
 from kam_sync.store import StateStore, open_store
 
 log = logging.getLogger(__name__)
@@ -75,6 +75,8 @@ def write_after_run(project: LoadedProject, store: StateStore) -> None:
         path = project.root / path
     try:
         write_report(project, store, path)
+    except KamSyncError as exc:  # our own text: names and paths only
+        log.warning("could not write the report: %s", exc)
     except Exception as exc:  # the run is recorded already; its outcome stands
         log.warning("could not write the report to %s: %s", path, type(exc).__name__)
     else:

@@ -22,6 +22,7 @@ from plotly.offline import get_plotlyjs
 from kam_sync import __version__
 from kam_sync.config.loader import LoadedProject
 from kam_sync.engine.report_data import QueuedWrite, ReportData, RunRow, gather
+from kam_sync.errors import KamSyncError
 from kam_sync.store import StateStore
 from kam_sync.store.history import Mover
 
@@ -40,6 +41,8 @@ def write_report(
     now: datetime | None = None,
 ) -> Path:
     """Write the report of ``project`` to ``output`` (replaced atomically); returns the path."""
+    if output.is_dir():
+        raise KamSyncError(f"{output} is a folder: give the report a file name")
     data = gather(
         project,
         store,

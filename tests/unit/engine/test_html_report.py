@@ -168,3 +168,32 @@ def test_the_last_sync_is_named_even_when_later_plans_fill_the_run_history(
     assert [r.mode for r in data.runs] == ["plan", "plan"]
     assert data.last_run is not None and data.last_run.run_id == portfolio.run_ids[-1]
     assert f"Last sync: run #{portfolio.run_ids[-1]}," in render(data)
+
+
+def test_a_report_that_cannot_be_written_after_a_run_is_a_warning_not_a_failure(
+    portfolio: ReportPortfolio, caplog: pytest.LogCaptureFixture
+) -> None:
+    from kam_sync.cli.report_cmd import write_after_run
+    from kam_sync.config.loader import load_project
+
+    (portfolio.root / "reports").mkdir()
+    config = portfolio.root / "kam-sync.yaml"
+    config.write_text(
+        config.read_text().replace("  # after_run: reports/kam-sync.html", "  after_run: reports")
+    )
+    project = load_project(portfolio.root)
+    assert project.config.report.after_run == "reports"
+    store = open_store(project.config.store.url, project.root)
+    try:
+        write_after_run(project, store)  # does not raise
+    finally:
+        store.close()
+    assert "could not write the report" in caplog.text
+    assert list((portfolio.root / "reports").iterdir()) == []
+
+
+def test_kam_sync_report_to_a_folder_says_so(
+    portfolio: ReportPortfolio, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["report", "--project", str(portfolio.root), "--output", str(portfolio.root)]) == 1
+    assert "is a folder: give the report a file name" in capsys.readouterr().err
