@@ -98,7 +98,7 @@ def render(data: ReportData) -> str:
         ),
         _section(
             "movers-last-run",
-            "Top movers since the run before the last",
+            "Top movers in the last run (scores against the run before)",
             _movers_chart(data.movers_last_run) if data.movers_last_run else None,
             "no score moved since the run before the last (or there was none)",
             _movers_table(data.movers_last_run),
