@@ -21,6 +21,7 @@ from types import FrameType
 from typing import Any
 
 from kam_sync.cli.progress import StepProgress
+from kam_sync.cli.report_cmd import write_after_run
 from kam_sync.config.loader import LoadedProject, load_project
 from kam_sync.engine.alerts import send_alerts
 from kam_sync.engine.lock import RunLock
@@ -56,7 +57,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     status = sub.add_parser(
         "status", help="last runs, watermarks, retry queue, dead letters, quota"
     )
-    status.add_argument("--json", action="store_true")
+    status.add_argument("--json", action="store_true", help="print the status as JSON")
+    status.add_argument(
+        "--all",
+        action="store_true",
+        help=f"list every run, retry, dead letter and quarantined record (default: the last "
+        f"{STATUS_RUNS} runs and {STATUS_LIST_ROWS} of each list, saying how many more there are)",
+    )
     status.set_defaults(handler=cmd_status)
 
     explain = sub.add_parser("explain", help="why an account got its score, tier, stage and gaps")
@@ -106,6 +113,8 @@ def execute(
             return SyncEngine(project, connector, store).run(options)
         finally:
             progress.close()
+            if mode == "run":
+                write_after_run(project, store)  # report.after_run, however the run ended
 
 
 class _RunStop(threading.Event):
@@ -310,11 +319,17 @@ def _kv(values: dict[str, Any]) -> str:
     return ", ".join(f"{k} {v}" for k, v in values.items()) or "-"
 
 
+# What `status` lists on a terminal before "... and N more" (`--all` lists everything).
+STATUS_RUNS = 10
+STATUS_LIST_ROWS = 20
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     project = load_project(Path(args.project))
     store = open_store(project.config.store.url, project.root)
     try:
-        runs = store.runs(limit=10)
+        runs = store.runs(limit=None if args.all else STATUS_RUNS)
+        runs_total = store.run_count()
         watermarks = {name: store.watermark(name) for name in ("account", "opportunity")}
         queue = retry_items(store)
         quarantined = store.quarantined()
@@ -322,20 +337,8 @@ def cmd_status(args: argparse.Namespace) -> int:
         store.close()
     data: dict[str, Any] = {
         "store": store.description,
-        "runs": [
-            {
-                "id": r["id"],
-                "mode": r["mode"],
-                "status": r["status"],
-                "started_at": r["started_at"].isoformat(),
-                "finished_at": r["finished_at"].isoformat() if r["finished_at"] else None,
-                "counts": r["counts"],
-                "api_calls": r["api_calls"],
-                "alerts": r["alerts"],
-                "error": r["error"],
-            }
-            for r in runs
-        ],
+        "runs_total": runs_total,
+        "runs": [_status_run(r) for r in runs],
         "watermarks": {k: v.isoformat() if v else None for k, v in watermarks.items()},
         "retry_queue": [
             asdict(q) | {"first_failed_at": q.first_failed_at.isoformat()}
@@ -353,35 +356,99 @@ def cmd_status(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(data, indent=2, default=str))
         return ExitCode.OK
-    print(f"store: {data['store']}")
-    print("last runs:")
+    print(format_status(data, show_all=args.all))
+    return ExitCode.OK
+
+
+def _status_run(r: dict[str, Any]) -> dict[str, Any]:
+    """One ledger entry as `status` shows it: with its duration and exit code."""
+    finished = r["finished_at"]
+    return {
+        "id": r["id"],
+        "mode": r["mode"],
+        "status": r["status"],
+        "exit_code": r.get("exit_code"),
+        "started_at": r["started_at"].isoformat(),
+        "finished_at": finished.isoformat() if finished else None,
+        "duration_seconds": (finished - r["started_at"]).total_seconds() if finished else None,
+        "counts": r["counts"],
+        "api_calls": r["api_calls"],
+        "alerts": r["alerts"],
+        "error": r["error"],
+    }
+
+
+def format_status(data: dict[str, Any], *, show_all: bool) -> str:
+    """`status` for a terminal: every list cut says how many it left out."""
+    limit = None if show_all else STATUS_LIST_ROWS
+    lines = [f"store: {data['store']}", "last runs:"]
     for r in data["runs"]:
         counts = r["counts"] or {}
-        calls = sum((r["api_calls"] or {}).values())
-        print(
+        calls = sum(v for k, v in (r["api_calls"] or {}).items() if k not in NOT_CALLS)
+        alerts = r["alerts"] or []
+        code = "-" if r["exit_code"] is None else r["exit_code"]
+        lines.append(
             f"  #{r['id']} {r['mode']:<4} {r['status']:<11} {r['started_at']}  "
-            f"pulled {sum((counts.get('pulled') or {}).values())}, written {counts.get('accounts_written', 0)}, "
-            f"failed {counts.get('write_failures', 0)}, API calls {calls}"
+            f"{_duration(r['duration_seconds'])}, exit {code}; "
+            f"pulled {sum((counts.get('pulled') or {}).values())}, "
+            f"written {counts.get('accounts_written', 0)} accounts "
+            f"({counts.get('fields_written', 0)} fields), "
+            f"failed {counts.get('write_failures', 0)}, alerts {len(alerts)}"
+            + (f" ({', '.join(sorted({str(a.get('kind')) for a in alerts}))})" if alerts else "")
+            + f", API calls {calls}"
             + (f"  [{r['error']}]" if r["error"] else "")
         )
-    if runs and runs[0]["api_calls"]:
-        print(f"quota used by the last run: {_kv(runs[0]['api_calls'])}")
-    print(
+    if len(data["runs"]) < data["runs_total"]:
+        lines.append(
+            f"  ... and {data['runs_total'] - len(data['runs'])} more runs (--all lists them all)"
+        )
+    if data["runs"] and data["runs"][0]["api_calls"]:
+        lines.append(f"quota used by the last run: {_kv(data['runs'][0]['api_calls'])}")
+    lines.append(
         "watermarks: "
         + ", ".join(f"{k} {v or 'none (next pull is full)'}" for k, v in data["watermarks"].items())
     )
-    print(f"retry queue: {len(data['retry_queue'])} field writes")
-    for q in data["retry_queue"][:20]:
-        print(
-            f"  {q['account_id']} {q['field']}: {q['attempts']} attempts, {q['last_error_code']}: {q['last_error']}"
-        )
-    print(f"dead letters: {len(data['dead_letters'])} (not retried until their value changes)")
-    for q in data["dead_letters"][:20]:
-        print(f"  {q['account_id']} {q['field']}: {q['last_error_code']}: {q['last_error']}")
-    print(f"quarantine: {len(data['quarantine'])} records")
-    for q in data["quarantine"][:20]:
-        print(f"  {q['object']} {q['id']}: {q['reason']}")
-    return ExitCode.OK
+    lines.append(f"retry queue: {len(data['retry_queue'])} field writes")
+    lines += _listed(
+        [
+            f"  {q['account_id']} {q['field']}: {q['attempts']} attempts, "
+            f"{q['last_error_code']}: {q['last_error']}"
+            for q in data["retry_queue"]
+        ],
+        limit,
+    )
+    lines.append(
+        f"dead letters: {len(data['dead_letters'])} (not retried until their value changes)"
+    )
+    lines += _listed(
+        [
+            f"  {q['account_id']} {q['field']}: {q['last_error_code']}: {q['last_error']}"
+            for q in data["dead_letters"]
+        ],
+        limit,
+    )
+    lines.append(f"quarantine: {len(data['quarantine'])} records")
+    lines += _listed(
+        [f"  {q['object']} {q['id']}: {q['reason']}" for q in data["quarantine"]], limit
+    )
+    return "\n".join(lines)
+
+
+def _listed(rows: list[str], limit: int | None) -> list[str]:
+    if limit is None or len(rows) <= limit:
+        return rows
+    return [*rows[:limit], f"  ... and {len(rows) - limit} more (--all lists them all)"]
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "not finished"
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, rest = divmod(round(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min {rest} s"
+    return f"{minutes // 60} h {minutes % 60} min"
 
 
 def cmd_explain(args: argparse.Namespace) -> int:

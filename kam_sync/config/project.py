@@ -20,6 +20,7 @@ from pydantic import (
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from kam_sync.config.report_section import ReportSection
 from kam_sync.config.suggest import did_you_mean
 from kam_sync_connectors import registry
 
@@ -256,6 +257,7 @@ class ProjectConfig(BaseModel):
     store: StoreSection = Field(default_factory=StoreSection)
     schedule: ScheduleSection = Field(default_factory=ScheduleSection)
     sync: SyncSection = Field(default_factory=SyncSection)
+    report: ReportSection = Field(default_factory=ReportSection)
     alerts: list[AlertHook] = Field(default_factory=lambda: [AlertHook(type="log")])
 
     def connector_settings(self) -> BaseModel:

@@ -37,6 +37,12 @@ sync:
   retry_limit: 5                  # runs a failed write is retried before it is a dead letter
   overwrite_manual_edits: false   # a value a person changed in the CRM is kept and flagged
 
+# The HTML report (`kam-sync report`); after_run writes it after every run, e.g. to a folder
+# your sales leads can open: its first line says when the sync last ran and how it ended.
+report:
+  # after_run: reports/kam-sync.html
+  runs: 30                        # runs in the run history and the key-list chart
+
 # Where run-level alerts go: the log, and optionally a webhook whose URL is in an env variable.
 alerts:
   - type: log

@@ -229,11 +229,13 @@ class SyncEngine:
             # A second signal: stop at once, but say so in the ledger when it can still be said.
             summary.status, summary.stopped_reason = "interrupted", "interrupted"
             summary.error = "aborted by a second stop request"
+            summary.forced_exit_code = 130
             self._finish(summary, options)
             raise
         except KamSyncError as exc:
             # Our own errors are built from names and ids: their text may be kept.
             summary.status, summary.error = "failed", f"{type(exc).__name__}: {exc}"
+            summary.forced_exit_code = int(exc.exit_code)
             self._finish(summary, options)
             raise
         except Exception as exc:
@@ -280,6 +282,7 @@ class SyncEngine:
             api_calls=summary.api_calls,
             alerts=summary.alerts,
             error=summary.error,
+            exit_code=summary.recorded_exit_code(),
         )
         if options.on_finish is not None:
             options.on_finish(summary)
@@ -507,6 +510,7 @@ class SyncEngine:
                 result=result,
                 previous=self._history,
                 key_tiers=tuple(self.project.rules.governance.key_tiers),
+                score_history_days=self.project.config.report.score_history_days,
             )
 
     def _reconcile(self, plan: WritePlan, summary: RunSummary) -> None:

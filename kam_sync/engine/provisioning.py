@@ -14,7 +14,11 @@ DESCRIPTIONS = {
     "kam_checklist_completion": "Share of applicable account-plan questions answered.",
     "kam_checklist_gaps": "The least complete account-plan checklist categories.",
     "kam_flags": "kam-sync flags: over cap, growth alert, review due, missing roles, ...",
-    "kam_last_assessed": "When kam-sync last changed this account's KAM fields.",
+    # Written with every change and never alone (a run with nothing new writes nothing), so it
+    # says when the values last changed, not when the sync last ran: the run ledger and the
+    # report say that (README, "Did last night's sync run?").
+    "kam_last_assessed": "When kam-sync last changed this account's KAM values. Runs that "
+    "change nothing leave it as it is: the kam-sync report shows when the sync last ran.",
 }
 
 

@@ -49,6 +49,9 @@ class RunSummary:
     currency: str | None = None
     # Quarantined records alone make exit code 3 only above this share of the pulled records.
     max_quarantined_percent: float = 1.0
+    # The process's exit code when an error decided it (a mapping that does not fit the CRM: 2;
+    # a second stop request: 130), for the ledger; None: ``exit_code()``.
+    forced_exit_code: int | None = None
 
     @property
     def duration_seconds(self) -> float | None:
@@ -58,6 +61,9 @@ class RunSummary:
 
     def exit_code(self) -> ExitCode:
         if self.status == "failed":
+            forced = self.forced_exit_code
+            if forced is not None and forced in ExitCode.__members__.values():
+                return ExitCode(forced)
             return ExitCode.FAILURE
         if self.stopped_reason == "quota":
             return ExitCode.QUOTA_STOP
@@ -110,6 +116,10 @@ class RunSummary:
         data["exit_code"] = int(self.exit_code())
         data["headline"] = self.headline()
         return data
+
+    def recorded_exit_code(self) -> int:
+        """The exit code the run's command ends with, as the ledger keeps it."""
+        return self.forced_exit_code if self.forced_exit_code is not None else self.exit_code()
 
     def counts(self) -> dict[str, Any]:
         """The ledger's counts column."""

@@ -10,6 +10,7 @@ from sqlalchemy import Connection, select
 
 from kam_sync.rules import ACCOUNT_STATE_SCHEMA, GovernanceHistory, KeyListRun, PortfolioAssessment
 from kam_sync.store import schema
+from kam_sync.store.history import save_scores
 from kam_sync.store.store import StateStore
 
 HISTORY_RUNS_KEPT = 400  # about a year of nightly runs; far more than any growth-alert window
@@ -54,6 +55,7 @@ def save_history(
     result: PortfolioAssessment,
     previous: GovernanceHistory,
     key_tiers: tuple[str, ...],
+    score_history_days: int = 90,
 ) -> dict[str, Any]:
     """Persist the new governance state, the key-list entry and every tier change with its reason.
 
@@ -101,6 +103,9 @@ def save_history(
     conn.execute(store.upsert_statement(schema.key_list_history, [kl_row], ("run_id",)), [kl_row])
 
     _save_account_state(conn, store, result.history.accounts, previous.accounts, run_id)
+    save_scores(
+        conn, store, run_id=run_id, as_of=as_of, assessments=a, keep_days=score_history_days
+    )
     return {"tier_changes": changed.height, "key_added": len(added), "key_removed": len(removed)}
 
 

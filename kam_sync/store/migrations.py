@@ -22,7 +22,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.schema import DropIndex
 
-from kam_sync.store.schema import MONEY_CONVERSIONS, SCHEMA_STEPS, metadata, run, v3_tables
+from kam_sync.store.schema import (
+    ADDED_COLUMNS,
+    MONEY_CONVERSIONS,
+    SCHEMA_STEPS,
+    metadata,
+    run,
+    v3_tables,
+)
 from kam_sync.store.types import UTCDateTime
 
 LATEST_VERSION = len(SCHEMA_STEPS)
@@ -64,6 +71,8 @@ def migrate(conn: Connection, target: int = LATEST_VERSION) -> list[int]:
         md = MetaData()
         for table in step(md):
             table.create(conn)
+        for table_name, columns in ADDED_COLUMNS.get(step, {}).items():
+            _add_columns(conn, table_name, columns)
         for table_name, columns in MONEY_CONVERSIONS.get(step, {}).items():
             _convert_cents_to_money(conn, table_name, columns)
         if step is v3_tables:  # the step that came with safe error texts
@@ -77,6 +86,18 @@ def migrate(conn: Connection, target: int = LATEST_VERSION) -> list[int]:
         )
         applied.append(version)
     return applied
+
+
+def _add_columns(conn: Connection, table_name: str, columns: tuple[str, ...]) -> None:
+    """Add the declared ``columns`` an older store's table lacks (nullable, so every row stays)."""
+    present = {c["name"] for c in inspect(conn).get_columns(table_name)}
+    table = metadata.tables[table_name]
+    for name in columns:
+        if name in present:
+            continue
+        column = table.c[name]
+        kind = column.type.compile(dialect=conn.dialect)
+        conn.execute(text(f"ALTER TABLE {table_name} ADD COLUMN {name} {kind}"))
 
 
 def _convert_cents_to_money(conn: Connection, table_name: str, columns: tuple[str, ...]) -> None:

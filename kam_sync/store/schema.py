@@ -114,6 +114,9 @@ def v1_tables(md: MetaData) -> list[Table]:
         Column("api_calls", JSONText),
         Column("alerts", JSONText),
         Column("error", Text),
+        # Added by schema version 5 (``ADDED_COLUMNS``): the exit code the run's command ended
+        # with (null: not known, e.g. a run whose process was killed).
+        Column("exit_code", Integer),
     )
     # What kam-sync last wrote to each account, field by field (null: never written). Compared
     # with the CRM's current value, it tells our own echo from a person's edit.
@@ -220,7 +223,31 @@ def v4_tables(md: MetaData) -> list[Table]:
     return [pending]
 
 
-SCHEMA_STEPS = (v1_tables, v2_tables, v3_tables, v4_tables)
+def v5_tables(md: MetaData) -> list[Table]:
+    """Score history for the report's top movers, and each run's exit code in the ledger."""
+    # One row per account and run in which its score changed (the first run records every
+    # account): the score at any earlier run is the latest row at or before it. Rows older than
+    # ``report.score_history_days`` are pruned, except each account's latest one before that.
+    scores = Table(
+        "score_history",
+        md,
+        Column("account_id", ID, primary_key=True),
+        Column("run_id", Integer, primary_key=True),
+        Column("as_of", UTCDateTime, nullable=False),
+        Column("score", Float, nullable=False),
+        Column("tier", String(32)),
+    )
+    Index("ix_score_history_as_of", scores.c.as_of)
+    return [scores]
+
+
+SCHEMA_STEPS = (v1_tables, v2_tables, v3_tables, v4_tables, v5_tables)
+
+# Columns a step added to a table an earlier step declared (the declaration holds them, so a new
+# store has them from its first step; the migration adds them to an older store).
+ADDED_COLUMNS: dict[object, dict[str, tuple[str, ...]]] = {
+    v5_tables: {"run": ("exit_code",)},
+}
 
 # Money columns a step converted from the integer cents of earlier versions to ``Money``.
 MONEY_CONVERSIONS: dict[object, dict[str, tuple[str, ...]]] = {
@@ -243,3 +270,4 @@ tier_history = metadata.tables["tier_history"]
 governance_state = metadata.tables["governance_state"]
 run_lock = metadata.tables["run_lock"]
 pending_write = metadata.tables["pending_write"]
+score_history = metadata.tables["score_history"]

@@ -284,6 +284,7 @@ class StateStore:
         api_calls: dict[str, int] | None = None,
         alerts: list[dict[str, Any]] | None = None,
         error: str | None = None,
+        exit_code: int | None = None,
     ) -> None:
         with self.engine.begin() as conn:
             conn.execute(
@@ -296,13 +297,22 @@ class StateStore:
                     api_calls=api_calls,
                     alerts=alerts,
                     error=error,
+                    exit_code=exit_code,
                 )
             )
 
-    def runs(self, limit: int = 10) -> list[dict[str, Any]]:
+    def runs(self, limit: int | None = 10, *, mode: str | None = None) -> list[dict[str, Any]]:
+        """The latest ``limit`` ledger entries (all with None), newest first; ``mode``: run or plan."""
+        query = select(schema.run).order_by(schema.run.c.id.desc()).limit(limit)
+        if mode is not None:
+            query = query.where(schema.run.c.mode == mode)
         with self.engine.connect() as conn:
-            rows = conn.execute(select(schema.run).order_by(schema.run.c.id.desc()).limit(limit))
-            return [dict(r) for r in rows.mappings()]
+            return [dict(r) for r in conn.execute(query).mappings()]
+
+    def run_count(self) -> int:
+        """How many entries the run ledger holds."""
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(schema.run)).scalar_one())
 
     # quarantine ------------------------------------------------------------------------------
 
