@@ -13,6 +13,7 @@ from kam_sync.cli import (
     demo_cmd,
     project_cmds,
     provision_cmd,
+    review_cmds,
     sandbox_cmd,
     schedule_cmd,
     sync_cmds,
@@ -36,7 +37,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"kam-sync {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (project_cmds, sync_cmds, provision_cmd, schedule_cmd, demo_cmd, sandbox_cmd):
+    for module in (
+        project_cmds,
+        sync_cmds,
+        review_cmds,
+        provision_cmd,
+        schedule_cmd,
+        demo_cmd,
+        sandbox_cmd,
+    ):
         module.register(sub)
     for command_parser in sub.choices.values():
         _add_common_options(command_parser)
