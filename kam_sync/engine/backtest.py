@@ -100,7 +100,7 @@ class BacktestResult:
             "open_probability": self.open_probability,
             "accounts": self.accounts,
             "opportunities_used": self.opportunities_used,
-            "revenue": str(self.revenue),
+            "revenue": f"{self.revenue:.2f}",
             "largest_share": self.settings.largest_share,
             "largest_accounts": self.largest_accounts,
             "tiers": self.tiers,
@@ -227,13 +227,19 @@ def run_backtest(
         open_probability=round(probability, 2),
         accounts=n,
         opportunities_used=past_opportunities.height,
-        revenue=Decimal(str(round(total, 2))),
+        revenue=_exact_total(table),
         largest_accounts=len(largest),
         tiers=_tiers(table, pack, total),
         rules=rules,
         baseline=baseline,
         notes=notes,
     )
+
+
+def _exact_total(table: pl.DataFrame) -> Decimal:
+    """The horizon's revenue, summed as money (Decimal), to the cent."""
+    total = table["revenue"].drop_nulls().sum()
+    return Decimal(str(total)).quantize(Decimal("0.01")) if total is not None else Decimal("0.00")
 
 
 def _largest(table: pl.DataFrame, share: float) -> set[str]:
