@@ -32,7 +32,9 @@ def explanation_expr(pack: RulePack) -> pl.Expr:
             # pl.format gives null when the signal has no value: concat_str then skips it.
             signals.append(
                 pl.format(
-                    f"{_escape(sig.title)} {{}}: {{}}", raw, pl.col(scaled_column(name, i)).round(2)
+                    f"{_escape(sig.title)} {{}}: {{}}",
+                    raw,
+                    _fixed(pl.col(scaled_column(name, i)), 2, 1),
                 )
             )
         listed = pl.concat_str(signals, separator=", ", ignore_nulls=True)
@@ -47,7 +49,7 @@ def explanation_expr(pack: RulePack) -> pl.Expr:
         parts.append(
             pl.format(
                 f"{_escape(pack.factor_label(name))} +{{}} points ({{}})",
-                contribution.round(1),
+                _fixed(contribution, 1, 100),
                 evidence,
             )
         )
@@ -69,6 +71,18 @@ def explanation_expr(pack: RulePack) -> pl.Expr:
     )
 
 
+def _fixed(value: pl.Expr, digits: int, top: int) -> pl.Expr:
+    """``value`` (in [0, top]) rounded to ``digits`` decimals, as text (``0.85``, ``21.2``).
+
+    A lookup in a table of every possible text: converting hundreds of thousands of floats to
+    text is the cost of the explanation, and these values have only a few hundred spellings.
+    """
+    steps = 10**digits
+    table = pl.Series([str(round(i / steps, digits)) for i in range(top * steps + 1)])
+    index = (value * steps).round(0).clip(0, top * steps).cast(pl.Int64)
+    return pl.lit(table).gather(index)
+
+
 def _left_out_deals() -> list[pl.Expr]:
     """What the metrics left out as impossible, so a reader knows the figures skip it."""
     notes = (
@@ -88,10 +102,12 @@ def explanations(frame: pl.DataFrame, pack: RulePack, *, slice_rows: int = 10_00
     which over a whole portfolio would cost several times the explanations themselves.
     """
     parts = [
-        frame.slice(start, slice_rows)
-        .select(explanation_expr(pack).alias("score_explanation"))
-        .select(truncated(pack, pl.col("score_explanation")).alias("score_explanation"))
-        .to_series()
+        cut_long(
+            frame.slice(start, slice_rows)
+            .select(explanation_expr(pack).alias("score_explanation"))
+            .to_series(),
+            pack.scoring.explanation.max_length,
+        )
         for start in range(0, frame.height, slice_rows)
     ]
     if not parts:
@@ -107,6 +123,16 @@ def _escape(label: str) -> str:
 def truncated(pack: RulePack, text: pl.Expr) -> pl.Expr:
     """``text`` cut to the explanation's configured length (see ``cut_at_word``)."""
     return cut_at_word(text, pack.scoring.explanation.max_length)
+
+
+def cut_long(texts: pl.Series, limit: int) -> pl.Series:
+    """``texts`` with those longer than ``limit`` cut by ``cut_at_word``; only those are read
+    again (most texts fit, and cutting costs several passes over a text)."""
+    long = texts.str.len_chars() > limit
+    if not long.any():
+        return texts
+    cut = pl.select(cut_at_word(pl.lit(texts.filter(long)), limit)).to_series()
+    return texts.scatter(long.arg_true(), cut)
 
 
 def cut_at_word(text: pl.Expr, limit: int) -> pl.Expr:
