@@ -40,6 +40,7 @@ def register_backtest(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "--horizon-months",
         type=int,
         default=DEFAULT_HORIZON_MONTHS,
+        metavar="N",
         help=f"months after DATE whose won revenue is the outcome (default {DEFAULT_HORIZON_MONTHS})",
     )
     backtest.add_argument(

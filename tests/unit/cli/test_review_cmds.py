@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 import pytest
 
 from kam_sync.cli.main import main
@@ -167,6 +168,16 @@ def test_explain_shows_every_signal_open_questions_gates_and_currency(project: P
     assert contributions == pytest.approx(relationship["points"], abs=0.05)
     assert report["currency"].startswith("the CRM's currency")
     assert report["source"] == "the last run"
+    programme = result.assessments.filter(pl.col("checklist_completion").is_not_null())
+    account = programme["account_id"][0]
+    code, out = _run("explain", account, "--project", str(project), "--json")
+    in_programme = json.loads(out)
+    open_texts = [q["text"] for q in in_programme["open_questions"]]
+    assert open_texts, "a programme account with an empty checklist has open questions"
+    # The gaps written to the CRM name the same open questions, least complete category first.
+    first_in_gaps = in_programme["checklist_gaps"].split(": ", 1)[1].split("?")[0] + "?"
+    assert first_in_gaps in open_texts
+    assert [g["label"] for g in in_programme["stage_gates"]][:2] == ["Strategy", "Research"]
     code, text = _run("explain", "001A03", "--project", str(project))
     assert code == 0
     assert "executive sponsor known" in text and "money figures are in" in text
