@@ -14,6 +14,7 @@ from kam_sync.cli import (
     project_cmds,
     provision_cmd,
     report_cmd,
+    review_cmds,
     sandbox_cmd,
     schedule_cmd,
     sync_cmds,
@@ -40,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     for module in (
         project_cmds,
         sync_cmds,
+        review_cmds,
         provision_cmd,
         schedule_cmd,
         demo_cmd,

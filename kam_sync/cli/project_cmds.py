@@ -105,6 +105,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
     for kind in ("scoring", "governance", "checklist", "stages"):
         print(f"  {kind}: {project.files[kind].relative_to(project.root)}")
     print(f"  schedule: '{project.config.schedule.cron}' in {project.config.schedule.timezone}")
+    for warning in project.rules.warnings:  # labels missing, texts longer than their fields
+        print(f"  warning: {warning}")
     if args.offline:
         return ExitCode.OK
     crm = project.config.crm.type

@@ -1,17 +1,15 @@
-"""`kam-sync plan`, `run`, `status` and `explain`: the nightly sync and what it did."""
+"""`kam-sync run` and `status`: the nightly sync and what it did (`plan` and `explain` are in
+review_cmds)."""
 
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import json
 import logging
 import os
 import signal
-import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import timedelta
@@ -26,29 +24,17 @@ from kam_sync.config.loader import LoadedProject, load_project
 from kam_sync.engine.alerts import send_alerts
 from kam_sync.engine.lock import RunLock
 from kam_sync.engine.pipeline import RunOptions, RunOutcome, SyncEngine
-from kam_sync.engine.report import explain_account
 from kam_sync.engine.summary import RunSummary
 from kam_sync.errors import ExitCode, KamSyncError
 from kam_sync.store import StateStore, open_store
 from kam_sync.store.writes import retry_items
-from kam_sync.writeback.diff import OutOfScopeAccount
 from kam_sync_connectors.base import Connector
-from kam_sync_connectors.registry import connect, entry
+from kam_sync_connectors.registry import connect
 
 log = logging.getLogger(__name__)
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    plan = sub.add_parser(
-        "plan", help="dry run: everything but the write-back; shows what would change"
-    )
-    plan.add_argument("--format", choices=("table", "json", "csv"), default="table")
-    plan.add_argument("--full", action="store_true", help="ignore watermarks and pull everything")
-    plan.add_argument(
-        "--limit", type=int, default=50, help="accounts listed in table format (default 50)"
-    )
-    plan.set_defaults(handler=cmd_plan)
-
     run = sub.add_parser("run", help="one sync: pull, assess, write back what changed")
     run.add_argument("--json", action="store_true", help="print the summary as JSON")
     run.add_argument("--full", action="store_true", help="ignore watermarks and pull everything")
@@ -65,11 +51,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         f"{STATUS_RUNS} runs and {STATUS_LIST_ROWS} of each list, saying how many more there are)",
     )
     status.set_defaults(handler=cmd_status)
-
-    explain = sub.add_parser("explain", help="why an account got its score, tier, stage and gaps")
-    explain.add_argument("account_id")
-    explain.add_argument("--json", action="store_true")
-    explain.set_defaults(handler=cmd_explain)
 
 
 @contextmanager
@@ -99,9 +80,10 @@ def execute(
     full: bool = False,
     quiet: bool = False,
     stop: threading.Event | None = None,
+    on_assessed: Callable[..., None] | None = None,
 ) -> RunOutcome:
     """Run (or plan) once under the store's run lock; shared by `run`, `plan`, `schedule`, `demo`."""
-    options = RunOptions(mode=mode, full=full, stop=_RunStop(stop))
+    options = RunOptions(mode=mode, full=full, stop=_RunStop(stop), on_assessed=on_assessed)
     with _opened(project, options.stop) as (store, connector):
         progress = StepProgress(enabled=not quiet)
         options.progress = progress
@@ -169,65 +151,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     return int(summary.exit_code())
 
 
-def cmd_plan(args: argparse.Namespace) -> int:
-    project = load_project(Path(args.project))
-    outcome = execute(project, "plan", full=args.full, quiet=args.format != "table")
-    summary = outcome.summary
-    plan = outcome.plan
-    rows = []
-    if plan is not None:
-        for account_id, values in plan.updates.items():
-            for name, new in values.items():
-                rows.append(
-                    {
-                        "account_id": account_id,
-                        "field": name,
-                        "current": _show(plan.current[account_id].get(name)),
-                        "new": _show(new),
-                    }
-                )
-    writes = _estimate_write_calls(project, len(plan.updates) if plan else 0)
-    if args.format == "json":
-        payload = summary.to_json() | {
-            "changes": rows,
-            "estimated_write_calls": writes,
-            "protected": [asdict(p) for p in plan.protected] if plan else [],
-            "out_of_scope_accounts": [asdict(a) for a in plan.out_of_scope] if plan else [],
-        }
-        print(json.dumps(payload, indent=2, sort_keys=True, default=str))
-    elif args.format == "csv":
-        out = io.StringIO()
-        writer = csv.DictWriter(out, fieldnames=["account_id", "field", "current", "new"])
-        writer.writeheader()
-        writer.writerows(rows)
-        sys.stdout.write(out.getvalue())
-    else:
-        out_of_scope = plan.out_of_scope if plan is not None else []
-        print(format_plan(summary, rows, writes, limit=args.limit, out_of_scope=out_of_scope))
-    # The same rules as `run` (write failures cannot happen; alerts and quarantine can), so
-    # the exit code matches the JSON's exit_code.
-    return int(summary.exit_code())
-
-
-def _estimate_write_calls(project: LoadedProject, accounts: int) -> dict[str, int]:
-    """The API calls the plan's writes would cost, as the CRM's registry entry counts them."""
-    if accounts == 0:
-        return {"write": 0}
-    crm = entry(project.config.crm.type)
-    return crm.estimate_write_calls(project.config.connector_settings(), accounts)
-
-
-def _show(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, list):
-        return ";".join(map(str, value))
-    if isinstance(value, float):
-        return f"{value:.2f}"
-    text = str(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
 def format_summary(summary: RunSummary) -> str:
     lines = [
         f"kam-sync {summary.mode} #{summary.run_id}: {summary.headline()}",
@@ -268,46 +191,10 @@ def format_summary(summary: RunSummary) -> str:
             else ""
         ),
     ]
+    if summary.currency:  # amounts converted to one currency (a multi-currency CRM)
+        lines.append(f"  money:       in {summary.currency} (converted from each deal's currency)")
     if summary.error:
         lines.append(f"  note:        {summary.error}")
-    return "\n".join(lines)
-
-
-def format_plan(
-    summary: RunSummary,
-    rows: list[dict[str, str]],
-    writes: dict[str, int],
-    *,
-    limit: int,
-    out_of_scope: Sequence[OutOfScopeAccount] = (),
-) -> str:
-    lines = [
-        format_summary(summary).replace(
-            f"kam-sync plan #{summary.run_id}", "kam-sync plan (nothing was written)"
-        )
-    ]
-    lines.append(
-        f"  would write: {summary.accounts_to_write} accounts  {_kv(summary.changes_by_field)}"
-    )
-    lines.append(f"  would spend: {_kv(writes)} write calls")
-    if out_of_scope:
-        verb = "cleared" if out_of_scope[0].action == "clear" else "kept"
-        lines.append(f"  out of scope (KAM values {verb}):")
-        for account in out_of_scope[:limit]:
-            lines.append(f"    {account.account_id}  {account.name or ''}".rstrip())
-        if len(out_of_scope) > limit:
-            lines.append(f"    ... and {len(out_of_scope) - limit} more (use --format json)")
-    shown = 0
-    current_account = None
-    for row in rows:
-        if row["account_id"] != current_account:
-            if shown >= limit:
-                lines.append("  ... and more accounts (use --format json or csv for all of them)")
-                break
-            current_account = row["account_id"]
-            shown += 1
-            lines.append(f"  {current_account}")
-        lines.append(f"    {row['field']:<26} {row['current'] or '-':>20} -> {row['new']}")
     return "\n".join(lines)
 
 
@@ -449,48 +336,6 @@ def _duration(seconds: float | None) -> str:
     if minutes < 60:
         return f"{minutes} min {rest} s"
     return f"{minutes // 60} h {minutes % 60} min"
-
-
-def cmd_explain(args: argparse.Namespace) -> int:
-    project = load_project(Path(args.project))
-    store = open_store(project.config.store.url, project.root)
-    try:
-        report = explain_account(project, store, args.account_id)
-    finally:
-        store.close()
-    if args.json:
-        print(json.dumps(report, indent=2, default=str))
-    else:
-        print(_format_explain(report))
-    return ExitCode.OK
-
-
-def _format_explain(r: dict[str, Any]) -> str:
-    lines = [
-        f"{r['account_id']} {r.get('name') or ''}  (assessed {r['as_of']})",
-        f"  score {r['score']:.1f}/100, classification {r['classification']}, tier {r['tier']}"
-        f" (was {r.get('previous_tier') or '-'}): {r['tier_reason']}",
-        f"  key-list position: {r['cap_rank'] if r.get('cap_rank') is not None else '-'}; flags: {', '.join(r['flags']) or '-'}",
-        "  factors:",
-    ]
-    for name, value in r["factors"].items():
-        lines.append(f"    {name:<22} {value:.2f}")
-    lines.append(f"  explanation: {r['score_explanation']}")
-    completion = r.get("checklist_completion")
-    lines.append(
-        f"  checklist: {'-' if completion is None else f'{completion:.0f} %'}; gaps: {r.get('checklist_gaps') or '-'}"
-    )
-    for cat, value in r["checklist_by_category"].items():
-        lines.append(f"    {cat:<14} {'-' if value is None else f'{value:.0f} %'}")
-    lines.append(f"  plan stage: {r.get('plan_stage') or 'outside the programme'}")
-    for gate in r["stage_gates"]:
-        lines.append(
-            f"    {gate['stage']:<12} {gate['result']}"
-            + (f"  ({gate['when']})" if gate.get("when") else "")
-        )
-    if r["missing_roles"]:
-        lines.append(f"  missing team roles: {', '.join(r['missing_roles'])}")
-    return "\n".join(lines)
 
 
 __all__ = ["KamSyncError", "execute", "register"]

@@ -16,6 +16,7 @@ from kam_sync.config.mapping import MappingFile
 from kam_sync.config.project import PROJECT_FILE, ProjectConfig, RuleFiles, project_config_model
 from kam_sync.config.rule_pack import RulePack, load_rule_pack
 from kam_sync.config.secrets import secret_issues
+from kam_sync.config.text_fit import fit_to_targets
 from kam_sync.config.validate import located_issues, validate_document
 from kam_sync.errors import ConfigError
 from kam_sync_connectors import registry
@@ -75,6 +76,7 @@ def load_project(root: Path) -> LoadedProject:
     issues += found
     if issues or config is None or mapping is None or rules is None:
         raise ConfigError(issues or [ConfigIssue(project_path, None, None, "invalid project")])
+    rules = fit_to_targets(rules, mapping, files)  # texts cut to their CRM fields, at a word
     return LoadedProject(root=root, config=config, mapping=mapping, rules=rules, files=files)
 
 

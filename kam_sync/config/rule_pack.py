@@ -39,6 +39,7 @@ RULE_FILE_MODELS: dict[str, type[BaseModel]] = {
     "stages": StagesFile,
 }
 
+_NO_LABEL = "{what} has no 'label': the CRM explanation and `explain` show its id instead of words"
 _RESULT_COLUMNS = ("score", "classification", "tier", "group_id", "tier_reason", "flags")
 _NUMERIC = (pl.Int8, pl.Int16, pl.Int32, pl.Int64, pl.UInt8, pl.UInt16, pl.UInt32, pl.UInt64,
             pl.Float32, pl.Float64, pl.Decimal)  # fmt: skip
@@ -47,15 +48,21 @@ _NUMERIC = (pl.Int8, pl.Int16, pl.Int32, pl.Int64, pl.UInt8, pl.UInt16, pl.UInt3
 @dataclass(frozen=True, slots=True)
 class CompiledSignal:
     spec: Signal
-    label: str  # the input name or expression, for explanations
+    label: str  # the input name or expression
     expr: pl.Expr  # the raw value: Float64 for numeric scales, Utf8 / Boolean otherwise
     whole: bool = False  # the source is money or a count: explained without decimals
+
+    @property
+    def title(self) -> str:
+        """What people read: the rule file's label, else the input name in words."""
+        return self.spec.label or humanised(self.label)
 
 
 @dataclass(frozen=True, slots=True)
 class CompiledQuestion:
     id: str
     category: str
+    text: str
     evidence: pl.Expr | None
     not_applicable: pl.Expr | None
 
@@ -88,6 +95,9 @@ class RulePack:
     gates: list[tuple[str, pl.Expr | None]]
     extra_account_columns: dict[str, pl.DataType] = field(default_factory=dict)
     conditions: tuple[LocatedCondition, ...] = ()  # every condition and expression, located
+    # Findings that do not stop a run (a factor, signal or stage without a label): `validate`
+    # prints them.
+    warnings: tuple[ConfigIssue, ...] = ()
 
     @property
     def tier_names(self) -> tuple[str, ...]:
@@ -96,6 +106,34 @@ class RulePack:
     @property
     def factor_names(self) -> list[str]:
         return list(self.scoring.factors)
+
+    def factor_label(self, name: str) -> str:
+        """A factor's name for people: its label, else its id in words."""
+        factor = self.scoring.factors.get(name)
+        return (factor.label if factor is not None else None) or humanised(name)
+
+    def stage_label(self, stage: str) -> str:
+        for gate in self.stages.gates:
+            if gate.stage == stage and gate.label:
+                return gate.label
+        return humanised(stage)
+
+    def stage_requirement(self, stage: str) -> str | None:
+        """What a stage's gate checks, in words (the rule file's ``requires``)."""
+        for gate in self.stages.gates:
+            if gate.stage == stage:
+                return gate.requires
+        return None
+
+    def category_title(self, category: str) -> str:
+        body = self.checklist.categories.get(category)
+        return body.title if body is not None else humanised(category)
+
+
+def humanised(name: str) -> str:
+    """``won_amount_12m`` -> ``Won amount 12m``: the fallback where a rule file has no label."""
+    words = name.replace("_", " ").strip()
+    return words[:1].upper() + words[1:] if words else name
 
 
 def load_rule_pack(
@@ -172,6 +210,7 @@ def load_rule_pack(
         gates=compiled.gates,
         extra_account_columns=extra,
         conditions=tuple(compiled.located),
+        warnings=tuple(sorted(compiled.label_warnings(), key=ConfigIssue.sort_key)),
     )
     return pack, []
 
@@ -191,6 +230,8 @@ class _Compiler:
         self.located: list[LocatedCondition] = []
         self.exact: dict[str, list[object]] = {}  # samples of computed columns, as rules allow
         self._checkers: dict[tuple[str, ...], ConditionChecker] = {}
+        self._scoring: ScoringFile | None = None
+        self._stages: StagesFile | None = None
 
     def add(self, key: str, pairs: list[tuple[Loc, str]]) -> None:
         self.issues += located_issues(self.docs[key], pairs)
@@ -230,6 +271,7 @@ class _Compiler:
         return self._checkers[key]
 
     def scoring(self, spec: ScoringFile) -> None:
+        self._scoring = spec
         self.add("scoring", spec.semantic_issues())
         for name, factor in spec.factors.items():
             compiled: list[CompiledSignal] = []
@@ -312,9 +354,32 @@ class _Compiler:
                 na = self.condition(
                     "checklist", (*loc, "not_applicable_when"), q.not_applicable_when, self.base
                 )
-                self.questions.append(CompiledQuestion(q.id, category, evidence, na))
+                self.questions.append(CompiledQuestion(q.id, category, q.text, evidence, na))
+
+    def label_warnings(self) -> list[ConfigIssue]:
+        """A factor, signal or stage without a label: explanations then show its id."""
+        found: list[ConfigIssue] = []
+        scoring = self.docs.get("scoring")
+        if scoring is not None and self._scoring is not None:
+            for name, factor in self._scoring.factors.items():
+                if factor.label is None:
+                    found.append(scoring.issue(("factors", name), _NO_LABEL.format(
+                        what=f"factor '{name}'"), prefer_key=True))  # fmt: skip
+                for i, signal in enumerate(factor.signals):
+                    if signal.label is None:
+                        found.append(scoring.issue(("factors", name, "signals", i), _NO_LABEL.format(
+                            what=f"signal {i + 1} of factor '{name}'")))  # fmt: skip
+        stages = self.docs.get("stages")
+        if stages is not None and self._stages is not None:
+            for i, gate in enumerate(self._stages.gates):
+                if gate.label is None or (gate.when is not None and gate.requires is None):
+                    found.append(stages.issue(("gates", i), f"stage '{gate.stage}' has no "
+                        "'label' and 'requires' (what its gate checks, in words): `explain` "
+                        "shows its id and SQL instead"))  # fmt: skip
+        return found
 
     def stages(self, spec: StagesFile, tiers: tuple[str, ...], scoring: ScoringFile) -> None:
+        self._stages = spec
         self.add("stages", spec.semantic_issues(tiers))
         schema = columns.stage_schema(
             columns.classified_schema(columns.scored_schema(self.base, list(scoring.factors)))

@@ -22,6 +22,7 @@ from kam_sync.config.issues import ConfigIssue
 from kam_sync.config.loader import LoadedProject
 from kam_sync.config.located import Loc, load_located
 from kam_sync.config.suggest import did_you_mean
+from kam_sync.config.text_fit import configured_lengths, short_text_field
 from kam_sync.errors import ConfigError
 from kam_sync_connectors.base import Connector, ObjectDescription
 from kam_sync_connectors.registry import entry
@@ -139,6 +140,9 @@ def inspect_mapping(project: LoadedProject, connector: Connector) -> CrmCheck:
             )
         if not field.updateable:
             found.append((loc, f"{target.crm} is not updateable by the integration user"))
+        text_limit = configured_lengths(project.rules).get(name)
+        if text_limit is not None and field.length is not None and field.length < text_limit:
+            warnings.append((loc, short_text_field(target.crm, field.length, name, text_limit)))
         if field.type.lower() not in types.targets[target.type]:
             found.append((loc, f"{target.crm} is of type {field.type}, expected {target.type}"))
         if target.values and field.picklist_values:

@@ -34,7 +34,12 @@ from kam_sync.engine.report import save_last_run
 from kam_sync.engine.summary import RunSummary
 from kam_sync.errors import ExitCode, KamSyncError, QuotaExhaustedError
 from kam_sync.mapping.normalize import Normalizer
-from kam_sync.rules import PortfolioAssessment, assess_portfolio, compute_metrics
+from kam_sync.rules import (
+    GovernanceHistory,
+    PortfolioAssessment,
+    assess_portfolio,
+    compute_metrics,
+)
 from kam_sync.rules.governance import cap_size
 from kam_sync.store import StateStore, open_store
 from kam_sync.store.audit import load_history, save_history
@@ -129,6 +134,12 @@ class RunOptions:
     stop: threading.Event = field(default_factory=threading.Event)
     # Called with the recorded summary when the run ends, however it ends (alert hooks).
     on_finish: Callable[[RunSummary], None] | None = None
+    # Called with what the assessment read (the in-scope accounts, a loader of the counted
+    # opportunities, the governance history, as_of): `plan --rules` scores it again.
+    on_assessed: (
+        Callable[[pl.DataFrame, Callable[[], pl.DataFrame], GovernanceHistory, datetime], None]
+        | None
+    ) = None
 
 
 @dataclass(slots=True)
@@ -405,6 +416,8 @@ class SyncEngine:
         del opportunities
         history = load_history(self.store)
         result = assess_portfolio(accounts, None, history, pack, as_of, metrics=metrics)
+        if options.on_assessed is not None:
+            options.on_assessed(accounts, self._opportunities_in_scope, history, as_of)
         self._history = history
         a = result.assessments
         summary.in_scope = accounts.height

@@ -18,12 +18,12 @@ from kam_sync.errors import ConfigError
 from kam_sync.rules.alignment import attach
 from kam_sync.rules.checklist import completion_columns, count_columns, gaps_expr, mask_columns
 from kam_sync.rules.columns import METRICS_SCHEMA
-from kam_sync.rules.explanation import explanations
+from kam_sync.rules.explanation import cut_at_word, explanations
 from kam_sync.rules.governance import govern
 from kam_sync.rules.guard import failing_conditions
 from kam_sync.rules.history import Alert, GovernanceHistory, KeyListRun
 from kam_sync.rules.metrics import compute_metrics, conform, in_scope
-from kam_sync.rules.scoring import score_portfolio
+from kam_sync.rules.scoring import raw_column, scaled_column, score_portfolio
 from kam_sync.rules.stages import missing_roles_expr, plan_stage_expr, review_columns
 from kam_sync.rules.tiers import classification_expr
 
@@ -39,7 +39,9 @@ class PortfolioAssessment:
     ``assessments``: one row per in-scope account, sorted by ``account_id`` (see
     ``assessment_schema``). ``metrics``: the per-account metrics the scores used. ``alerts``:
     run-level alerts. ``key_list_entry``: this run's line of the key-list history.
-    ``history``: what the store must keep and pass to the next run.
+    ``history``: what the store must keep and pass to the next run. ``signals``: one row per
+    assessed account (same order), each signal's raw value and score (``signal_columns``), for
+    `explain` and the impact preview; members of a rolled-up group have their group's.
     """
 
     assessments: pl.DataFrame
@@ -47,6 +49,17 @@ class PortfolioAssessment:
     alerts: tuple[Alert, ...]
     key_list_entry: KeyListRun
     history: GovernanceHistory
+    signals: pl.DataFrame | None = None
+
+
+def signal_columns(pack: RulePack) -> list[tuple[str, int, str, str]]:
+    """``(factor, index, raw column, score column)`` of every signal, in the rule file's order,
+    as named in ``PortfolioAssessment.signals``."""
+    return [
+        (name, i, f"raw_{name}_{i}", f"signal_{name}_{i}")
+        for name, sigs in pack.signals.items()
+        for i in range(len(sigs))
+    ]
 
 
 def assessment_schema(pack: RulePack) -> dict[str, pl.DataType]:
@@ -129,6 +142,17 @@ def _assess_portfolio(
     governed = governed.with_columns(classification_expr(pack).alias("classification"))
     governed, alerts, entry = govern(governed, history, pack, as_of)
     governed = governed.with_columns(explanations(governed, pack))
+    signals = governed.select(
+        pl.col("id").alias("account_id"),
+        *[
+            expr
+            for name, i, raw, score in signal_columns(pack)
+            for expr in (
+                pl.col(raw_column(name, i)).alias(raw),
+                pl.col(scaled_column(name, i)).alias(score),
+            )
+        ],
+    )
     factor_cols = [f"factor_{f}" for f in pack.factor_names]
     portfolio = _inherit(portfolio, governed, history, factor_cols, pack) if roll_up else governed
     portfolio = _assess_programme(portfolio, pack, as_of)
@@ -154,6 +178,13 @@ def _assess_portfolio(
     state = portfolio.select(
         pl.col("id").alias("account_id"), "tier", pl.col("runs_below").fill_null(0)
     )
+    if roll_up:
+        members = portfolio.select(pl.col("id").alias("_member"), "group_id")
+        signals = (
+            members.join(signals, left_on="group_id", right_on="account_id", how="left")
+            .drop("group_id")
+            .rename({"_member": "account_id"})
+        )
     next_history = replace(history, runs=(*history.runs, entry), accounts=state)
     return PortfolioAssessment(
         assessments=assessments,
@@ -161,6 +192,7 @@ def _assess_portfolio(
         alerts=tuple(alerts),
         key_list_entry=entry,
         history=next_history,
+        signals=signals,
     )
 
 
@@ -181,6 +213,11 @@ def _assess_programme(portfolio: pl.DataFrame, pack: RulePack, as_of: datetime) 
             plan_stage_expr(pack, pl.lit(True)).alias("plan_stage"),
             missing_roles_expr(pack, pl.lit(True)).alias("missing_roles"),
             gaps_expr(pack).alias("checklist_gaps"),
+        )
+        .with_columns(
+            cut_at_word(pl.col("checklist_gaps"), pack.checklist.gaps.max_length).alias(
+                "checklist_gaps"
+            )
         )
     )
     added = [c for c in inside.columns if c not in portfolio.columns]

@@ -96,24 +96,42 @@ def completion_columns(pack: RulePack) -> list[pl.Expr]:
     return exprs
 
 
+def open_question_expr(pack: RulePack, question_index: int) -> pl.Expr:
+    """True where the question applies and is not answered (needs the mask columns)."""
+    word, bit = divmod(question_index, _WORD)
+    mask = pl.lit(1 << bit, dtype=pl.UInt64)
+    answered = (pl.col(f"_answered_{word}") & mask) != 0
+    not_applicable = (pl.col(f"_na_{word}") & mask) != 0
+    return ~answered & ~not_applicable
+
+
 def gaps_expr(pack: RulePack) -> pl.Expr:
-    """The least complete categories, lowest first: ``competitors 0% (0/6); value 25% (2/8)``.
+    """The least complete categories, lowest first, each with its open questions by their text:
+    ``Competitors in the account 0% (0/6): Do we know ...? Where do ...?; Value ...``.
 
     Sorting happens inside each row's list: a zero-padded sort key is put in front of each
-    entry and cut off afterwards, so no Python loop over accounts is needed.
+    entry and cut off afterwards, so no Python loop over accounts is needed. The text is cut
+    to ``gaps.max_length`` by the caller (``cut_at_word``), after as many questions as fit.
     """
     entries = []
+    index_of = {id(q): i for i, q in enumerate(pack.questions)}
     for index, c in enumerate(pack.checklist.categories):
         pct = pl.col(f"checklist_{c}")
+        questions = [
+            pl.when(open_question_expr(pack, index_of[id(q)])).then(pl.lit(q.text))
+            for q in pack.questions
+            if q.category == c
+        ]
         entry = pl.concat_str(
             (pct * 10).round(0).cast(pl.Int64).cast(pl.Utf8).str.zfill(4),
-            pl.lit(f"{index:02d}|{c} "),
+            pl.lit(f"{index:02d}|{pack.category_title(c)} "),
             pct.round(0).cast(pl.Int64).cast(pl.Utf8),
             pl.lit("% ("),
             pl.col(f"_done_{c}").cast(pl.Utf8),
             pl.lit("/"),
             pl.col(f"_applies_{c}").cast(pl.Utf8),
-            pl.lit(")"),
+            pl.lit("): "),
+            pl.concat_str(questions, separator=" ", ignore_nulls=True),
         )
         entries.append(pl.when(pct < 100).then(entry))
     return (

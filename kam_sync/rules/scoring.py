@@ -13,20 +13,32 @@ def raw_column(factor: str, index: int) -> str:
     return f"_raw_{factor}_{index}"
 
 
+def scaled_column(factor: str, index: int) -> str:
+    """Name of the temporary column holding a signal's score in [0, 1] (null: no value)."""
+    return f"_sig_{factor}_{index}"
+
+
 def score_portfolio(frame: pl.DataFrame, pack: RulePack) -> pl.DataFrame:
-    """Add ``factor_<name>`` (null when left out), ``score`` and the signals' raw values."""
+    """Add ``factor_<name>`` (null when left out), ``score``, and each signal's raw value and
+    scaled score (``raw_column``, ``scaled_column``: for the explanation)."""
     raws = [
         sig.expr.alias(raw_column(name, i))
         for name, sigs in pack.signals.items()
         for i, sig in enumerate(sigs)
     ]
     frame = frame.with_columns(raws)
+    frame = frame.with_columns(
+        scaled(pl.col(raw_column(name, i)), sig.spec.scale, sig.spec.direction).alias(
+            scaled_column(name, i)
+        )
+        for name, sigs in pack.signals.items()
+        for i, sig in enumerate(sigs)
+    )
     factors: list[pl.Expr] = []
     for name, factor in pack.scoring.factors.items():
         parts: list[tuple[float, pl.Expr]] = []
         for i, sig in enumerate(pack.signals[name]):
-            value = scaled(pl.col(raw_column(name, i)), sig.spec.scale, sig.spec.direction)
-            parts.append((sig.spec.weight, value))
+            parts.append((sig.spec.weight, pl.col(scaled_column(name, i))))
         total = pl.sum_horizontal([(v * w) for w, v in parts])
         present = pl.sum_horizontal([v.is_not_null().cast(pl.Float64) * w for w, v in parts])
         fallback = {"neutral": factor.neutral_score, "zero": 0.0, "exclude": None}[factor.missing]

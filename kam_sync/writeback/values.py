@@ -11,9 +11,10 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 from kam_sync.config.mapping import WriteBackTarget
+from kam_sync.config.text_fit import TEXT_LENGTH_DEFAULTS
 
 DEFAULT_SCALE = 2
-DEFAULT_TEXT_LENGTH = {"text": 255, "longtext": 32_768}
+DEFAULT_TEXT_LENGTH = TEXT_LENGTH_DEFAULTS  # one table: the rule texts are fitted to it too
 
 
 def scale_of(target: WriteBackTarget) -> int:

@@ -27,7 +27,11 @@ class Category(RuleModel):
 
 
 class Gaps(RuleModel):
+    """The gaps text: the least complete categories and their open questions, cut to
+    ``max_length`` characters at a word boundary (Salesforce long text holds 32,768)."""
+
     max_categories: int = Field(default=3, ge=1, le=len(CHECKLIST_CATEGORIES))
+    max_length: int = Field(default=1000, ge=80, le=32768)
 
 
 class ChecklistFile(RuleModel):

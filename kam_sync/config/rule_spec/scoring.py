@@ -79,9 +79,16 @@ Scale = Annotated[
 NUMERIC_SCALES = ("linear_band", "log_band", "percentile", "step_table")
 
 
-class Signal(RuleModel):
-    """One piece of evidence for a factor: a column (``input``) or a SQL ``expression``."""
+Label = Annotated[str, Field(min_length=1, max_length=80)]
 
+
+class Signal(RuleModel):
+    """One piece of evidence for a factor: a column (``input``) or a SQL ``expression``.
+
+    ``label`` is what people read in the CRM explanation and in `explain`.
+    """
+
+    label: Label | None = None
     input: str | None = None
     expression: str | None = None
     scale: Scale
@@ -117,6 +124,7 @@ class Signal(RuleModel):
 class Factor(RuleModel):
     """A candidacy factor: the weighted mean of its signals' scores, each in [0, 1]."""
 
+    label: Label | None = None
     weight: float = Field(ge=0)
     signals: list[Signal] = Field(min_length=1)
     missing: Literal["neutral", "zero", "exclude"] = "neutral"

@@ -12,9 +12,14 @@ from kam_sync.config.suggest import did_you_mean
 
 
 class Gate(RuleModel):
-    """A stage is reached when its gate and every earlier gate hold."""
+    """A stage is reached when its gate and every earlier gate hold.
+
+    ``label`` names the stage for people; ``requires`` says in words what ``when`` checks.
+    """
 
     stage: str
+    label: str | None = Field(default=None, min_length=1, max_length=80)
+    requires: str | None = Field(default=None, min_length=1, max_length=300)
     when: str | None = None
 
 

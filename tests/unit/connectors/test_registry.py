@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from kam_sync import canonical
 from kam_sync.cli.main import build_parser, main
-from kam_sync.cli.sync_cmds import _estimate_write_calls
+from kam_sync.cli.review_cmds import estimate_write_calls as _estimate_write_calls
 from kam_sync.config.loader import load_project
 from kam_sync.config.secret_lookup import KEYRING_SERVICE
 from kam_sync.errors import ConfigError

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from kam_sync.cli.sync_cmds import format_plan, format_summary
+from kam_sync.cli.review_cmds import format_plan
+from kam_sync.cli.sync_cmds import format_summary
 from kam_sync.engine.summary import RunSummary
 from kam_sync.writeback.diff import OutOfScopeAccount
 

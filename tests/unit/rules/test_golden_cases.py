@@ -3,7 +3,7 @@
 Each YAML file in tests/fixtures/rules_cases is one case (files starting with '_' are shared
 packs). A case runs one or more nightly runs in sequence, carrying the governance history
 from run to run as the store would. Expected values: numbers match to 0.01; a key ending in
-``__contains`` checks a substring; ``__max_len`` a maximum length.
+``__contains`` checks a substring, ``__excludes`` its absence; ``__max_len`` a maximum length.
 """
 
 from __future__ import annotations
@@ -87,6 +87,10 @@ def _check_row(where: str, row: dict[str, Any], expected: dict[str, Any]) -> Non
                 assert piece in (row[column] or ""), (
                     f"{where}.{column}: {piece!r} not in {row[column]!r}"
                 )
+        elif key.endswith("__excludes"):
+            column = key.removesuffix("__excludes")
+            for piece in want if isinstance(want, list) else [want]:
+                assert piece not in (row[column] or ""), f"{where}.{column}: {piece!r} is in it"
         elif key.endswith("__max_len"):
             column = key.removesuffix("__max_len")
             assert len(row[column]) <= want, f"{where}.{column}: longer than {want}"
