@@ -265,6 +265,11 @@ class Connector(Protocol):
         to it (a multi-currency org's corporate currency); None when it did not convert."""
         ...
 
+    def record_url(self, object_name: str, record_id: str) -> str | None:
+        """The address of a record in the CRM's own web interface, for links in chat alerts;
+        None when the connector cannot tell (not logged in yet, no portal id configured)."""
+        ...
+
     def close(self) -> None:
         """Release sessions and connections."""
         ...

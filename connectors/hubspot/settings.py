@@ -45,7 +45,18 @@ class HubSpotSettings(ConnectorSettings):
     """How to reach one HubSpot account (the common bounds, retries, time-out, look-back, quota
     and ``ca_bundle``, are in ``ConnectorSettings``)."""
 
-    base_url: HttpUrl = Field(default=HttpUrl("https://api.hubapi.com"))
+    base_url: HttpUrl = Field(default=HttpUrl("https://api.hubapi.com"), description="API base URL")
+    portal_id: int | None = Field(
+        default=None,
+        ge=1,
+        description="the account's portal (Hub) id, shown in HubSpot under Account & Billing: "
+        "alerts link to the records with it (none set: names without links)",
+    )
+    app_url: HttpUrl = Field(
+        default=HttpUrl("https://app.hubspot.com"),
+        description="HubSpot's web app for record links; https://app-eu1.hubspot.com for an "
+        "account hosted in the EU",
+    )
     auth: Literal["private_app", "oauth"] = Field(
         default="private_app",
         description="private_app: KAM_SYNC_HUBSPOT_TOKEN; oauth: client + refresh token",

@@ -32,7 +32,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     init.add_argument(
         "directory", nargs="?", default=None, help="project folder (default: --project)"
     )
-    init.add_argument("--crm", choices=registry.crm_names(), default="salesforce")
+    init.add_argument(
+        "--crm", choices=registry.crm_names(), default="salesforce", help="the CRM to sync with"
+    )
     init.add_argument("--force", action="store_true", help="overwrite existing files")
     init.set_defaults(handler=cmd_init)
 

@@ -225,16 +225,57 @@ class SyncSection(BaseModel):
     )
 
 
+# Slack: a section block's text holds at most 3,000 characters (api.slack.com/reference/
+# block-kit/blocks, "Section block"); Teams: a message at most about 28 KB
+# (learn.microsoft.com, "Create an Incoming Webhook", limits). Alerts name this many accounts
+# each, which keeps both well inside.
+DEFAULT_ALERT_ACCOUNTS = 10
+
+
 class AlertHook(BaseModel):
     """Where run-level alerts (list growth, quota stop, failures) are sent."""
 
     model_config = ConfigDict(extra="forbid")
 
-    type: Literal["log", "webhook"]
+    type: Literal["log", "webhook"] = Field(
+        description="log: a warning in the run's log; webhook: an HTTP POST to the URL in url_env"
+    )
     url_env: str | None = Field(
         default=None,
         description="webhook: the environment variable holding the URL (URLs often embed tokens)",
         pattern=r"^[A-Z_][A-Z0-9_]*$",
+    )
+    format: Literal["generic", "slack", "teams"] = Field(
+        default="generic",
+        description="webhook body: generic JSON, a Slack incoming-webhook message (text and "
+        "blocks), or a Microsoft Teams workflow message (an Adaptive Card)",
+    )
+    timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        le=600,
+        description="webhook: total time for one delivery, retries and a slow server included; "
+        "then it is given up and the run goes on",
+    )
+    retry_max_attempts: int = Field(
+        default=3,
+        ge=1,
+        le=10,
+        description="webhook: attempts on connection errors, time-outs, 429 and 5xx answers",
+    )
+    retry_wait_seconds: float = Field(
+        default=2.0,
+        ge=0,
+        le=60,
+        description="webhook: first wait before a retry (doubles; a Retry-After is honoured "
+        "within timeout_seconds)",
+    )
+    max_accounts: int = Field(
+        default=DEFAULT_ALERT_ACCOUNTS,
+        ge=0,
+        le=50,
+        description="webhook: accounts named (with links to their records) per alert; the rest "
+        "are counted",
     )
 
     @model_validator(mode="after")
