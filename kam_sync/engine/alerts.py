@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
+from kam_sync.config.alert_urls import webhook_url_problem
 from kam_sync.config.project import AlertHook
 from kam_sync.engine.summary import RunSummary
 
@@ -258,21 +259,6 @@ def _teams(
 
 
 # -- how it is sent -----------------------------------------------------------------------------
-
-
-def webhook_url_problem(url: str) -> str | None:
-    """What is wrong with a webhook URL, without repeating it (it may hold a token); None if
-    nothing. Plain http is allowed only to this machine (tests, a local relay)."""
-    try:
-        parts = urlsplit(url.strip())
-        _ = parts.port  # a port that is not a number raises here
-    except ValueError:
-        return "does not hold a URL (expected https://host/path)"
-    if parts.scheme not in ("https", "http") or not parts.hostname:
-        return "does not hold a URL (expected https://host/path)"
-    if parts.scheme == "http" and parts.hostname not in ("localhost", "127.0.0.1", "::1"):
-        return "holds a plain http:// URL; webhooks must use https:// (the body names accounts)"
-    return None
 
 
 class _GaveUp(Exception):
