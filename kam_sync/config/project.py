@@ -46,10 +46,14 @@ def _crm_section_model(crm: registry.CrmEntry) -> type[CrmSection]:
         f"CrmSection_{crm.name}",
         __base__=CrmSection,
         __doc__=f"The CRM section of a {crm.name} project.",
-        type=(name, ...),
+        type=(name, Field(description=f"the CRM: {crm.name}")),
         settings=(
             crm.settings_model,
-            Field(default_factory=crm.settings_model, alias=crm.name),
+            Field(
+                default_factory=crm.settings_model,
+                alias=crm.name,
+                description=f"how to reach the {crm.name} account, and the bounds of its API use",
+            ),
         ),
     )
 
@@ -79,7 +83,10 @@ def crm_section_annotation(crms: tuple[registry.CrmEntry, ...]) -> Any:
     unknown = create_model(
         "CrmSection_unknown",
         __config__=ConfigDict(extra="allow", json_schema_extra=_never_valid),
-        type=(names, ...),
+        type=(
+            names,
+            Field(description=f"the CRM: {', '.join(c.name for c in crms)}"),
+        ),
     )
     members = tuple(Annotated[_crm_section_model(c), Tag(f"[{c.name}]")] for c in crms)
     return Annotated[
@@ -93,10 +100,18 @@ class RuleFiles(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    scoring: str = "rules/scoring.yaml"
-    governance: str = "rules/governance.yaml"
-    checklist: str = "rules/checklist.yaml"
-    stages: str = "rules/stages.yaml"
+    scoring: str = Field(
+        default="rules/scoring.yaml", description="factors, weights, classification and tiers"
+    )
+    governance: str = Field(
+        default="rules/governance.yaml", description="key-list cap, anti-flapping, growth alerts"
+    )
+    checklist: str = Field(
+        default="rules/checklist.yaml", description="the account-plan checklist questions"
+    )
+    stages: str = Field(
+        default="rules/stages.yaml", description="plan-stage gates, review cadence, team roles"
+    )
 
 
 class StoreSection(BaseModel):
@@ -159,7 +174,12 @@ class ScheduleSection(BaseModel):
         default="0 2 * * *", description="five-field crontab: minute hour day month weekday"
     )
     timezone: str = Field(default="UTC", description="IANA time zone, e.g. Europe/Berlin")
-    misfire_grace_minutes: int = Field(default=120, ge=1, le=24 * 60)
+    misfire_grace_minutes: int = Field(
+        default=120,
+        ge=1,
+        le=24 * 60,
+        description="a run missed (kam-sync was down) still runs, once, within this many minutes",
+    )
 
     @field_validator("timezone")
     @classmethod
@@ -290,14 +310,27 @@ class ProjectConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    version: Literal[1] = 1
-    crm: CrmSection
+    version: Literal[1] = Field(default=1, description="file format version")
+    crm: CrmSection = Field(
+        description="which CRM (type) and how to reach it (the section named like the type)"
+    )
     mapping: str = Field(description="mapping file, relative to the project folder")
-    rules: RuleFiles = Field(default_factory=RuleFiles)
-    store: StoreSection = Field(default_factory=StoreSection)
-    schedule: ScheduleSection = Field(default_factory=ScheduleSection)
-    sync: SyncSection = Field(default_factory=SyncSection)
-    alerts: list[AlertHook] = Field(default_factory=lambda: [AlertHook(type="log")])
+    rules: RuleFiles = Field(
+        default_factory=RuleFiles, description="the rule files, relative to the project folder"
+    )
+    store: StoreSection = Field(
+        default_factory=StoreSection, description="the state store (SQLite or PostgreSQL)"
+    )
+    schedule: ScheduleSection = Field(
+        default_factory=ScheduleSection, description="when `kam-sync schedule` runs the sync"
+    )
+    sync: SyncSection = Field(
+        default_factory=SyncSection, description="bounds of one run that do not depend on the CRM"
+    )
+    alerts: list[AlertHook] = Field(
+        default_factory=lambda: [AlertHook(type="log")],
+        description="where run-level alerts go: the log, and webhooks (generic, Slack, Teams)",
+    )
 
     def connector_settings(self) -> BaseModel:
         """The settings of the CRM this project uses (its registry entry's settings model)."""
@@ -310,7 +343,10 @@ def _project_config_model(crms: tuple[registry.CrmEntry, ...]) -> type[ProjectCo
         "ProjectConfig",
         __base__=ProjectConfig,
         __doc__=ProjectConfig.__doc__,
-        crm=(crm_section_annotation(crms), ...),
+        crm=(
+            crm_section_annotation(crms),
+            Field(description=ProjectConfig.model_fields["crm"].description),
+        ),
     )
 
 

@@ -129,7 +129,9 @@ def test_validate_refuses_a_webhook_variable_holding_no_url_and_names_only_the_v
     out, err = capsys.readouterr()
     lines = (project / "kam-sync.yaml").read_text(encoding="utf-8").splitlines()
     line = next(n for n, text in enumerate(lines, 1) if "url_env: KAM_TEST_HOOK" in text)
-    assert f"kam-sync.yaml:{line}:14: url_env: the variable KAM_TEST_HOOK does not hold a URL" in err
+    assert (
+        f"kam-sync.yaml:{line}:14: url_env: the variable KAM_TEST_HOOK does not hold a URL" in err
+    )
     assert "s3cret" not in out + err
     assert "valid" not in out, "never 'valid' followed by an error"
 
