@@ -60,6 +60,7 @@ class RunRecord:
 
     mode: str
     summary: RunSummary | None = None
+    run_id: int | None = None  # once the run has ended (the engine had begun it)
 
 
 _current: ContextVar[RunRecord | None] = ContextVar("kam_sync_run_record", default=None)
@@ -91,6 +92,7 @@ def run_lifecycle(mode: str) -> Iterator[RunRecord]:
             code, why = int(ExitCode.OK), "ok"
         _log_end(record, why, code, time.monotonic() - started)
     finally:
+        record.run_id = run_context.run_id()
         _current.reset(token)
         run_context.clear()
 

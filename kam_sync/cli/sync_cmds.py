@@ -20,10 +20,9 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from kam_sync.cli.lifecycle import exit_code_for, outcome_for, run_lifecycle
+from kam_sync.cli.lifecycle import RunRecord, exit_code_for, outcome_for, run_lifecycle
 from kam_sync.cli.progress import StepProgress
 from kam_sync.config.loader import LoadedProject, load_project
-from kam_sync.engine import run_context
 from kam_sync.engine.alerts import AccountRef, send_alerts
 from kam_sync.engine.failure import RunFailedError
 from kam_sync.engine.lock import RunLock
@@ -187,14 +186,16 @@ def stopping_on_signals(stop: threading.Event) -> Iterator[None]:
 
 def cmd_run(args: argparse.Namespace) -> int:
     stop = threading.Event()
+    record = RunRecord(mode="run")
     try:
-        with run_lifecycle("run"):
+        with run_lifecycle("run") as record:
             project = load_project(Path(args.project))
             with stopping_on_signals(stop):
                 outcome = execute(project, "run", full=args.full, quiet=args.json, stop=stop)
     except BaseException as exc:
         if args.json:
-            print(json.dumps(error_document(exc, mode="run"), indent=2, sort_keys=True))
+            document = error_document(exc, mode="run", run_id=record.run_id)
+            print(json.dumps(document, indent=2, sort_keys=True))
         raise
     summary = outcome.summary
     if args.json:
@@ -204,7 +205,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     return int(summary.exit_code())
 
 
-def error_document(error: BaseException, *, mode: str) -> dict[str, Any]:
+def error_document(error: BaseException, *, mode: str, run_id: int | None) -> dict[str, Any]:
     """What `run --json` prints when the run fails: the exit code and what the terminal's error
     line says, never an unforeseen error's text (it may hold record values)."""
     code = exit_code_for(error)
@@ -218,7 +219,7 @@ def error_document(error: BaseException, *, mode: str) -> dict[str, Any]:
         message = f"{mode} failed: {type(error).__name__}"
     document: dict[str, Any] = {
         "mode": mode,
-        "run_id": run_context.run_id(),
+        "run_id": run_id,
         "status": "failed",
         "exit_code": code,
         "headline": outcome_for(code),
