@@ -644,7 +644,7 @@ class SyncEngine:
             calls = sum(
                 n for kind, n in self.connector.quota().calls_by_kind.items() if "write" in kind
             )
-            progress("push", start, total, detail=f"{calls} write calls")
+            progress("push", start, total, detail=f"{calls} write call{'s' if calls != 1 else ''}")
             return options.stop.is_set()
 
         return should_stop
