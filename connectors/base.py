@@ -100,6 +100,9 @@ class Page:
     # When set: every id of the object that exists in the CRM now (an id reconciliation). A
     # stored record whose id is not among them was deleted past the CRM's delete log.
     existing_ids: frozenset[str] | None = None
+    # When the CRM said how many records the pull's query matches (Salesforce's totalSize on
+    # the first page): the progress bar's total. None where the API does not say.
+    expected_total: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -334,6 +334,7 @@ class SyncEngine:
         )
         normalizer = self._normalizers[object_name]
         pulled = deleted = quarantined = 0
+        expected: int | None = None  # the records the CRM said the pull matches, if it said
         log.info(
             "pulling %s (%s) %s",
             object_name,
@@ -386,8 +387,11 @@ class SyncEngine:
                         )
             pulled += len(page.records)
             quarantined += len(bad)
+            if page.expected_total is not None:
+                expected = page.expected_total
             if options.progress:
-                options.progress(f"pull {object_name}", pulled, None)
+                total = max(expected, pulled) if expected is not None else None
+                options.progress(f"pull {object_name}", pulled, total)
             if options.stop.is_set():
                 raise RunInterrupted(f"stopped after storing {pulled} pulled {object_name} records")
         summary.pulled[object_name] = pulled
