@@ -114,8 +114,11 @@ class TextFormatter(logging.Formatter):
 
 
 def _text_value(value: Any) -> str:
-    text = json.dumps(value, default=str) if not isinstance(value, str) else value
-    return json.dumps(text) if (" " in text or not text) else text
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if not isinstance(value, str):
+        return json.dumps(value, default=str)
+    return json.dumps(value) if (" " in value or not value) else value
 
 
 class JsonFormatter(logging.Formatter):

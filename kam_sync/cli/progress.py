@@ -93,7 +93,6 @@ class StepProgress:
                 unit="rec",
                 leave=True,
                 file=self._stream,
-                dynamic_ncols=True,
             )
             _count_bars(1)
         if total is not None and bar.total != total:
@@ -101,7 +100,8 @@ class StepProgress:
         if detail is not None:
             bar.set_postfix_str(detail, refresh=False)
         bar.update(done - bar.n)
-        bar.refresh()
+        if detail is not None:
+            bar.refresh()  # a new detail with the count unchanged is drawn too
 
     def close(self) -> None:
         for bar in self._bars.values():

@@ -60,6 +60,7 @@ from kam_sync_connectors.base import (
     PushStoppedError,
     RecordUpdate,
 )
+from kam_sync_connectors.registry import entry
 
 log = logging.getLogger(__name__)
 
@@ -202,7 +203,9 @@ class SyncEngine:
             "%s #%d started",
             options.mode,
             run_id,
-            extra={"fields": {"mode": options.mode, "full": options.full, "as_of": as_of}},
+            extra={
+                "fields": {"mode": options.mode, "full": options.full, "as_of": as_of.isoformat()}
+            },
         )
         summary.max_quarantined_percent = self.project.config.sync.max_quarantined_percent
         outcome = RunOutcome(summary=summary)
@@ -589,7 +592,9 @@ class SyncEngine:
             stopped: PushStoppedError | None = None
             try:
                 results = self.connector.push(
-                    crm_object, updates, should_stop=self._push_ticker(options, start, total)
+                    crm_object,
+                    updates,
+                    should_stop=self._push_ticker(options, start, len(chunk), total),
                 )
             except PushStoppedError as exc:
                 # Record what this push did write before stopping, or the next run would take
@@ -637,21 +642,31 @@ class SyncEngine:
                     f"stopped after writing {start + len(chunk)} of {total} accounts"
                 )
 
-    def _push_ticker(self, options: RunOptions, start: int, total: int) -> Callable[[], bool]:
-        """The push's ``should_stop``, asked between batches: also shows the write calls made
-        so far, so a chunk in flight shows live progress."""
+    def _push_ticker(
+        self, options: RunOptions, start: int, size: int, total: int
+    ) -> Callable[[], bool]:
+        """The push's ``should_stop``, asked between batches: also shows live progress while a
+        chunk is in flight, the write calls made so far and the accounts they wrote, estimated
+        from the calls the CRM's registry entry says the chunk costs (exact again when the
+        chunk's results are in)."""
         progress = options.progress
         if progress is None:
             return options.stop.is_set
+        settings = self.project.config.connector_settings()
+        expected = sum(entry(self.connector.name).estimate_write_calls(settings, size).values())
+        before = self._write_calls()
 
         def should_stop() -> bool:
-            calls = sum(
-                n for kind, n in self.connector.quota().calls_by_kind.items() if "write" in kind
-            )
-            progress("push", start, total, detail=f"{calls} write call{'s' if calls != 1 else ''}")
+            calls = self._write_calls()
+            sent = min(size, size * (calls - before) // expected) if expected else 0
+            detail = f"{calls} write call{'s' if calls != 1 else ''}"
+            progress("push", start + sent, total, detail=detail)
             return options.stop.is_set()
 
         return should_stop
+
+    def _write_calls(self) -> int:
+        return sum(n for kind, n in self.connector.quota().calls_by_kind.items() if "write" in kind)
 
 
 def _check_stop(options: RunOptions, where: str) -> None:
