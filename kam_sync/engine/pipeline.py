@@ -652,8 +652,9 @@ class SyncEngine:
         progress = options.progress
         if progress is None:
             return options.stop.is_set
-        settings = self.project.config.connector_settings()
-        expected = sum(entry(self.connector.name).estimate_write_calls(settings, size).values())
+        config = self.project.config
+        crm = entry(config.crm.type)
+        expected = sum(crm.estimate_write_calls(config.connector_settings(), size).values())
         before = self._write_calls()
 
         def should_stop() -> bool:

@@ -27,7 +27,9 @@ def _engine(connector: _Connector) -> SyncEngine:
     engine.connector = connector  # type: ignore[assignment]
     settings = HubSpotSettings(write_batch_size=100)
     engine.project = SimpleNamespace(  # type: ignore[assignment]
-        config=SimpleNamespace(connector_settings=lambda: settings)
+        config=SimpleNamespace(
+            crm=SimpleNamespace(type="hubspot"), connector_settings=lambda: settings
+        )
     )
     return engine
 
