@@ -104,6 +104,9 @@ class Page:
     # When set: every id of the object that exists in the CRM now (an id reconciliation). A
     # stored record whose id is not among them was deleted past the CRM's delete log.
     existing_ids: frozenset[str] | None = None
+    # When the CRM said how many records the pull's query matches (Salesforce's totalSize on
+    # the first page): the progress bar's total. None where the API does not say.
+    expected_total: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -267,6 +270,11 @@ class Connector(Protocol):
     def amounts_currency(self) -> str | None:
         """The one currency the amounts pulled so far are in, when the connector converted them
         to it (a multi-currency org's corporate currency); None when it did not convert."""
+        ...
+
+    def record_url(self, object_name: str, record_id: str) -> str | None:
+        """The address of a record in the CRM's own web interface, for links in chat alerts;
+        None when the connector cannot tell (not logged in yet, no portal id configured)."""
         ...
 
     def close(self) -> None:

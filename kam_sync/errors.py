@@ -35,6 +35,8 @@ class ExitCode(IntEnum):
     QUOTA_STOP = 4
     LOCKED = 5
     INTERRUPTED = 6
+    # A command line argparse refuses (sysexits.h EX_USAGE), apart from 2, the config error.
+    USAGE = 64
 
 
 class KamSyncError(Exception):

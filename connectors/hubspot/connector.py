@@ -28,6 +28,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
+from urllib.parse import quote
 
 from kam_sync.config.secret_lookup import secret_lookup
 from kam_sync.errors import AuthError, FatalApiError
@@ -62,6 +63,8 @@ from kam_sync_connectors.retry import RetryPolicy
 from kam_sync_connectors.transport_security import ca_bundle_path, require_secure_url
 
 PROPERTY_GROUP = "kam"
+# Object type ids of the objects kam-sync reads (developers.hubspot.com, "Using the object APIs").
+OBJECT_TYPE_IDS = {"contacts": "0-1", "companies": "0-2", "deals": "0-3"}
 PROPERTY_GROUP_LABEL = "Key account management (kam-sync)"
 
 
@@ -228,6 +231,17 @@ class HubSpotConnector:
 
     def quota(self) -> QuotaStatus:
         return quota_status(self.budget, self.counts)
+
+    def record_url(self, object_name: str, record_id: str) -> str | None:
+        """The record's page in HubSpot: ``<app_url>/contacts/<portal id>/record/<object type
+        id>/<id>``, with the object type ids of developers.hubspot.com "Using the object APIs"
+        (companies 0-2, deals 0-3). None without ``crm.hubspot.portal_id``: no API call is
+        spent to learn it."""
+        type_id = OBJECT_TYPE_IDS.get(object_name, object_name)
+        if self.settings.portal_id is None:
+            return None
+        app = str(self.settings.app_url).rstrip("/")
+        return f"{app}/contacts/{self.settings.portal_id}/record/{type_id}/{quote(record_id)}"
 
     def close(self) -> None:
         self.sdk.close()

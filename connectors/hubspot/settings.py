@@ -45,7 +45,18 @@ class HubSpotSettings(ConnectorSettings):
     """How to reach one HubSpot account (the common bounds, retries, time-out, look-back, quota
     and ``ca_bundle``, are in ``ConnectorSettings``)."""
 
-    base_url: HttpUrl = Field(default=HttpUrl("https://api.hubapi.com"))
+    base_url: HttpUrl = Field(default=HttpUrl("https://api.hubapi.com"), description="API base URL")
+    portal_id: int | None = Field(
+        default=None,
+        ge=1,
+        description="the account's portal (Hub) id, shown in HubSpot under Account & Billing: "
+        "alerts link to the records with it (none set: names without links)",
+    )
+    app_url: HttpUrl = Field(
+        default=HttpUrl("https://app.hubspot.com"),
+        description="HubSpot's web app for record links; https://app-eu1.hubspot.com for an "
+        "account hosted in the EU",
+    )
     auth: Literal["private_app", "oauth"] = Field(
         default="private_app",
         description="private_app: KAM_SYNC_HUBSPOT_TOKEN; oauth: client + refresh token",
@@ -77,18 +88,30 @@ class HubSpotSettings(ConnectorSettings):
         "Neither set: the smallest tier's 250,000. Private-app responses' "
         "X-HubSpot-RateLimit-Daily header replaces it once read",
     )
-    list_page_size: int = Field(default=LIST_LIMIT, ge=1, le=LIST_LIMIT)
-    search_page_size: int = Field(default=SEARCH_LIMIT, ge=1, le=SEARCH_LIMIT)
+    list_page_size: int = Field(
+        default=LIST_LIMIT, ge=1, le=LIST_LIMIT, description="records per list call (max 100)"
+    )
+    search_page_size: int = Field(
+        default=SEARCH_LIMIT, ge=1, le=SEARCH_LIMIT, description="records per search call (max 200)"
+    )
     search_result_cap: int = Field(
         default=10_000, ge=1, description="results one search query can page through"
     )
-    write_batch_size: int = Field(default=BATCH_LIMIT, ge=1, le=BATCH_LIMIT)
+    write_batch_size: int = Field(
+        default=BATCH_LIMIT, ge=1, le=BATCH_LIMIT, description="records per batch update (max 100)"
+    )
     # v4 associations batch read: at most 1,000 ids per request (HubSpot changelog, "Bug Fix:
     # Batch Read Limit for HubSpot Associations API", effective 2025-02-10).
-    associations_batch_size: int = Field(default=1_000, ge=1, le=1_000)
+    associations_batch_size: int = Field(
+        default=1_000, ge=1, le=1_000, description="ids per associations batch read (max 1,000)"
+    )
     # HubSpot documents a 414 for over-long request URIs but not the length; 8,000 bytes is
     # below what common HTTP front ends accept. Longer property lists go in a POST body.
-    max_uri_length: int = Field(default=8_000, ge=256)
+    max_uri_length: int = Field(
+        default=8_000,
+        ge=256,
+        description="longest request URI; longer property lists are sent in a POST body",
+    )
     pull_archived: bool = Field(
         default=True, description="read archived records as deletions on every pull"
     )

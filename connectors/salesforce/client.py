@@ -87,6 +87,11 @@ class SalesforceClient:
         return self._grant
 
     @property
+    def instance_url(self) -> str | None:
+        """The org's instance URL once logged in (no login is made to learn it)."""
+        return self._grant.instance_url if self._grant is not None else None
+
+    @property
     def sf(self) -> Salesforce:
         """The simple-salesforce handle for the current session (logging in when needed)."""
         if self._sf is None:

@@ -30,6 +30,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from urllib.parse import quote
 
 from kam_sync.errors import FatalApiError
 from kam_sync_connectors.base import (
@@ -91,6 +92,15 @@ class SalesforceConnector:
     def amounts_currency(self) -> str | None:
         """The corporate currency pulled amounts were converted to (multi-currency orgs)."""
         return self._puller.corporate_currency
+
+    def record_url(self, object_name: str, record_id: str) -> str | None:
+        """The record's Lightning Experience page on the org's instance (Salesforce Help,
+        "Lightning Experience URL Format": ``/lightning/r/<object>/<id>/view``); None before
+        the connector has logged in (it knows no instance URL then)."""
+        instance = self.client.instance_url
+        if instance is None:
+            return None
+        return f"{instance}/lightning/r/{quote(object_name)}/{quote(record_id)}/view"
 
     def set_write_back_targets(self, object_name: str, fields: Iterable[str]) -> None:
         """Declare the only fields ``push`` may write on ``object_name``."""

@@ -437,6 +437,8 @@ class Puller:
                             partial(_query_more, next_url, headers),
                         )
                     page = self._page(result, request, selection, boundary)
+                    if next_url is None and start == since and "totalSize" in result:
+                        page.expected_total = int(result["totalSize"])
                     if page.records or result.get("done", True):
                         yield page
                     next_url = None if result.get("done", True) else result["nextRecordsUrl"]

@@ -41,7 +41,7 @@ def register_backtest(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
         type=int,
         default=DEFAULT_HORIZON_MONTHS,
         metavar="N",
-        help=f"months after DATE whose won revenue is the outcome (default {DEFAULT_HORIZON_MONTHS})",
+        help="months after DATE whose won revenue is the outcome",
     )
     backtest.add_argument(
         "--rules", metavar="DIR", help="score with the rule files in DIR instead of the project's"
@@ -50,7 +50,7 @@ def register_backtest(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "--format",
         choices=("table", "json", "html"),
         default="table",
-        help="output format (default: table)",
+        help="output format",
     )
     backtest.add_argument(
         "--largest-share",
@@ -58,7 +58,7 @@ def register_backtest(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
         default=DEFAULT_LARGEST_SHARE,
         metavar="SHARE",
         help="precision and recall are measured against this share of accounts with the most "
-        f"revenue in the horizon (default {DEFAULT_LARGEST_SHARE:g}: the top tenth)",
+        "revenue in the horizon (0.1: the top tenth)",
     )
     backtest.add_argument(
         "--open-probability",

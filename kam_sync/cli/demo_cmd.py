@@ -38,9 +38,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "provisions the KAM fields, runs the sync, shows the top key accounts, and runs again "
         "to show that nothing is rewritten.",
     )
-    demo.add_argument("--crm", choices=("salesforce", "hubspot"), default="salesforce")
-    demo.add_argument("--accounts", type=int, default=5_000, help="accounts to seed (default 5000)")
-    demo.add_argument("--seed", type=int, default=7)
+    demo.add_argument(
+        "--crm", choices=("salesforce", "hubspot"), default="salesforce", help="the CRM to emulate"
+    )
+    demo.add_argument("--accounts", type=int, default=5_000, help="accounts to seed")
+    demo.add_argument("--seed", type=int, default=7, help="seed of the generated data")
     demo.add_argument(
         "--dir", type=Path, default=None, help="project folder (default: a new temporary one)"
     )

@@ -6,7 +6,8 @@ import argparse
 import os
 from pathlib import Path
 
-from kam_sync.config.loader import load_project
+from kam_sync.config.alert_urls import webhook_url_issues
+from kam_sync.config.loader import LoadedProject, load_project
 from kam_sync.config.project import PROJECT_FILE
 from kam_sync.config.schemas import schema_modeline, write_schemas
 from kam_sync.config.template import render_project_file
@@ -32,7 +33,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     init.add_argument(
         "directory", nargs="?", default=None, help="project folder (default: --project)"
     )
-    init.add_argument("--crm", choices=registry.crm_names(), default="salesforce")
+    init.add_argument(
+        "--crm", choices=registry.crm_names(), default="salesforce", help="the CRM to sync with"
+    )
     init.add_argument("--force", action="store_true", help="overwrite existing files")
     init.set_defaults(handler=cmd_init)
 
@@ -94,29 +97,41 @@ def create_project(
 def cmd_validate(args: argparse.Namespace) -> int:
     project = load_project(Path(args.project))
     mapping = project.mapping
-    print(f"{project.root / PROJECT_FILE}: valid")
-    print(f"  crm: {project.config.crm.type}")
-    print(
+    # Printed once every check passed: never "valid" followed by an error.
+    lines = [
+        f"{project.root / PROJECT_FILE}: valid",
+        f"  crm: {project.config.crm.type}",
         f"  mapping: {project.files['mapping'].relative_to(project.root)} "
         f"({len(mapping.objects.account.fields)} account fields, "
         f"{len(mapping.objects.opportunity.fields)} opportunity fields, "
-        f"{len(mapping.write_back)} write-back targets)"
-    )
+        f"{len(mapping.write_back)} write-back targets)",
+    ]
     for kind in ("scoring", "governance", "checklist", "stages"):
-        print(f"  {kind}: {project.files[kind].relative_to(project.root)}")
-    print(f"  schedule: '{project.config.schedule.cron}' in {project.config.schedule.timezone}")
-    for warning in project.rules.warnings:  # labels missing, texts longer than their fields
-        print(f"  warning: {warning}")
-    if args.offline:
-        return ExitCode.OK
+        lines.append(f"  {kind}: {project.files[kind].relative_to(project.root)}")
+    lines.append(
+        f"  schedule: '{project.config.schedule.cron}' in {project.config.schedule.timezone}"
+    )
+    # labels missing, texts longer than their fields
+    lines += [f"  warning: {warning}" for warning in project.rules.warnings]
+    webhook_issues, unset = webhook_url_issues(project.config, project.files["project"], os.environ)
+    if webhook_issues:
+        raise ConfigError(webhook_issues)
+    lines += [f"  alerts: {name} is not set here; its webhook would be skipped" for name in unset]
+    if not args.offline:
+        lines.append(_crm_check(project))
+    print("\n".join(lines))
+    return ExitCode.OK
+
+
+def _crm_check(project: LoadedProject) -> str:
+    """The mapping against the CRM, when its credentials are here; raises ConfigError."""
     crm = project.config.crm.type
     known = registry.entry(crm)
     if not known.credentials_available(os.environ):
-        print(
+        return (
             f"  CRM check skipped: no {crm} credentials in the environment or the OS keyring "
             f"({', '.join(known.secret_variables)})"
         )
-        return ExitCode.OK
     from kam_sync.engine.crm_check import check_against_crm
 
     connector = known.connect(project.config.connector_settings(), os.environ)
@@ -126,8 +141,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
         connector.close()
     if issues:
         raise ConfigError(issues)
-    print(f"  the mapping matches the {crm} org/account")
-    return ExitCode.OK
+    return f"  the mapping matches the {crm} org/account"
 
 
 def cmd_schema(args: argparse.Namespace) -> int:

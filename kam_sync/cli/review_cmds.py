@@ -22,6 +22,7 @@ import polars as pl
 
 from kam_sync.cli import review_render as render
 from kam_sync.cli.backtest_cmd import register_backtest
+from kam_sync.cli.lifecycle import run_lifecycle
 from kam_sync.cli.sync_cmds import execute, format_summary
 from kam_sync.config.loader import LoadedProject, load_project
 from kam_sync.config.rule_pack import RulePack
@@ -53,14 +54,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--format",
         choices=("table", "json", "csv", "html"),
         default="table",
-        help="output format (default: table; csv, json and html carry every value in full)",
+        help="output format (csv, json and html carry every value in full)",
     )
     plan.add_argument("--full", action="store_true", help="ignore watermarks and pull everything")
     plan.add_argument(
         "--limit",
         type=int,
         default=DEFAULT_TABLE_ACCOUNTS,
-        help=f"accounts listed in table format (default {DEFAULT_TABLE_ACCOUNTS})",
+        help="accounts listed in table format",
     )
     plan.add_argument(
         "--rules",
@@ -101,6 +102,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
+    # A config error or a refused lock still logs the plan's end line with its exit code.
+    with run_lifecycle("plan"):
+        return _plan(args)
+
+
+def _plan(args: argparse.Namespace) -> int:
     project = load_project(Path(args.project))
     proposed: RulePack | None = None
     inherited: list[str] = []

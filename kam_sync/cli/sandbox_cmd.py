@@ -9,6 +9,7 @@ import threading
 from pathlib import Path
 from types import FrameType
 
+from kam_sync.errors import ExitCode
 from kam_sync.sandbox.faults import FaultSpec, FaultSpecError
 
 
@@ -20,16 +21,20 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         description="A local, stateful emulator of the parts of the Salesforce REST API and "
         "the HubSpot CRM API that kam-sync uses; the real SDKs run against it.",
     )
-    actions = sandbox.add_subparsers(dest="sandbox_command", metavar="ACTION", required=True)
+    actions = sandbox.add_subparsers(
+        dest="sandbox_command", metavar="ACTION", required=True, help="what to do"
+    )
     serve = actions.add_parser(
         "serve",
         help="serve a seeded sandbox CRM until Ctrl-C; prints one JSON line with the base "
         "URL, credentials and (Salesforce) the CA certificate path",
     )
-    serve.add_argument("--crm", choices=("salesforce", "hubspot"), required=True)
+    serve.add_argument(
+        "--crm", choices=("salesforce", "hubspot"), required=True, help="the CRM to emulate"
+    )
     serve.add_argument("--port", type=int, default=0, help="port (default: a free one)")
-    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    serve.add_argument("--accounts", type=int, default=1000, help="accounts to seed (default 1000)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind")
+    serve.add_argument("--accounts", type=int, default=1000, help="accounts to seed")
     serve.add_argument("--seed", type=int, default=1, help="seed of the generated data")
     serve.add_argument(
         "--data",
@@ -48,21 +53,22 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         type=int,
         choices=(100, 190, 250),
         default=190,
-        help="HubSpot requests per ten seconds (default 190)",
+        help="HubSpot requests per ten seconds",
     )
     serve.set_defaults(handler=cmd_serve)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    """Serve until SIGINT or SIGTERM; exit 0 after saving `--data`, 2 for a bad argument."""
+    """Serve until SIGINT or SIGTERM; exit 0 after saving `--data`, 64 for a bad argument, 2
+    for a data file that is not one."""
     try:
         FaultSpec.parse(args.faults)
     except FaultSpecError as exc:
         print(f"kam-sync: error: --faults: {exc}", file=sys.stderr)
-        return 2
+        return ExitCode.USAGE
     if args.accounts < 0:
         print("kam-sync: error: --accounts must be >= 0", file=sys.stderr)
-        return 2
+        return ExitCode.USAGE
     stop = threading.Event()
 
     def _stop(signum: int, frame: FrameType | None) -> None:

@@ -9,7 +9,7 @@ import logging
 import os
 import signal
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import timedelta
@@ -18,14 +18,16 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from kam_sync.cli.lifecycle import RunRecord, exit_code_for, outcome_for, run_lifecycle
 from kam_sync.cli.progress import StepProgress
 from kam_sync.cli.report_cmd import write_after_run
 from kam_sync.config.loader import LoadedProject, load_project
-from kam_sync.engine.alerts import send_alerts
+from kam_sync.engine.alerts import AccountRef, send_alerts
+from kam_sync.engine.failure import RunFailedError
 from kam_sync.engine.lock import RunLock
 from kam_sync.engine.pipeline import RunOptions, RunOutcome, SyncEngine
 from kam_sync.engine.summary import RunSummary
-from kam_sync.errors import ExitCode, KamSyncError
+from kam_sync.errors import ConfigError, ExitCode, KamSyncError
 from kam_sync.store import StateStore, open_store
 from kam_sync.store.writes import retry_items
 from kam_sync_connectors.base import Connector
@@ -36,7 +38,11 @@ log = logging.getLogger(__name__)
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     run = sub.add_parser("run", help="one sync: pull, assess, write back what changed")
-    run.add_argument("--json", action="store_true", help="print the summary as JSON")
+    run.add_argument(
+        "--json",
+        action="store_true",
+        help="print the summary as JSON (a JSON error document when the run fails)",
+    )
     run.add_argument("--full", action="store_true", help="ignore watermarks and pull everything")
     run.set_defaults(handler=cmd_run)
 
@@ -84,19 +90,47 @@ def execute(
 ) -> RunOutcome:
     """Run (or plan) once under the store's run lock; shared by `run`, `plan`, `schedule`, `demo`."""
     options = RunOptions(mode=mode, full=full, stop=_RunStop(stop), on_assessed=on_assessed)
-    with _opened(project, options.stop) as (store, connector):
+    with run_lifecycle(mode) as record, _opened(project, options.stop) as (store, connector):
         progress = StepProgress(enabled=not quiet)
         options.progress = progress
         if mode == "run":
             options.on_finish = partial(
-                send_alerts, project.config.alerts, project=str(project.root)
+                send_alerts,
+                project.config.alerts,
+                project=str(project.root),
+                accounts=partial(
+                    _alerted_accounts,
+                    store,
+                    connector,
+                    project.mapping.objects.account.crm_object,
+                ),
             )
         try:
-            return SyncEngine(project, connector, store).run(options)
+            outcome = SyncEngine(project, connector, store).run(options)
         finally:
             progress.close()
             if mode == "run":
                 write_after_run(project, store)  # report.after_run, however the run ended
+        record.summary = outcome.summary
+        return outcome
+
+
+def _alerted_accounts(
+    store: StateStore, connector: Connector, crm_object: str, account_ids: Sequence[str]
+) -> list[AccountRef]:
+    """The accounts a chat alert names: their names from the store, links from the connector."""
+    refs = []
+    for account_id in account_ids:
+        record = store.get_record("account", account_id)
+        name = record.get("name") if record else None
+        refs.append(
+            AccountRef(
+                account_id,
+                str(name) if name else None,
+                connector.record_url(crm_object, account_id),
+            )
+        )
+    return refs
 
 
 class _RunStop(threading.Event):
@@ -139,16 +173,59 @@ def stopping_on_signals(stop: threading.Event) -> Iterator[None]:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    project = load_project(Path(args.project))
     stop = threading.Event()
-    with stopping_on_signals(stop):
-        outcome = execute(project, "run", full=args.full, quiet=args.json, stop=stop)
+    record = RunRecord(mode="run")
+    try:
+        with run_lifecycle("run") as record:
+            project = load_project(Path(args.project))
+            with stopping_on_signals(stop):
+                outcome = execute(project, "run", full=args.full, quiet=args.json, stop=stop)
+    except BaseException as exc:
+        if args.json:
+            document = error_document(exc, mode="run", run_id=record.run_id)
+            print(json.dumps(document, indent=2, sort_keys=True))
+        raise
     summary = outcome.summary
     if args.json:
         print(json.dumps(summary.to_json(), indent=2, sort_keys=True))
     else:
         print(format_summary(summary))
     return int(summary.exit_code())
+
+
+def error_document(error: BaseException, *, mode: str, run_id: int | None) -> dict[str, Any]:
+    """What `run --json` prints when the run fails: the exit code and what the terminal's error
+    line says, never an unforeseen error's text (it may hold record values)."""
+    code = exit_code_for(error)
+    if isinstance(error, RunFailedError):
+        message: str = error.summary
+    elif isinstance(error, KamSyncError):
+        message = str(error)
+    elif isinstance(error, KeyboardInterrupt):
+        message = "aborted by a second stop request"
+    else:
+        message = f"{mode} failed: {type(error).__name__}"
+    document: dict[str, Any] = {
+        "mode": mode,
+        "run_id": run_id,
+        "status": "failed",
+        "exit_code": code,
+        "headline": outcome_for(code),
+        "error": {"type": type(error).__name__, "message": message},
+    }
+    if isinstance(error, RunFailedError):
+        document["error"] |= {"step": error.step, "cause": error.error_type}
+    if isinstance(error, ConfigError):
+        document["error"]["issues"] = [
+            {
+                "file": str(i.file) if i.file else None,
+                "line": i.line,
+                "col": i.col,
+                "message": i.message,
+            }
+            for i in error.issues
+        ]
+    return document
 
 
 def format_summary(summary: RunSummary) -> str:

@@ -6,12 +6,13 @@ them all at once; a project with any problem never reaches a run.
 
 from __future__ import annotations
 
+import ssl
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from kam_sync.config.issues import ConfigIssue
-from kam_sync.config.located import LocatedDocument, load_located
+from kam_sync.config.located import Loc, LocatedDocument, load_located
 from kam_sync.config.mapping import MappingFile
 from kam_sync.config.project import PROJECT_FILE, ProjectConfig, RuleFiles, project_config_model
 from kam_sync.config.rule_pack import RulePack, load_rule_pack
@@ -20,6 +21,7 @@ from kam_sync.config.text_fit import fit_to_targets
 from kam_sync.config.validate import located_issues, validate_document
 from kam_sync.errors import ConfigError
 from kam_sync_connectors import registry
+from kam_sync_connectors.settings_base import ConnectorSettings
 
 
 @dataclass(slots=True)
@@ -38,6 +40,18 @@ def load_project(root: Path) -> LoadedProject:
     root = root.resolve()
     issues: list[ConfigIssue] = []
     project_path = root / PROJECT_FILE
+    if project_path.is_dir():
+        raise ConfigError(
+            [
+                ConfigIssue(
+                    project_path,
+                    None,
+                    None,
+                    f"{PROJECT_FILE} is a folder, not the project file; remove or rename it, "
+                    f"then create the project with `kam-sync init {root}`",
+                )
+            ]
+        )
     if not project_path.is_file():
         raise ConfigError(
             [
@@ -69,15 +83,78 @@ def load_project(root: Path) -> LoadedProject:
     if isinstance(mapping_rel, str):
         files["mapping"] = root / mapping_rel
         mapping, found = _load_mapping(files["mapping"], crm_hint)
-        issues += found
+        issues += _at_naming_line(found, doc, ("mapping",), files["mapping"])
     for kind, rel in rule_rels.items():
         files[kind] = root / rel
     rules, found = _load_rules({k: files[k] for k in rule_rels}, crm_hint)
+    for kind in rule_rels:
+        found = _at_naming_line(found, doc, ("rules", kind), files[kind])
     issues += found
+    if config is not None and doc is not None:
+        issues += _check_ca_bundle(config, doc, root)
     if issues or config is None or mapping is None or rules is None:
         raise ConfigError(issues or [ConfigIssue(project_path, None, None, "invalid project")])
     rules = fit_to_targets(rules, mapping, files)  # texts cut to their CRM fields, at a word
     return LoadedProject(root=root, config=config, mapping=mapping, rules=rules, files=files)
+
+
+def _at_naming_line(
+    found: list[ConfigIssue], doc: LocatedDocument | None, key: Loc, path: Path
+) -> list[ConfigIssue]:
+    """A file that cannot be opened is reported at the line of kam-sync.yaml that names it
+    (``mapping:``, ``rules.scoring:``), not as a file without a line; when the key is not in
+    the file (a default path), the message says which key's default it is."""
+    out: list[ConfigIssue] = []
+    name = ".".join(str(part) for part in key)
+    for issue in found:
+        if issue.file != path or issue.line is not None or doc is None:
+            out.append(issue)
+            continue
+        shown = _relative(path, doc.path.parent)
+        if key in doc.key_positions:
+            out.append(doc.issue(key, f"{name}: {shown}: {issue.message}"))
+        else:
+            out.append(
+                ConfigIssue(
+                    path, None, None, f"{issue.message} (the default of {name} in {PROJECT_FILE})"
+                )
+            )
+    return out
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)
+
+
+def _check_ca_bundle(config: ProjectConfig, doc: LocatedDocument, root: Path) -> list[ConfigIssue]:
+    """``crm.<name>.ca_bundle`` names a readable PEM CA file, reported at its line. A relative
+    path is under the project folder (as the mapping and rule files are), made absolute here."""
+    settings = config.connector_settings()
+    if not isinstance(settings, ConnectorSettings) or settings.ca_bundle is None:
+        return []
+    given = settings.ca_bundle
+    path = given if given.is_absolute() else root / given
+    key: Loc = ("crm", config.crm.type, "ca_bundle")
+    setting = f"crm.{config.crm.type}.ca_bundle"
+    if path.is_dir():
+        return [doc.issue(key, f"{setting}: {given} is a folder, not a CA bundle file (PEM)")]
+    if not path.is_file():
+        return [
+            doc.issue(
+                key,
+                f"{setting}: no such file: {given}"
+                + ("" if given.is_absolute() else " (relative to the project folder)"),
+            )
+        ]
+    try:
+        ssl.create_default_context(cafile=str(path))
+    except (ssl.SSLError, OSError, ValueError):
+        return [doc.issue(key, f"{setting}: {given} holds no PEM certificates")]
+    settings.ca_bundle = path
+    return []
 
 
 def _crm_hint(doc: LocatedDocument) -> str | None:

@@ -91,11 +91,17 @@ def load_located(
     issues: list[ConfigIssue] = []
     if text is None:
         try:
-            text = path.read_text(encoding="utf-8")
+            raw = path.read_bytes()
         except FileNotFoundError:
             return None, [ConfigIssue(path, None, None, "file not found")]
-        except (OSError, UnicodeDecodeError) as exc:
-            return None, [ConfigIssue(path, None, None, f"cannot read file: {exc}")]
+        except IsADirectoryError:
+            return None, [ConfigIssue(path, None, None, "is a folder, not a file")]
+        except OSError as exc:
+            return None, [ConfigIssue(path, None, None, f"cannot read file: {exc.strerror}")]
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            return None, [not_utf8_issue(path, raw, exc)]
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
@@ -108,6 +114,22 @@ def load_located(
         return doc, issues
     doc.data = _build(node, (), doc, issues)
     return doc, issues
+
+
+def not_utf8_issue(path: Path, raw: bytes, error: UnicodeDecodeError) -> ConfigIssue:
+    """The line and column of the first byte that is not UTF-8 (not Python's byte offset)."""
+    before = raw[: error.start]
+    line = before.count(b"\n") + 1
+    line_start = before.rfind(b"\n") + 1
+    column = len(before[line_start:].decode("utf-8", errors="replace")) + 1
+    bad = raw[error.start : error.end].hex(" ")
+    return ConfigIssue(
+        path,
+        line,
+        column,
+        f"the file is not UTF-8: byte {bad} cannot be read here; save the file as UTF-8 "
+        "(an editor's 'Save with encoding' or `iconv -f latin1 -t utf-8`)",
+    )
 
 
 def _syntax_issue(path: Path, text: str, exc: yaml.MarkedYAMLError) -> ConfigIssue:

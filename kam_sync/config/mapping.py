@@ -97,8 +97,8 @@ class ObjectMapping(BaseModel):
 class ObjectsSection(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    account: ObjectMapping
-    opportunity: ObjectMapping
+    account: ObjectMapping = Field(description="the CRM object read as canonical accounts")
+    opportunity: ObjectMapping = Field(description="the CRM object read as canonical opportunities")
 
 
 class WriteBackTarget(BaseModel):
@@ -106,12 +106,21 @@ class WriteBackTarget(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    crm: str = Field(min_length=1)
-    type: WriteBackType
-    label: str | None = None
-    length: int | None = Field(default=None, ge=1, le=131_072)
-    precision: int | None = Field(default=None, ge=1, le=18)
-    scale: int | None = Field(default=None, ge=0, le=17)
+    crm: str = Field(min_length=1, description="the CRM field (API name / property name)")
+    type: WriteBackType = Field(
+        description="the field's type: picklist, multipicklist, number, percent, text, "
+        "longtext, date, datetime or checkbox"
+    )
+    label: str | None = Field(default=None, description="the field's label (provision)")
+    length: int | None = Field(
+        default=None, ge=1, le=131_072, description="text length in characters (provision)"
+    )
+    precision: int | None = Field(
+        default=None, ge=1, le=18, description="number: digits in all (provision)"
+    )
+    scale: int | None = Field(
+        default=None, ge=0, le=17, description="number: digits after the point (provision)"
+    )
     values: dict[str, str] | None = Field(
         default=None, description="canonical value -> CRM picklist value (picklist types only)"
     )
@@ -134,7 +143,7 @@ class MappingFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     crm: str = Field(description="the CRM this mapping is for: a CRM of the connector registry")
-    objects: ObjectsSection
+    objects: ObjectsSection = Field(description="the CRM objects read: account and opportunity")
     write_back: dict[str, WriteBackTarget] = Field(
         description="KAM output -> CRM field; the allow-list of everything kam-sync may write"
     )

@@ -47,10 +47,14 @@ def _crm_section_model(crm: registry.CrmEntry) -> type[CrmSection]:
         f"CrmSection_{crm.name}",
         __base__=CrmSection,
         __doc__=f"The CRM section of a {crm.name} project.",
-        type=(name, ...),
+        type=(name, Field(description=f"the CRM: {crm.name}")),
         settings=(
             crm.settings_model,
-            Field(default_factory=crm.settings_model, alias=crm.name),
+            Field(
+                default_factory=crm.settings_model,
+                alias=crm.name,
+                description=f"how to reach the {crm.name} account, and the bounds of its API use",
+            ),
         ),
     )
 
@@ -80,7 +84,10 @@ def crm_section_annotation(crms: tuple[registry.CrmEntry, ...]) -> Any:
     unknown = create_model(
         "CrmSection_unknown",
         __config__=ConfigDict(extra="allow", json_schema_extra=_never_valid),
-        type=(names, ...),
+        type=(
+            names,
+            Field(description=f"the CRM: {', '.join(c.name for c in crms)}"),
+        ),
     )
     members = tuple(Annotated[_crm_section_model(c), Tag(f"[{c.name}]")] for c in crms)
     return Annotated[
@@ -94,10 +101,18 @@ class RuleFiles(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    scoring: str = "rules/scoring.yaml"
-    governance: str = "rules/governance.yaml"
-    checklist: str = "rules/checklist.yaml"
-    stages: str = "rules/stages.yaml"
+    scoring: str = Field(
+        default="rules/scoring.yaml", description="factors, weights, classification and tiers"
+    )
+    governance: str = Field(
+        default="rules/governance.yaml", description="key-list cap, anti-flapping, growth alerts"
+    )
+    checklist: str = Field(
+        default="rules/checklist.yaml", description="the account-plan checklist questions"
+    )
+    stages: str = Field(
+        default="rules/stages.yaml", description="plan-stage gates, review cadence, team roles"
+    )
 
 
 class StoreSection(BaseModel):
@@ -160,7 +175,12 @@ class ScheduleSection(BaseModel):
         default="0 2 * * *", description="five-field crontab: minute hour day month weekday"
     )
     timezone: str = Field(default="UTC", description="IANA time zone, e.g. Europe/Berlin")
-    misfire_grace_minutes: int = Field(default=120, ge=1, le=24 * 60)
+    misfire_grace_minutes: int = Field(
+        default=120,
+        ge=1,
+        le=24 * 60,
+        description="a run missed (kam-sync was down) still runs, once, within this many minutes",
+    )
 
     @field_validator("timezone")
     @classmethod
@@ -226,16 +246,57 @@ class SyncSection(BaseModel):
     )
 
 
+# Slack: a section block's text holds at most 3,000 characters (api.slack.com/reference/
+# block-kit/blocks, "Section block"); Teams: a message at most about 28 KB
+# (learn.microsoft.com, "Create an Incoming Webhook", limits). Alerts name this many accounts
+# each, which keeps both well inside.
+DEFAULT_ALERT_ACCOUNTS = 10
+
+
 class AlertHook(BaseModel):
     """Where run-level alerts (list growth, quota stop, failures) are sent."""
 
     model_config = ConfigDict(extra="forbid")
 
-    type: Literal["log", "webhook"]
+    type: Literal["log", "webhook"] = Field(
+        description="log: a warning in the run's log; webhook: an HTTP POST to the URL in url_env"
+    )
     url_env: str | None = Field(
         default=None,
         description="webhook: the environment variable holding the URL (URLs often embed tokens)",
         pattern=r"^[A-Z_][A-Z0-9_]*$",
+    )
+    format: Literal["generic", "slack", "teams"] = Field(
+        default="generic",
+        description="webhook body: generic JSON, a Slack incoming-webhook message (text and "
+        "blocks), or a Microsoft Teams workflow message (an Adaptive Card)",
+    )
+    timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        le=600,
+        description="webhook: total time for one delivery, retries and a slow server included; "
+        "then it is given up and the run goes on",
+    )
+    retry_max_attempts: int = Field(
+        default=3,
+        ge=1,
+        le=10,
+        description="webhook: attempts on connection errors, time-outs, 429 and 5xx answers",
+    )
+    retry_wait_seconds: float = Field(
+        default=2.0,
+        ge=0,
+        le=60,
+        description="webhook: first wait before a retry (doubles; a Retry-After is honoured "
+        "within timeout_seconds)",
+    )
+    max_accounts: int = Field(
+        default=DEFAULT_ALERT_ACCOUNTS,
+        ge=0,
+        le=50,
+        description="webhook: accounts named (with links to their records) per alert; the rest "
+        "are counted",
     )
 
     @model_validator(mode="after")
@@ -250,15 +311,31 @@ class ProjectConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    version: Literal[1] = 1
-    crm: CrmSection
+    version: Literal[1] = Field(default=1, description="file format version")
+    crm: CrmSection = Field(
+        description="which CRM (type) and how to reach it (the section named like the type)"
+    )
     mapping: str = Field(description="mapping file, relative to the project folder")
-    rules: RuleFiles = Field(default_factory=RuleFiles)
-    store: StoreSection = Field(default_factory=StoreSection)
-    schedule: ScheduleSection = Field(default_factory=ScheduleSection)
-    sync: SyncSection = Field(default_factory=SyncSection)
-    report: ReportSection = Field(default_factory=ReportSection)
-    alerts: list[AlertHook] = Field(default_factory=lambda: [AlertHook(type="log")])
+    rules: RuleFiles = Field(
+        default_factory=RuleFiles, description="the rule files, relative to the project folder"
+    )
+    store: StoreSection = Field(
+        default_factory=StoreSection, description="the state store (SQLite or PostgreSQL)"
+    )
+    schedule: ScheduleSection = Field(
+        default_factory=ScheduleSection, description="when `kam-sync schedule` runs the sync"
+    )
+    sync: SyncSection = Field(
+        default_factory=SyncSection, description="bounds of one run that do not depend on the CRM"
+    )
+    report: ReportSection = Field(
+        default_factory=ReportSection,
+        description="the HTML report of the portfolio and the runs (`kam-sync report`)",
+    )
+    alerts: list[AlertHook] = Field(
+        default_factory=lambda: [AlertHook(type="log")],
+        description="where run-level alerts go: the log, and webhooks (generic, Slack, Teams)",
+    )
 
     def connector_settings(self) -> BaseModel:
         """The settings of the CRM this project uses (its registry entry's settings model)."""
@@ -271,7 +348,10 @@ def _project_config_model(crms: tuple[registry.CrmEntry, ...]) -> type[ProjectCo
         "ProjectConfig",
         __base__=ProjectConfig,
         __doc__=ProjectConfig.__doc__,
-        crm=(crm_section_annotation(crms), ...),
+        crm=(
+            crm_section_annotation(crms),
+            Field(description=ProjectConfig.model_fields["crm"].description),
+        ),
     )
 
 

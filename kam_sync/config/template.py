@@ -46,6 +46,9 @@ report:
 # Where run-level alerts go: the log, and optionally a webhook whose URL is in an env variable.
 alerts:
   - type: log
+  # - type: webhook
+  #   url_env: KAM_SYNC_SLACK_WEBHOOK   # the variable holding the URL (URLs hold tokens)
+  #   format: slack                      # generic | slack | teams
 """
 
 SALESFORCE_BLOCK = """\

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any, Protocol, TypeVar, cast
 
 import polars as pl
 
@@ -27,6 +27,7 @@ from kam_sync.canonical import ACCOUNT_FIELDS, KAM_OUTPUT_FIELDS
 from kam_sync.config.conditions import compile_condition, filter_records
 from kam_sync.config.loader import LoadedProject
 from kam_sync.config.mapping import FILTER_SCHEMAS, ObjectMapping
+from kam_sync.engine import run_context
 from kam_sync.engine.crm_check import preflight
 from kam_sync.engine.failure import RunFailedError, log_failure
 from kam_sync.engine.frames import load_snapshot
@@ -64,6 +65,7 @@ from kam_sync_connectors.base import (
     PushStoppedError,
     RecordUpdate,
 )
+from kam_sync_connectors.registry import entry
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +75,14 @@ def _peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-Progress = Callable[[str, int, int | None], None]
+class Progress(Protocol):
+    """``progress(step, done, total, detail)``: ``total`` None where unknown (a pull), ``detail``
+    a short live note (the push's write calls while a chunk is in flight)."""
+
+    def __call__(
+        self, step: str, done: int, total: int | None, detail: str | None = None
+    ) -> None: ...
+
 
 ACCOUNT_INPUT_COLUMNS = tuple(name for name in ACCOUNT_FIELDS if name not in KAM_OUTPUT_FIELDS)
 # The opportunity columns the rules engine reads (metrics); the rest stay in the store.
@@ -164,7 +173,7 @@ class SyncEngine:
         self.connector = connector
         self.store = store
         self.clock = clock
-        self.step = "start"  # the step running now, named in the error if the run fails
+        self._step = "start"  # the step running now, named in the error if the run fails
         mapping = project.mapping
         self.account_crm_object = mapping.objects.account.crm_object
         self.targets = mapping.write_back
@@ -175,6 +184,16 @@ class SyncEngine:
         self._overlay: StateStore | None = None
         # In a plan, the ids its pull saw deleted, by object (the overlay cannot hold them all).
         self._plan_deleted: dict[str, set[str]] = {}
+
+    @property
+    def step(self) -> str:
+        return self._step
+
+    @step.setter
+    def step(self, name: str) -> None:
+        # Log lines carry the step too (kam_sync.engine.run_context).
+        self._step = name
+        run_context.set_step(name)
 
     # -- the run -------------------------------------------------------------------------------
 
@@ -190,6 +209,15 @@ class SyncEngine:
             )
         run_id = self.store.begin_run(as_of=as_of, mode=options.mode)
         summary = RunSummary(run_id=run_id, mode=options.mode, as_of=as_of, started_at=self.clock())
+        run_context.begin_run(run_id)
+        log.info(
+            "%s #%d started",
+            options.mode,
+            run_id,
+            extra={
+                "fields": {"mode": options.mode, "full": options.full, "as_of": as_of.isoformat()}
+            },
+        )
         summary.max_quarantined_percent = self.project.config.sync.max_quarantined_percent
         outcome = RunOutcome(summary=summary)
         # A plan keeps what it pulls in a scratch store, read over the real snapshot, and leaves
@@ -323,6 +351,7 @@ class SyncEngine:
         )
         normalizer = self._normalizers[object_name]
         pulled = deleted = quarantined = 0
+        expected: int | None = None  # the records the CRM said the pull matches, if it said
         log.info(
             "pulling %s (%s) %s",
             object_name,
@@ -375,8 +404,11 @@ class SyncEngine:
                         )
             pulled += len(page.records)
             quarantined += len(bad)
+            if page.expected_total is not None:
+                expected = page.expected_total
             if options.progress:
-                options.progress(f"pull {object_name}", pulled, None)
+                total = max(expected, pulled) if expected is not None else None
+                options.progress(f"pull {object_name}", pulled, total)
             if options.stop.is_set():
                 raise RunInterrupted(f"stopped after storing {pulled} pulled {object_name} records")
         summary.pulled[object_name] = pulled
@@ -576,7 +608,11 @@ class SyncEngine:
                 )
             stopped: PushStoppedError | None = None
             try:
-                results = self.connector.push(crm_object, updates, should_stop=options.stop.is_set)
+                results = self.connector.push(
+                    crm_object,
+                    updates,
+                    should_stop=self._push_ticker(options, start, len(chunk), total),
+                )
             except PushStoppedError as exc:
                 # Record what this push did write before stopping, or the next run would take
                 # our own writes for a person's edits.
@@ -622,6 +658,33 @@ class SyncEngine:
                 raise RunInterrupted(
                     f"stopped after writing {start + len(chunk)} of {total} accounts"
                 )
+
+    def _push_ticker(
+        self, options: RunOptions, start: int, size: int, total: int
+    ) -> Callable[[], bool]:
+        """The push's ``should_stop``, asked between batches: also shows live progress while a
+        chunk is in flight, the write calls made so far and the accounts they wrote, estimated
+        from the calls the CRM's registry entry says the chunk costs (exact again when the
+        chunk's results are in)."""
+        progress = options.progress
+        if progress is None:
+            return options.stop.is_set
+        config = self.project.config
+        crm = entry(config.crm.type)
+        expected = sum(crm.estimate_write_calls(config.connector_settings(), size).values())
+        before = self._write_calls()
+
+        def should_stop() -> bool:
+            calls = self._write_calls()
+            sent = min(size, size * (calls - before) // expected) if expected else 0
+            detail = f"{calls} write call{'s' if calls != 1 else ''}"
+            progress("push", start + sent, total, detail=detail)
+            return options.stop.is_set()
+
+        return should_stop
+
+    def _write_calls(self) -> int:
+        return sum(n for kind, n in self.connector.quota().calls_by_kind.items() if "write" in kind)
 
 
 def _check_stop(options: RunOptions, where: str) -> None:

@@ -106,6 +106,9 @@ class AcmeConnector:
     def amounts_currency(self) -> str | None:
         return None
 
+    def record_url(self, object_name: str, record_id: str) -> str | None:
+        return None
+
     def close(self) -> None:
         self.closed = True
 

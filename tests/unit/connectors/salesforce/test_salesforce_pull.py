@@ -105,6 +105,7 @@ def test_pages_follow_next_records_url_and_flatten_relationships_and_team_roles(
     )
 
     assert [len(p.records) for p in pages] == [2, 1]
+    assert [p.expected_total for p in pages] == [3, None]  # the progress bar's total
     first = pages[0].records[0]
     assert first["Owner.Name"] == "Ada"
     assert first["AnnualRevenue"] == Decimal("1250000.35")  # exact, never a float
