@@ -33,6 +33,7 @@ from kam_sync.config.secret_lookup import secret_lookup
 from kam_sync.errors import AuthError, FatalApiError
 from kam_sync_connectors.base import (
     CustomFieldSpec,
+    DoctorCheck,
     ObjectDescription,
     Page,
     ProvisionReport,
@@ -83,10 +84,8 @@ class HubSpotConnector:
         require_secure_url(str(settings.base_url), "crm.hubspot.base_url", connector=self.name)
         environ = secret_lookup(environ)
         self.settings = settings
-        self.sdk = HubSpotSdk(
-            str(settings.base_url),
-            ca_cert=ca_bundle_path(settings.ca_bundle, environ, setting="crm.hubspot.ca_bundle"),
-        )
+        self.ca_cert = ca_bundle_path(settings.ca_bundle, environ, setting="crm.hubspot.ca_bundle")
+        self.sdk = HubSpotSdk(str(settings.base_url), ca_cert=self.ca_cert)
         self.limiter = RateLimiter(
             per_window=settings.rate_limit_tier,
             window_seconds=settings.rate_limit_window_seconds,
@@ -188,6 +187,12 @@ class HubSpotConnector:
         if writer.interrupted:
             raise PushStoppedError("interrupted", ordered)
         return ordered
+
+    def diagnose(self) -> list[DoctorCheck]:
+        """For ``kam-sync doctor``: connection, token, scopes, budget (see doctor.py)."""
+        from kam_sync_connectors.hubspot.doctor import diagnose
+
+        return diagnose(self)
 
     def provision(self, fields: Sequence[CustomFieldSpec]) -> ProvisionReport:
         return self.properties.provision(fields)

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from kam_sync import __version__
 from kam_sync.cli import (
     demo_cmd,
+    doctor_cmd,
     project_cmds,
     provision_cmd,
     sandbox_cmd,
@@ -36,7 +37,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"kam-sync {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (project_cmds, sync_cmds, provision_cmd, schedule_cmd, demo_cmd, sandbox_cmd):
+    for module in (
+        project_cmds,
+        sync_cmds,
+        provision_cmd,
+        doctor_cmd,
+        schedule_cmd,
+        demo_cmd,
+        sandbox_cmd,
+    ):
         module.register(sub)
     for command_parser in sub.choices.values():
         _add_common_options(command_parser)
