@@ -62,6 +62,10 @@ class FieldDef:
     picklist_labels: tuple[str, ...] = ()
     inline_help_text: str | None = None
 
+    def __post_init__(self) -> None:
+        # A data file (`--data`, `--state-dir`) gives lists back; the field stays hashable.
+        object.__setattr__(self, "picklist_labels", tuple(self.picklist_labels))
+
     def describe(self) -> dict[str, Any]:
         """The DescribeField JSON of this field."""
         labels = (

@@ -47,3 +47,37 @@ def test_a_restarted_hubspot_sandbox_keeps_its_token_and_data(tmp_path: Path) ->
         assert second.credentials["access_token"] == token
         record = second.app.store.companies.records[int(company)]
         assert second.app.store.companies.value(record, "name") == "Renamed"
+
+
+def test_fields_provisioned_before_a_restart_keep_their_value_labels(tmp_path: Path) -> None:
+    from kam_sync_connectors.base import CustomFieldSpec
+    from kam_sync_connectors.salesforce import SalesforceSettings, connect
+
+    spec = CustomFieldSpec(
+        "Account",
+        "KAM_Checklist_Answers__c",
+        "KAM Checklist Answers",
+        "multipicklist",
+        values=("needs_01", "needs_02"),
+        labels=("Top three priorities?", "Which priorities do we serve?"),
+        exact_values=True,
+        access="read",
+    )
+    state = tmp_path / "state"
+    for _ in range(2):
+        with running_sandbox("salesforce", accounts=3, state_dir=state, kam_inputs=False) as h:
+            connector = connect(
+                SalesforceSettings(
+                    login_url=h.base_url, auth="client_credentials", ca_bundle=h.ca_cert_path
+                ),
+                {
+                    "KAM_SYNC_SF_CLIENT_ID": h.credentials["client_id"],
+                    "KAM_SYNC_SF_CLIENT_SECRET": h.credentials["client_secret"],
+                },
+            )
+            report = connector.provision([spec])
+            assert not report.problems, report.problems
+            field = h.app.store.schema.get("Account").get(spec.name)
+            assert field.picklist_labels == spec.labels
+            hash(field)
+    assert report.unchanged == ["Account.KAM_Checklist_Answers__c"]
