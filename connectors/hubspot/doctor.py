@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import requests
 
-from kam_sync.errors import KamSyncError, QuotaExhaustedError
+from kam_sync.errors import AuthError, KamSyncError, QuotaExhaustedError
 from kam_sync_connectors.base import DoctorCheck
 
 if TYPE_CHECKING:
@@ -31,6 +31,12 @@ REQUIRED_SCOPES = {
 # Needed only by `kam-sync provision` (an admin's app may hold it instead).
 PROVISION_SCOPES = {"crm.schemas.companies.write": "create the KAM properties (provision)"}
 TIMEOUT_SECONDS = 30
+AUTH_FIXES = {
+    "private_app": "copy the private app's access token (Settings > Integrations > Private "
+    "apps > the app > Auth) into KAM_SYNC_HUBSPOT_TOKEN",
+    "oauth": "install the OAuth app again and set KAM_SYNC_HUBSPOT_CLIENT_ID, "
+    "KAM_SYNC_HUBSPOT_CLIENT_SECRET and the new KAM_SYNC_HUBSPOT_REFRESH_TOKEN",
+}
 
 
 def diagnose(connector: HubSpotConnector) -> list[DoctorCheck]:
@@ -41,13 +47,18 @@ def diagnose(connector: HubSpotConnector) -> list[DoctorCheck]:
     checks: list[DoctorCheck] = []
     try:
         token = connector.tokens.access_token()
+    except AuthError as exc:
+        checks.append(
+            DoctorCheck("auth", False, f"{settings.auth}: {exc}", AUTH_FIXES[settings.auth])
+        )
+        return checks
     except KamSyncError as exc:
         checks.append(
             DoctorCheck(
-                "auth",
+                "connection",
                 False,
-                f"{settings.auth}: {exc}",
-                "set the variables named above (or their keyring entries)",
+                f"{base}: {exc}",
+                "check crm.hubspot.base_url, the network, HTTPS_PROXY and crm.hubspot.ca_bundle",
             )
         )
         return checks
@@ -55,7 +66,10 @@ def diagnose(connector: HubSpotConnector) -> list[DoctorCheck]:
     if failure is not None:
         checks.append(failure)
         return checks
-    checks.append(DoctorCheck("connection", True, f"{base} answers over a trusted connection"))
+    over = (
+        "over TLS, certificate trusted" if base.startswith("https:") else "(plain http, loopback)"
+    )
+    checks.append(DoctorCheck("connection", True, f"{base} answers {over}"))
     checks.append(DoctorCheck("auth", True, f"{settings.auth} token accepted"))
     scopes = set(info.get("scopes") or ())
     missing = {s: why for s, why in REQUIRED_SCOPES.items() if s not in scopes}
@@ -121,10 +135,7 @@ def _token_info(
             "auth",
             False,
             f"HubSpot refused the {connector.settings.auth} token ({response.status_code})",
-            "create a new token for the app (Settings > Integrations > Private apps) and set "
-            "KAM_SYNC_HUBSPOT_TOKEN"
-            if connector.settings.auth == "private_app"
-            else "authorize the OAuth app again and set KAM_SYNC_HUBSPOT_REFRESH_TOKEN",
+            AUTH_FIXES[connector.settings.auth],
         )
     if response.status_code != 200:
         return {}, DoctorCheck(

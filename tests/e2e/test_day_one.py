@@ -131,3 +131,40 @@ def test_a_new_org_is_provisioned_checked_and_run_and_ticked_questions_move_the_
             >= stages.index("action_plan")
             > rank(before[account][STAGE[crm]])
         )
+
+        # The checklist changes: one question added, one reworded, one removed.
+        checklist = project / "rules" / "checklist.yaml"
+        text = checklist.read_text()
+        for old, new in (
+            (
+                "Can we state in one sentence the value we bring the customer today?",
+                "Can we say in one sentence what value we bring the customer today?",
+            ),
+            (
+                "      - id: value_08\n"
+                "        text: Does our pricing reflect the size and length of the relationship?\n",
+                "",
+            ),
+            (
+                "      - id: unknowns_06\n",
+                "      - id: unknowns_07\n        text: Do we know who else the customer "
+                "is talking to?\n      - id: unknowns_06\n",
+            ),
+        ):
+            assert old in text
+            text = text.replace(old, new)
+        checklist.write_text(text)
+        stale = _cli(project, "validate", env=env)
+        assert stale.returncode == 2
+        assert "out of date with rules/checklist.yaml" in stale.stderr
+        assert "unknowns_07" in stale.stderr and "value_08" in stale.stderr
+        updated = _cli(project, "provision", env=env)
+        assert updated.returncode == 0, updated.stdout + updated.stderr
+        assert ANSWERS[crm] in updated.stdout.split("updated:", 1)[1].splitlines()[0]
+        assert _cli(project, "validate", env=env).returncode == 0
+        # The account keeps its ticks; the removed question no longer counts and the new one
+        # is not answered yet: 56 of 57.
+        third = _cli(project, "run", "--json", env=env)
+        assert third.returncode in (0, 3), third.stderr
+        completion = float(hands.kam_values()[account][COMPLETION[crm]])
+        assert completion == pytest.approx(100 * 56 / 57, abs=0.01)
