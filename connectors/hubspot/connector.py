@@ -115,7 +115,12 @@ class HubSpotConnector:
         self.tokens: TokenSource = credentials_from_env(settings, environ, self._refresh_oauth)
         self.caller.tokens = self.tokens
         self.properties = PropertyService(
-            self.caller, self.sdk, group_name=PROPERTY_GROUP, group_label=PROPERTY_GROUP_LABEL
+            self.caller,
+            self.sdk,
+            group_name=PROPERTY_GROUP,
+            group_label=PROPERTY_GROUP_LABEL,
+            max_options=settings.enumeration_max_options,
+            option_max_characters=settings.option_max_characters,
         )
         self.puller = Puller(self.caller, self.sdk, settings)
         self._write_targets: dict[str, frozenset[str]] = {}

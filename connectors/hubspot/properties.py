@@ -117,11 +117,15 @@ class PropertyService:
         *,
         group_name: str,
         group_label: str,
+        max_options: int = MAX_OPTIONS,
+        option_max_characters: int = OPTION_MAX_CHARACTERS,
     ) -> None:
         self.caller = caller
         self.sdk = sdk
         self.group_name = group_name
         self.group_label = group_label
+        self.max_options = min(max_options, MAX_OPTIONS)
+        self.option_max_characters = min(option_max_characters, OPTION_MAX_CHARACTERS)
         self._cache: dict[str, ObjectDescription] = {}
 
     def describe(self, object_type: str, *, fresh: bool = False) -> ObjectDescription:
@@ -204,10 +208,11 @@ class PropertyService:
     ) -> None:
         where = f"{object_type}.{spec.name}"
         hs_type, field_type = HUBSPOT_TYPES[spec.type]
-        wanted = _options(spec)
-        if len(wanted) > MAX_OPTIONS:
+        wanted = _options(spec, self.option_max_characters)
+        if len(wanted) > self.max_options:
             report.problems.append(
-                f"{where}: {len(wanted)} options, more than the {MAX_OPTIONS} HubSpot allows"
+                f"{where}: {len(wanted)} options, more than the {self.max_options} a property "
+                "may hold (enumeration_max_options)"
             )
             return
         if current is None:
@@ -313,7 +318,7 @@ class Option:
     hidden: bool = False
 
 
-def _options(spec: CustomFieldSpec) -> list[Option]:
+def _options(spec: CustomFieldSpec, max_characters: int = OPTION_MAX_CHARACTERS) -> list[Option]:
     if spec.type == "checkbox":
         return [Option(value, label) for value, label in BOOL_OPTIONS]
     if spec.type not in ("picklist", "multipicklist"):
@@ -326,7 +331,7 @@ def _options(spec: CustomFieldSpec) -> list[Option]:
     )
     options = []
     for value, label, text in zip(spec.values, labels, descriptions, strict=True):
-        room = OPTION_MAX_CHARACTERS - len(value) - len(text)
+        room = max_characters - len(value) - len(text)
         options.append(Option(value, shorten(label, max(room, 1)), text))
     return options
 
