@@ -505,7 +505,8 @@ def synced_values(have: list[dict[str, Any]], wanted: list[dict[str, Any]]) -> l
         merged = {**(current or {}), **entry}
         if current is not None:
             merged["fullName"] = current.get("fullName", entry["fullName"])
-        merged.pop("isActive", None)
+        if current is not None and "isActive" in current:
+            merged["isActive"] = True  # a question that came back is offered again
         result.append(merged)
     for retired in existing.values():
         result.append({**retired, "isActive": False})

@@ -289,3 +289,33 @@ def test_describe_marks_the_custom_fields_whose_tooling_description_names_kam_sy
     assert not fields["Name"].provisioned
     # the descriptions are read once per object, like the describe
     assert sf.quota().calls_by_kind["tooling"] == 1
+
+
+def test_checklist_values_are_relabelled_added_and_retired_in_one_patch() -> None:
+    from kam_sync_connectors.salesforce.provision import picklist_entries, synced_values
+
+    spec = CustomFieldSpec(
+        "Account",
+        "KAM_Checklist_Answers__c",
+        "KAM Checklist Answers",
+        "multipicklist",
+        values=("needs_01", "value_01"),
+        labels=("What are the three priorities?", "x" * 300),
+        exact_values=True,
+        access="read",
+    )
+    have = [
+        {"fullName": "needs_01", "label": "Old wording?", "default": False, "isActive": True},
+        {"fullName": "needs_02", "label": "Removed?", "default": False, "isActive": True},
+    ]
+    wanted = picklist_entries(spec, 255)
+    values = synced_values(have, wanted)
+    assert [(v["fullName"], v.get("isActive")) for v in values] == [
+        ("needs_01", True),
+        ("value_01", None),
+        ("needs_02", False),
+    ]
+    assert values[0]["label"] == "What are the three priorities?"
+    assert len(values[1]["label"]) == 255 and values[1]["label"].endswith("\u2026")
+    # once in step, nothing changes
+    assert synced_values(values, wanted) == values
