@@ -22,8 +22,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     provision = sub.add_parser(
         "provision",
         help="create the KAM input and write-back fields in the CRM (idempotent), give the "
-        "integration user and sales users access, print the admin's remaining steps, then "
-        "check the mapping against the CRM",
+        "integration user access and (Salesforce) make a permission set for sales users, print "
+        "the admin's remaining steps, then check the mapping against the CRM",
     )
     provision.add_argument(
         "--no-inputs",
