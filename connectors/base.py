@@ -143,6 +143,18 @@ class CustomFieldSpec:
     values: tuple[str, ...] = ()  # picklist values as the CRM stores them
     labels: tuple[str, ...] = ()  # display labels, same order as values (HubSpot options)
     description: str = ""
+    # What a person sees next to the field: what it means, who fills it in, the values.
+    help_text: str = ""
+    # One text per value (same order as values), kept with the value (Salesforce: the picklist
+    # value's description; HubSpot: the option's description). Connectors shorten ``labels``
+    # to their CRM's documented limit; the full text lives here.
+    value_descriptions: tuple[str, ...] = ()
+    # The values are kam-sync's own (the checklist questions): provisioning relabels values
+    # whose label changed and retires values no longer listed, instead of only adding.
+    exact_values: bool = False
+    # What the integration user needs: "edit" for the write-back fields, "read" for the inputs
+    # people fill in (which people may edit and kam-sync only reads).
+    access: Literal["edit", "read"] = "edit"
 
 
 @dataclass(slots=True)
@@ -153,6 +165,18 @@ class ProvisionReport:
     updated: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    # What an admin still has to do in the CRM's setup (assign access, show the fields).
+    admin_steps: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class DoctorCheck:
+    """One check of ``kam-sync doctor``: what was checked, whether it holds, and the fix."""
+
+    name: str
+    ok: bool
+    detail: str
+    fix: str = ""
 
 
 class PushStoppedError(KamSyncError):
@@ -248,6 +272,12 @@ class Connector(Protocol):
 
     def provision(self, fields: Sequence[CustomFieldSpec]) -> ProvisionReport:
         """Create the custom fields (idempotently) and give the integration user access."""
+        ...
+
+    def diagnose(self) -> list[DoctorCheck]:
+        """For ``kam-sync doctor``: the connection and TLS, the auth flow, the user's
+        permissions or the token's scopes, and the API budget left, each with its fix. Reads
+        only; raises nothing for a failed check (a check that cannot run is a failed check)."""
         ...
 
     def mapped_field_problems(self, object_name: str, fields: Sequence[str]) -> list[str]:

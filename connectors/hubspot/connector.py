@@ -34,6 +34,7 @@ from kam_sync.config.secret_lookup import secret_lookup
 from kam_sync.errors import AuthError, FatalApiError
 from kam_sync_connectors.base import (
     CustomFieldSpec,
+    DoctorCheck,
     ObjectDescription,
     Page,
     ProvisionReport,
@@ -87,10 +88,8 @@ class HubSpotConnector:
         environ = secret_lookup(environ)
         self.settings = settings
         self._sleep = sleep
-        self.sdk = HubSpotSdk(
-            str(settings.base_url),
-            ca_cert=ca_bundle_path(settings.ca_bundle, environ, setting="crm.hubspot.ca_bundle"),
-        )
+        self.ca_cert = ca_bundle_path(settings.ca_bundle, environ, setting="crm.hubspot.ca_bundle")
+        self.sdk = HubSpotSdk(str(settings.base_url), ca_cert=self.ca_cert)
         self.limiter = RateLimiter(
             per_window=settings.rate_limit_tier,
             window_seconds=settings.rate_limit_window_seconds,
@@ -120,7 +119,12 @@ class HubSpotConnector:
         self.tokens: TokenSource = credentials_from_env(settings, environ, self._refresh_oauth)
         self.caller.tokens = self.tokens
         self.properties = PropertyService(
-            self.caller, self.sdk, group_name=PROPERTY_GROUP, group_label=PROPERTY_GROUP_LABEL
+            self.caller,
+            self.sdk,
+            group_name=PROPERTY_GROUP,
+            group_label=PROPERTY_GROUP_LABEL,
+            max_options=settings.enumeration_max_options,
+            option_max_characters=settings.option_max_characters,
         )
         self.puller = Puller(self.caller, self.sdk, settings)
         self._write_targets: dict[str, frozenset[str]] = {}
@@ -199,6 +203,12 @@ class HubSpotConnector:
         if writer.interrupted:
             raise PushStoppedError("interrupted", ordered)
         return ordered
+
+    def diagnose(self) -> list[DoctorCheck]:
+        """For ``kam-sync doctor``: connection, token, scopes, budget (see doctor.py)."""
+        from kam_sync_connectors.hubspot.doctor import diagnose
+
+        return diagnose(self)
 
     def provision(self, fields: Sequence[CustomFieldSpec]) -> ProvisionReport:
         return self.properties.provision(fields)

@@ -3,12 +3,22 @@
 Provisioning is idempotent: the group (``kam`` by default) is created if missing; each property
 is created if missing, gets its missing enumeration options added (existing options are kept,
 never removed), and a property that exists with another type is reported, not changed (a
-person decides; HubSpot may refuse a type change of a property holding values).
+person decides; HubSpot may refuse a type change of a property holding values). A KAM input
+(``spec.access == "read"``) that exists with another type is the portal's own and is kept;
+`kam-sync validate` judges whether it can feed the input.
+
+Checklist properties (``spec.exact_values``) follow the rule pack: each option's value is a
+question id, its label the question text and its description the whole text. HubSpot allows
+5,000 options per property and 3,000 characters per option, label, value and description
+together (HubSpot Knowledge Base, "Property field types in HubSpot"); a label is shortened to fit.
+A reworded question is relabelled and a removed one hidden (``hidden: true``: records keep the
+value, nobody can pick it), so the next provision brings the options up to date.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from hubspot.crm.properties.models import (
@@ -42,6 +52,10 @@ HUBSPOT_TYPES: dict[CustomFieldType, tuple[str, str]] = {
     "checkbox": ("bool", "booleancheckbox"),
 }
 BOOL_OPTIONS = (("true", "Yes"), ("false", "No"))
+# HubSpot Knowledge Base, "Property field types in HubSpot": multiple checkboxes and dropdown
+# selects hold up to 5,000 options, each up to 3,000 characters (label, value and description).
+MAX_OPTIONS = 5000
+OPTION_MAX_CHARACTERS = 3000
 
 # Related pseudo-fields the connector fills (see associations.py), described so that
 # `kam-sync validate` knows them.
@@ -83,7 +97,9 @@ def describe_from_body(
             custom=custom,
             provisioned=custom and group_name is not None and prop.get("groupName") == group_name,
             picklist_values=tuple(
-                str(o["value"]) for o in prop.get("options") or [] if o.get("value") is not None
+                str(o["value"])
+                for o in prop.get("options") or []
+                if o.get("value") is not None and not o.get("hidden")
             ),
         )
     for pseudo in PSEUDO_FIELDS.get(object_type, ()):
@@ -101,11 +117,15 @@ class PropertyService:
         *,
         group_name: str,
         group_label: str,
+        max_options: int = MAX_OPTIONS,
+        option_max_characters: int = OPTION_MAX_CHARACTERS,
     ) -> None:
         self.caller = caller
         self.sdk = sdk
         self.group_name = group_name
         self.group_label = group_label
+        self.max_options = min(max_options, MAX_OPTIONS)
+        self.option_max_characters = min(option_max_characters, OPTION_MAX_CHARACTERS)
         self._cache: dict[str, ObjectDescription] = {}
 
     def describe(self, object_type: str, *, fresh: bool = False) -> ObjectDescription:
@@ -139,7 +159,27 @@ class PropertyService:
             for spec in object_specs:
                 self._provision_one(object_type, spec, existing.get(spec.name), report)
             self._cache.pop(object_type, None)
+            report.admin_steps.extend(self._admin_steps(object_type, object_specs))
         return report
+
+    def _admin_steps(self, object_type: str, specs: Sequence[CustomFieldSpec]) -> list[str]:
+        """What a super admin does so that people see the properties on the record."""
+        inputs = [s.name for s in specs if s.access == "read"]
+        outputs = [s.name for s in specs if s.access == "edit"]
+        record = object_type.rstrip("s").replace("companie", "company")
+        steps = [
+            f"Show the group '{self.group_label}' on the {record} record: Settings > Objects > "
+            f"{object_type.title()} > Record customization > the default view's 'About this "
+            f"{record}' card (or a new card) > add the properties: "
+            + ", ".join([*inputs, *outputs]),
+        ]
+        if outputs:
+            steps.append(
+                "Make kam-sync's results read-only for people (Enterprise: Settings > Properties "
+                "> each property > 'Edit property settings' > field-level permissions 'View "
+                "only'): " + ", ".join(outputs)
+            )
+        return steps
 
     def _ensure_group(self, object_type: str, report: ProvisionReport) -> None:
         body = self._call(
@@ -168,7 +208,13 @@ class PropertyService:
     ) -> None:
         where = f"{object_type}.{spec.name}"
         hs_type, field_type = HUBSPOT_TYPES[spec.type]
-        wanted = _options(spec)
+        wanted = _options(spec, self.option_max_characters)
+        if len(wanted) > self.max_options:
+            report.problems.append(
+                f"{where}: {len(wanted)} options, more than the {self.max_options} a property "
+                "may hold (enumeration_max_options)"
+            )
+            return
         if current is None:
             self._call(
                 "provision",
@@ -181,59 +227,127 @@ class PropertyService:
                     type=hs_type,
                     field_type=field_type,
                     group_name=self.group_name,
-                    description=spec.description or None,
+                    description=spec.help_text or spec.description or None,
                     options=[
-                        OptionInput(label=label, value=value, display_order=n, hidden=False)
-                        for n, (value, label) in enumerate(wanted)
+                        OptionInput(
+                            label=o.label,
+                            value=o.value,
+                            description=o.description or None,
+                            display_order=n,
+                            hidden=False,
+                        )
+                        for n, o in enumerate(wanted)
                     ],
                 ),
             )
             report.created.append(where)
             return
+        kept = spec.access == "read"
         if current.get("type") != hs_type:
+            if kept:
+                report.unchanged.append(
+                    f"{where} (the portal's own {current.get('type')} property)"
+                )
+                return
             report.problems.append(
                 f"{where} is a {current.get('type')}/{current.get('fieldType')} property; "
                 f"kam-sync needs {hs_type}/{field_type}. Change or rename it in HubSpot."
             )
             return
         if hs_type == "enumeration" and current.get("fieldType") != field_type:
+            if kept:
+                report.unchanged.append(f"{where} (the portal's own {current.get('fieldType')})")
+                return
             report.problems.append(
                 f"{where} has field type {current.get('fieldType')}; kam-sync needs {field_type}"
                 f" ({'several values' if field_type == 'checkbox' else 'one value'})."
             )
         have = [
-            (str(o.get("value")), str(o.get("label") or o.get("value")))
+            Option(
+                str(o.get("value")),
+                str(o.get("label") or o.get("value")),
+                str(o.get("description") or ""),
+                bool(o.get("hidden")),
+            )
             for o in current.get("options") or []
         ]
-        have_values = {v for v, _ in have}
-        missing = [(v, label) for v, label in wanted if v not in have_values]
-        if hs_type != "enumeration" or not missing:
+        if hs_type != "enumeration":
             report.unchanged.append(where)
             return
-        options = [
-            OptionInput(label=label, value=value, display_order=n, hidden=False)
-            for n, (value, label) in enumerate([*have, *missing])
-        ]
+        if spec.exact_values:
+            options = synced_options(have, wanted)
+        else:
+            have_values = {o.value for o in have}
+            options = [*have, *(o for o in wanted if o.value not in have_values)]
+        if options == have:
+            report.unchanged.append(where)
+            return
         self._call(
             "provision",
-            f"add options to {where}",
+            f"update options of {where}",
             self.sdk.properties_core.update,
             object_type,
             spec.name,
-            PropertyUpdate(options=options),
+            PropertyUpdate(
+                options=[
+                    OptionInput(
+                        label=o.label,
+                        value=o.value,
+                        description=o.description or None,
+                        display_order=n,
+                        hidden=o.hidden,
+                    )
+                    for n, o in enumerate(options)
+                ]
+            ),
         )
-        report.updated.append(f"{where} (+{', '.join(v for v, _ in missing)})")
+        added = [o.value for o in options if o.value not in {h.value for h in have}]
+        report.updated.append(f"{where} (+{', '.join(added)})" if added else where)
 
     def _call(self, kind: str, what: str, fn: Callable[..., Any], *args: Any) -> dict[str, Any]:
         return self.caller.call(kind, what, fn, *args).body
 
 
-def _options(spec: CustomFieldSpec) -> list[tuple[str, str]]:
+@dataclass(frozen=True, slots=True)
+class Option:
+    """One enumeration option as kam-sync compares them."""
+
+    value: str
+    label: str
+    description: str = ""
+    hidden: bool = False
+
+
+def _options(spec: CustomFieldSpec, max_characters: int = OPTION_MAX_CHARACTERS) -> list[Option]:
     if spec.type == "checkbox":
-        return list(BOOL_OPTIONS)
+        return [Option(value, label) for value, label in BOOL_OPTIONS]
     if spec.type not in ("picklist", "multipicklist"):
         return []
     labels = list(spec.labels) + [
         v.replace("_", " ").title() for v in spec.values[len(spec.labels) :]
     ]
-    return list(zip(spec.values, labels, strict=True))
+    descriptions = list(spec.value_descriptions) + [""] * (
+        len(spec.values) - len(spec.value_descriptions)
+    )
+    options = []
+    for value, label, text in zip(spec.values, labels, descriptions, strict=True):
+        room = max_characters - len(value) - len(text)
+        options.append(Option(value, shorten(label, max(room, 1)), text))
+    return options
+
+
+def synced_options(have: list[Option], wanted: list[Option]) -> list[Option]:
+    """The options of a property whose values are kam-sync's own: the wanted ones in their
+    order, then the other existing ones hidden."""
+    wanted_values = {o.value for o in wanted}
+    retired = [
+        Option(o.value, o.label, o.description, True) for o in have if o.value not in wanted_values
+    ]
+    return [*wanted, *retired]
+
+
+def shorten(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, with an ellipsis when cut."""
+    if len(text) <= limit:
+        return text
+    return text[: max(limit - 1, 0)].rstrip() + "\u2026"

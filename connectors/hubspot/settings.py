@@ -88,6 +88,20 @@ class HubSpotSettings(ConnectorSettings):
         "Neither set: the smallest tier's 250,000. Private-app responses' "
         "X-HubSpot-RateLimit-Daily header replaces it once read",
     )
+    enumeration_max_options: int = Field(
+        default=5000,
+        ge=1,
+        le=5000,
+        description="most options provisioning gives an enumeration property (HubSpot allows "
+        "5,000)",
+    )
+    option_max_characters: int = Field(
+        default=3000,
+        ge=10,
+        le=3000,
+        description="most characters of an option's label, value and description together "
+        "(HubSpot allows 3,000); longer checklist questions get a shortened label",
+    )
     list_page_size: int = Field(
         default=LIST_LIMIT, ge=1, le=LIST_LIMIT, description="records per list call (max 100)"
     )

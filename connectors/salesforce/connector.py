@@ -35,6 +35,7 @@ from urllib.parse import quote
 from kam_sync.errors import FatalApiError
 from kam_sync_connectors.base import (
     CustomFieldSpec,
+    DoctorCheck,
     ObjectDescription,
     Page,
     ProvisionReport,
@@ -114,6 +115,12 @@ class SalesforceConnector:
         should_stop: ShouldStop | None = None,
     ) -> list[WriteResult]:
         return self._pusher.push(object_name, updates, should_stop=should_stop)
+
+    def diagnose(self) -> list[DoctorCheck]:
+        """For ``kam-sync doctor``: connection, login flow, permissions, budget (doctor.py)."""
+        from kam_sync_connectors.salesforce.doctor import diagnose
+
+        return diagnose(self)
 
     def provision(self, fields: Sequence[CustomFieldSpec]) -> ProvisionReport:
         return self._provisioner.provision(fields)

@@ -160,6 +160,30 @@ class SalesforceSettings(ConnectorSettings):
     permission_set_label: str = Field(
         default="KAM Sync Integration", max_length=80, description="label of that permission set"
     )
+    users_permission_set_name: str = Field(
+        default="KAM_Sync_Users",
+        pattern=r"^[A-Za-z][A-Za-z0-9_]{0,79}$",
+        description="API name of the permission set provisioning creates for sales users: read "
+        "on every KAM field, edit on the KAM inputs people fill in (an admin assigns it)",
+    )
+    users_permission_set_label: str = Field(
+        default="KAM Sync Users", max_length=80, description="label of that permission set"
+    )
+    picklist_label_max_length: int = Field(
+        default=255,
+        ge=1,
+        le=255,
+        description="longest picklist value label provisioning writes (Salesforce allows 255 "
+        "characters); longer checklist questions are shortened, the whole text is the value's "
+        "description",
+    )
+    picklist_max_values: int = Field(
+        default=1000,
+        ge=1,
+        le=1000,
+        description="most values (active and retired) a picklist provisioning makes may hold; "
+        "Salesforce allows 1,000 in a restricted picklist",
+    )
 
     @field_validator("auth")
     @classmethod

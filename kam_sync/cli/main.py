@@ -13,6 +13,7 @@ from kam_sync import __version__
 from kam_sync.cli import (
     completion_cmd,
     demo_cmd,
+    doctor_cmd,
     project_cmds,
     provision_cmd,
     report_cmd,
@@ -39,6 +40,7 @@ COMMAND_MODULES = (
     sync_cmds,
     review_cmds,
     provision_cmd,
+    doctor_cmd,
     schedule_cmd,
     demo_cmd,
     sandbox_cmd,

@@ -44,6 +44,21 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "and --seed; a Salesforce file remembers them itself)",
     )
     serve.add_argument(
+        "--state-dir",
+        type=Path,
+        metavar="DIR",
+        help="keep the CA certificate, the keys and the data in DIR across restarts (the "
+        "data in DIR/<crm>-data.json unless --data names a file), so a project pointed at "
+        "the sandbox keeps working after a restart",
+    )
+    serve.add_argument(
+        "--without-kam-inputs",
+        dest="kam_inputs",
+        action="store_false",
+        help="start an org as a new customer's: without the KAM input fields the default "
+        "mapping reads (`kam-sync provision` creates them)",
+    )
+    serve.add_argument(
         "--faults",
         metavar="SPEC",
         help="fault spec, e.g. 'latency=20ms,429=0.05,retry_after=1;write:lock=0.02'",
@@ -102,4 +117,6 @@ def _serve(args: argparse.Namespace, stop: threading.Event) -> int:
         host=args.host,
         print_line=lambda line: print(line, flush=True),
         stop=stop,
+        kam_inputs=args.kam_inputs,
+        state_dir=args.state_dir,
     )

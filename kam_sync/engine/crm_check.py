@@ -54,6 +54,40 @@ def preflight(project: LoadedProject, connector: Connector) -> None:
         raise ConfigError(found.blocking)
 
 
+def checklist_option_issues(
+    project: LoadedProject, account: ObjectDescription
+) -> list[tuple[Loc, str]]:
+    """Checklist multi-selects whose options are not the questions of ``rules/checklist.yaml``:
+    questions a person cannot tick, and options for questions that are gone."""
+    questions = [q.id for c in project.rules.checklist.categories.values() for q in c.questions]
+    found: list[tuple[Loc, str]] = []
+    fields = project.mapping.objects.account.field_mappings()
+    for name in ("checklist_answers", "checklist_not_applicable"):
+        spec = fields.get(name)
+        field = account.fields.get(spec.crm) if spec is not None else None
+        if spec is None or field is None or not field.picklist_values:
+            continue  # not mapped, missing (reported above), or a text field of the org's own
+        offered = set(field.picklist_values)
+        missing = [q for q in questions if q not in offered]
+        retired = sorted(offered - set(questions))
+        parts = []
+        if missing:
+            parts.append(f"has no option for questions {', '.join(missing)}")
+        if retired:
+            parts.append(
+                f"offers options for questions no longer in the rules: {', '.join(retired)}"
+            )
+        if parts:
+            found.append(
+                (
+                    ("objects", "account", "fields", name),
+                    f"{spec.crm} is out of date with rules/checklist.yaml: {'; '.join(parts)}; "
+                    "run `kam-sync provision` to update its options",
+                )
+            )
+    return found
+
+
 def inspect_mapping(project: LoadedProject, connector: Connector) -> CrmCheck:
     """The mapping against the CRM's describe, one describe per object."""
     path = project.files["mapping"]
@@ -109,6 +143,7 @@ def inspect_mapping(project: LoadedProject, connector: Connector) -> CrmCheck:
                             "unmapped: empty)",
                         )
                     )
+    warnings += checklist_option_issues(project, described["account"])
     account = described["account"]
     for name, target in mapping.write_back.items():
         loc = ("write_back", name)

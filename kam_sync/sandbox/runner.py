@@ -83,11 +83,13 @@ def _salesforce_app(
     faults: FaultInjector,
     stats: SandboxStats,
     daily_api_limit: int | None,
+    kam_inputs: bool = True,
 ) -> CrmApp:
     from kam_sync.sandbox.portfolio import generate_portfolio
     from kam_sync.sandbox.salesforce.app import DEFAULT_DAILY_API_LIMIT, SalesforceApp
     from kam_sync.sandbox.salesforce.auth import make_credentials
     from kam_sync.sandbox.salesforce.seed import seed_store
+    from kam_sync.sandbox.salesforce.standard_objects import standard_registry
     from kam_sync.sandbox.salesforce.store import SalesforceStore
 
     saved = None
@@ -95,7 +97,7 @@ def _salesforce_app(
         saved = SalesforceStore.read_data_file(data_file)
         # The file's own seed wins: its changes only make sense on top of it.
         accounts, seed = int(saved["origin"]["accounts"]), int(saved["origin"]["seed"])
-    store = SalesforceStore()
+    store = SalesforceStore(standard_registry(kam_inputs=kam_inputs))
     seed_store(store, generate_portfolio(accounts, seed))
     store.origin = {"accounts": accounts, "seed": seed}
     if saved is not None:
@@ -120,8 +122,10 @@ def _hubspot_app(
     stats: SandboxStats,
     rate_limit_tier: int,
     daily_api_limit: int | None,
+    kam_inputs: bool = True,
 ) -> CrmApp:
     from kam_sync.sandbox.hubspot.app import HubSpotApp
+    from kam_sync.sandbox.hubspot.standard_properties import remove_kam_inputs
     from kam_sync.sandbox.portfolio import generate_portfolio
 
     app = HubSpotApp(
@@ -132,6 +136,8 @@ def _hubspot_app(
         seed=seed,
         daily_limit=daily_api_limit,
     )
+    if not kam_inputs:
+        remove_kam_inputs(app.store.companies)
     if data_file is not None and data_file.exists():
         app.load_state(json.loads(data_file.read_text()))
     return app
@@ -160,19 +166,27 @@ def running_sandbox(
     rate_limit_tier: int = 190,
     daily_api_limit: int | None = None,
     tls: bool | None = None,
+    kam_inputs: bool = True,
+    state_dir: Path | None = None,
 ) -> Iterator[SandboxHandle]:
     """Seed and serve a sandbox CRM in a background thread for the `with` block.
 
     `port=0` picks a free port. With `data_file`, state is loaded from it when it exists
     and written back when the block ends. `tls` serves https with a throw-away CA (its file is
     `ca_cert_path`); by default the Salesforce side speaks TLS (it must) and HubSpot plain http.
+    `kam_inputs=False` starts an org without the KAM input fields, as a new customer's is.
+    `state_dir` keeps the CA, the keys and (unless `data_file` says otherwise) the data in
+    that folder across restarts instead of a temporary one.
     """
     if crm not in ("salesforce", "hubspot"):
         raise ValueError(f"crm must be 'salesforce' or 'hubspot', got {crm!r}")
     spec = FaultSpec.coerce(faults)
     injector = FaultInjector(spec, seed=seed)
     stats = SandboxStats()
-    workdir = Path(tempfile.mkdtemp(prefix=f"kam-sync-sandbox-{crm}-"))
+    if state_dir is not None:
+        state_dir.mkdir(parents=True, exist_ok=True)
+        data_file = data_file or state_dir / f"{crm}-data.json"
+    workdir = state_dir or Path(tempfile.mkdtemp(prefix=f"kam-sync-sandbox-{crm}-"))
     server: SandboxServer | None = None
     try:
         ssl_context = None
@@ -182,20 +196,22 @@ def running_sandbox(
                 "the Salesforce sandbox always speaks TLS (simple-salesforce uses https)"
             )
         if crm == "salesforce" or tls:
-            from kam_sync.sandbox.tls import generate_tls_material
+            from kam_sync.sandbox.tls import generate_tls_material, kept_tls_material
 
-            material = generate_tls_material(workdir / "tls")
+            tls_dir = workdir / "tls"
+            material = kept_tls_material(tls_dir) if state_dir else generate_tls_material(tls_dir)
             ssl_context = material.server_context()
             ca_cert_path = material.ca_cert_path
         if crm == "salesforce":
             app: Any = _salesforce_app(
                 workdir, accounts=accounts, seed=seed, data_file=data_file, faults=injector,
-                stats=stats, daily_api_limit=daily_api_limit,
+                stats=stats, daily_api_limit=daily_api_limit, kam_inputs=kam_inputs,
             )  # fmt: skip
         else:
             app = _hubspot_app(
                 accounts=accounts, seed=seed, data_file=data_file, faults=injector, stats=stats,
                 rate_limit_tier=rate_limit_tier, daily_api_limit=daily_api_limit,
+                kam_inputs=kam_inputs,
             )  # fmt: skip
         # Seeded records live as long as the sandbox; keeping them out of the collector's
         # generations stops full collections from stalling requests on large portfolios.
@@ -224,7 +240,8 @@ def running_sandbox(
             if data_file is not None:
                 _save(crm, server.app, data_file)
         gc.unfreeze()
-        shutil.rmtree(workdir, ignore_errors=True)
+        if state_dir is None:
+            shutil.rmtree(workdir, ignore_errors=True)
 
 
 def serve(
@@ -239,6 +256,8 @@ def serve(
     host: str = "127.0.0.1",
     print_line: Any = print,
     stop: threading.Event | None = None,
+    kam_inputs: bool = True,
+    state_dir: Path | None = None,
 ) -> int:
     """Run a sandbox until `stop` is set (the CLI sets it on SIGINT/SIGTERM)."""
     stop_event = stop or threading.Event()
@@ -251,6 +270,8 @@ def serve(
         port=port,
         host=host,
         rate_limit_tier=rate_limit_tier,
+        kam_inputs=kam_inputs,
+        state_dir=state_dir,
     ) as handle:
         print_line(json.dumps(handle.connection_info()))
         # A timed wait keeps the main thread responsive to signal handlers.

@@ -141,3 +141,25 @@ def generate_tls_material(directory: Path, *, valid_days: int = 30) -> TlsMateri
     )
     material.key_path.chmod(0o600)
     return material
+
+
+def kept_tls_material(directory: Path, *, valid_days: int = 365) -> TlsMaterial:
+    """The TLS material in `directory` when it is there and valid for another day; otherwise
+    new material written there (`sandbox serve --state-dir`: a project trusting the CA keeps
+    working across restarts)."""
+    material = TlsMaterial(
+        ca_cert_path=directory / "ca.pem",
+        cert_path=directory / "server.pem",
+        key_path=directory / "server-key.pem",
+    )
+    paths = (material.ca_cert_path, material.cert_path, material.key_path)
+    if all(path.is_file() for path in paths):
+        try:
+            cert = x509.load_pem_x509_certificate(material.cert_path.read_bytes())
+            ca = x509.load_pem_x509_certificate(material.ca_cert_path.read_bytes())
+        except ValueError:
+            return generate_tls_material(directory, valid_days=valid_days)
+        tomorrow = dt.datetime.now(dt.UTC) + dt.timedelta(days=1)
+        if min(cert.not_valid_after_utc, ca.not_valid_after_utc) > tomorrow:
+            return material
+    return generate_tls_material(directory, valid_days=valid_days)

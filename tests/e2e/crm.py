@@ -122,10 +122,19 @@ def write_requests(stats: dict[str, Any]) -> int:
 
 @contextmanager
 def sandbox_project(
-    crm: str, root: Path, *, accounts: int = 120, seed: int = 3, faults: str | None = None
+    crm: str,
+    root: Path,
+    *,
+    accounts: int = 120,
+    seed: int = 3,
+    faults: str | None = None,
+    kam_inputs: bool = True,
 ) -> Iterator[tuple[SandboxHandle, dict[str, str]]]:
-    """A running sandbox and a kam-sync project pointing at it; yields the env for the CLI."""
-    with running_sandbox(crm, accounts=accounts, seed=seed, faults=faults) as handle:
+    """A running sandbox and a kam-sync project pointing at it; yields the env for the CLI.
+    ``kam_inputs=False``: an org without the KAM input fields, as a new customer's is."""
+    with running_sandbox(
+        crm, accounts=accounts, seed=seed, faults=faults, kam_inputs=kam_inputs
+    ) as handle:
         env = dict(os.environ)
         if crm == "salesforce":
             block = SALESFORCE_DEMO_BLOCK.format(base_url=handle.base_url, ca=handle.ca_cert_path)

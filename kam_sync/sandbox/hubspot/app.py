@@ -41,13 +41,27 @@ from kam_sync.sandbox.hubspot.properties import PropertyDefinition, PropertyGrou
 from kam_sync.sandbox.hubspot.properties_api import PropertiesApi, parse_options
 from kam_sync.sandbox.hubspot.ratelimit import RateDecision, RateLimiter
 from kam_sync.sandbox.hubspot.search import SearchCache
+from kam_sync.sandbox.hubspot.seed_values import USER_ID_BASE
 from kam_sync.sandbox.hubspot.store import DEFAULT_SEARCH_LAG_SECONDS, HubSpotStore
 from kam_sync.sandbox.portfolio import Portfolio
 from kam_sync.sandbox.server import CrmApp, Request, Response, Route, json_response
 from kam_sync.sandbox.stats import SandboxStats
 
 OAUTH_TOKEN_SECONDS = 1800
+# The scopes the sandbox's private app and OAuth app were granted: what kam-sync needs (read
+# companies and deals, write companies, read and create their properties, read owners).
+# `HubSpotApp.scopes` can be narrowed to model an app created with fewer.
+SANDBOX_SCOPES = (
+    "crm.objects.companies.read",
+    "crm.objects.companies.write",
+    "crm.objects.deals.read",
+    "crm.objects.owners.read",
+    "crm.schemas.companies.read",
+    "crm.schemas.companies.write",
+    "crm.schemas.deals.read",
+)
 
+HUB_ID = 20_000_001  # the sandbox portal's id
 _OBJ = r"/crm/v3/objects/(?P<type>[^/]+)"
 _PROPS = r"/crm/v3/properties/(?P<type>[^/]+)"
 
@@ -100,6 +114,7 @@ class HubSpotApp(CrmApp):
         self._oauth_tokens: dict[str, datetime] = {}
         self._tokens_lock = threading.Lock()
         self._rate_headers = threading.local()
+        self.scopes: tuple[str, ...] = SANDBOX_SCOPES
         self.routes = self._route_table()
 
     # -- wiring ----------------------------------------------------------------------------
@@ -128,6 +143,10 @@ class HubSpotApp(CrmApp):
         properties = PropertiesApi(self)
         return [
             Route.of("POST", r"/oauth/v1/token", self.oauth_token),
+            Route.of(
+                "POST", r"/oauth/v2/private-apps/get/access-token-info", self.private_token_info
+            ),
+            Route.of("GET", r"/oauth/v1/access-tokens/(?P<token>[^/]+)", self.oauth_token_info),
             Route.of("GET", r"/crm/v3/owners/?", objects.list_owners),
             Route.of("POST", _OBJ + r"/batch/read", objects.batch_read),
             Route.of("POST", _OBJ + r"/batch/update", objects.batch_update),
@@ -272,6 +291,44 @@ class HubSpotApp(CrmApp):
                 "https://developers.hubspot.com/docs/methods/auth/oauth-overview",
                 "INVALID_AUTHENTICATION",
             ),
+        )
+
+    def private_token_info(self, request: Request) -> Response:
+        """A private app token's scopes: ``POST /oauth/v2/private-apps/get/access-token-info``
+        with ``{"tokenKey": ...}`` (developers.hubspot.com, "Private apps")."""
+        try:
+            body = request.json()
+        except ValueError:
+            body = None
+        token = str(body.get("tokenKey") or "") if isinstance(body, dict) else ""
+        if not secrets.compare_digest(token, self.access_token):
+            return json_response(
+                401, error_body("The access token is not valid.", "INVALID_AUTHENTICATION")
+            )
+        return json_response(
+            200, {"userId": USER_ID_BASE, "hubId": HUB_ID, "appId": 1, "scopes": list(self.scopes)}
+        )
+
+    def oauth_token_info(self, request: Request) -> Response:
+        """An OAuth access token's metadata: ``GET /oauth/v1/access-tokens/{token}``
+        (developers.hubspot.com, "OAuth tokens: get access token metadata")."""
+        token = request.params["token"]
+        with self._tokens_lock:
+            expires = self._oauth_tokens.get(token)
+        now = self.store.clock()
+        if expires is None or expires <= now:
+            return json_response(404, error_body("The token is not known.", "NOT_FOUND"))
+        return json_response(
+            200,
+            {
+                "token": token,
+                "hub_id": HUB_ID,
+                "app_id": 1,
+                "user_id": USER_ID_BASE,
+                "scopes": list(self.scopes),
+                "token_type": "access",
+                "expires_in": int((expires - now).total_seconds()),
+            },
         )
 
     def oauth_token(self, request: Request) -> Response:

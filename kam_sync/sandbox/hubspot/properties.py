@@ -177,6 +177,11 @@ class PropertyRegistry:
     def get(self, name: str) -> PropertyDefinition | None:
         return self._properties.get(name)
 
+    def remove(self, name: str) -> None:
+        """Take a property away (a portal that never had it)."""
+        with self._lock:
+            self._properties.pop(name, None)
+
     def group(self, name: str) -> PropertyGroup | None:
         return self._groups.get(name)
 

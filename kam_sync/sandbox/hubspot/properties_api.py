@@ -197,6 +197,10 @@ def _check_types(type_: str, field_type: str) -> None:
         )
 
 
+MAX_OPTIONS = 5000
+OPTION_MAX_CHARACTERS = 3000
+
+
 def parse_options(type_: str, raw: object) -> list[PropertyOption]:
     if type_ == "bool":
         return [PropertyOption("Yes", "true", 0), PropertyOption("No", "false", 1)]
@@ -204,6 +208,11 @@ def parse_options(type_: str, raw: object) -> list[PropertyOption]:
         return []
     if not isinstance(raw, list) or not raw:
         raise validation_error("An enumeration property needs at least one option.")
+    # HubSpot Knowledge Base, "Property field types in HubSpot": dropdown selects and multiple
+    # checkboxes hold up to 5,000 options, each up to 3,000 characters with its label, value
+    # and description.
+    if len(raw) > MAX_OPTIONS:
+        raise validation_error(f"A property can have at most {MAX_OPTIONS} options.")
     options: list[PropertyOption] = []
     seen: set[str] = set()
     for index, item in enumerate(raw):
@@ -213,6 +222,12 @@ def parse_options(type_: str, raw: object) -> list[PropertyOption]:
         if value in seen:
             raise validation_error(f"Duplicate option value {value!r}.")
         seen.add(value)
+        size = len(value) + len(str(item["label"])) + len(str(item.get("description") or ""))
+        if size > OPTION_MAX_CHARACTERS:
+            raise validation_error(
+                f"Option {value!r} has {size} characters with its label and description; "
+                f"at most {OPTION_MAX_CHARACTERS} are allowed."
+            )
         options.append(
             PropertyOption(
                 label=str(item["label"]),

@@ -9,6 +9,7 @@ customer's admin created (see the shared domain contract). KAM output properties
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from kam_sync.sandbox.hubspot.properties import (
     PropertyDefinition,
@@ -24,6 +25,9 @@ from kam_sync.sandbox.portfolio import (
     TEAM_ROLES,
     TIERS,
 )
+
+if TYPE_CHECKING:
+    from kam_sync.sandbox.hubspot.store import ObjectTable
 
 # Canonical deal stage -> the default pipeline's stage id.
 DEAL_STAGE_IDS = {
@@ -238,6 +242,13 @@ def kam_input_properties() -> list[PropertyDefinition]:
             options=_canonical_options(TEAM_ROLES),
         ),
     ]
+
+
+def remove_kam_inputs(companies: ObjectTable) -> None:
+    """Make the portal a new customer's: no KAM input properties, and no values for them."""
+    for definition in kam_input_properties():
+        companies.registry.remove(definition.name)
+        companies.readers.pop(definition.name, None)
 
 
 def deal_registry(owner_ids: list[str]) -> PropertyRegistry:

@@ -72,6 +72,17 @@ class SalesforceCredentials:
         }
 
 
+def _kept_rsa_key(path: Path) -> rsa.RSAPrivateKey | None:
+    """The RSA key a kept state folder holds (`sandbox serve --state-dir`), if any."""
+    if not path.is_file():
+        return None
+    try:
+        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    except ValueError:
+        return None
+    return key if isinstance(key, rsa.RSAPrivateKey) else None
+
+
 def make_credentials(directory: Path, seed: int) -> tuple[SalesforceCredentials, bytes]:
     """Credentials for one sandbox, and the PEM public key that verifies JWT assertions.
 
@@ -79,16 +90,18 @@ def make_credentials(directory: Path, seed: int) -> tuple[SalesforceCredentials,
     the same credentials; the RSA key is written to `directory`.
     """
     digest = hashlib.sha256(f"kam-sync-sandbox-salesforce:{seed}".encode()).hexdigest()
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     key_path = directory / "jwt-private-key.pem"
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
+    key = _kept_rsa_key(key_path)
+    if key is None:
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        key_path.write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
         )
-    )
-    key_path.chmod(0o600)
+        key_path.chmod(0o600)
     public_pem = key.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )

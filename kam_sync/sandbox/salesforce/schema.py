@@ -58,18 +58,30 @@ class FieldDef:
     calculated: bool = False
     name_field: bool = False
     default_value: Any = None
+    # Labels of the (active) picklist values, same order; empty: each value is its own label.
+    picklist_labels: tuple[str, ...] = ()
+    inline_help_text: str | None = None
+
+    def __post_init__(self) -> None:
+        # A data file (`--data`, `--state-dir`) gives lists back; the field stays hashable.
+        object.__setattr__(self, "picklist_labels", tuple(self.picklist_labels))
 
     def describe(self) -> dict[str, Any]:
         """The DescribeField JSON of this field."""
+        labels = (
+            self.picklist_labels
+            if len(self.picklist_labels) == len(self.picklist)
+            else self.picklist
+        )
         picklist_values = [
             {
                 "active": True,
                 "defaultValue": False,
-                "label": value,
+                "label": label,
                 "validFor": None,
                 "value": value,
             }
-            for value in self.picklist
+            for value, label in zip(self.picklist, labels, strict=True)
         ]
         return {
             "name": self.name,
@@ -102,7 +114,7 @@ class FieldDef:
             "relationshipName": self.relationship_name,
             "extraTypeInfo": "plaintextarea" if self.type == "textarea" else None,
             "htmlFormatted": False,
-            "inlineHelpText": None,
+            "inlineHelpText": self.inline_help_text,
         }
 
 
@@ -233,6 +245,14 @@ class SchemaRegistry:
         """Add a (custom) field to an object, as the Tooling API does."""
         with self._lock:
             self.objects[sobject.lower()].add(field_def)
+
+    def remove_fields(self, sobject: str, names: Iterable[str]) -> None:
+        """Take fields off an object (an org that never had them)."""
+        with self._lock:
+            schema = self.objects[sobject.lower()]
+            for name in names:
+                schema.fields.pop(name.lower(), None)
+            schema.version += 1
 
     def child_relationships(self, parent: str) -> list[ChildRelationship]:
         """The named child relationships of an object."""

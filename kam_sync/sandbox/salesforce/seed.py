@@ -55,6 +55,7 @@ def seed_store(store: SalesforceStore, portfolio: Portfolio) -> None:
     """Fill an empty store with the portfolio's users, accounts, opportunities and teams."""
     as_of = portfolio.as_of
     api_user = store.api_user_id
+    account = store.schema.objects["account"]
     created = (as_of - dt.timedelta(days=4 * 365)).replace(microsecond=0)
     base = {
         "IsDeleted": False,
@@ -78,6 +79,22 @@ def seed_store(store: SalesforceStore, portfolio: Portfolio) -> None:
         },
     )
     assert API_USER_NUMBER == 0
+    # The integration user's system permissions (UserPermissionAccess: one row, the running
+    # user's). An integration user has API access, can read setup and, for provisioning,
+    # customize the application; it has no Modify All Data.
+    store.put_seed(
+        "UserPermissionAccess",
+        {
+            **base,
+            "Id": "000000000000000AAA",
+            "LastModifiedDate": created,
+            "SystemModstamp": created,
+            "PermissionsApiEnabled": True,
+            "PermissionsViewSetup": True,
+            "PermissionsCustomizeApplication": True,
+            "PermissionsModifyAllData": False,
+        },
+    )
     for user in portfolio.users:
         first, _, last = user.name.partition(" ")
         store.put_seed(
@@ -97,7 +114,9 @@ def seed_store(store: SalesforceStore, portfolio: Portfolio) -> None:
         )
     company_keys = {c.key for c in portfolio.companies}
     for company in portfolio.companies:
-        store.put_seed("Account", _account(company, as_of, api_user))
+        record = _account(company, as_of, api_user)
+        # An org without the KAM input fields (a new customer's) holds no values for them.
+        store.put_seed("Account", {k: v for k, v in record.items() if account.get(k) is not None})
         if company.kam is not None:
             _contacts(store, company, company.kam, as_of, api_user)
     for deal in portfolio.deals:

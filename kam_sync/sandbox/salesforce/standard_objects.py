@@ -320,10 +320,48 @@ def _custom_field() -> ObjectSchema:
     return schema
 
 
-def standard_registry() -> SchemaRegistry:
-    """A fresh schema of the sandbox org (each sandbox owns its copy: fields get added)."""
+def _user_permission_access() -> ObjectSchema:
+    """`UserPermissionAccess`: the running user's system permissions, one row (Object
+    Reference, "UserPermissionAccess": "the permissions of the current user", API 37.0+)."""
+    schema = ObjectSchema(
+        "UserPermissionAccess", "User Permission Access", "User Permission Access"
+    )
+    schema.add(_id())
+    for field_def in _system(with_owner=False):
+        schema.add(field_def)
+    for name, label in USER_PERMISSIONS.items():
+        schema.add(FieldDef(name, label, "boolean", updateable=False, createable=False,
+                            nillable=False, default_value=False))  # fmt: skip
+    return schema
+
+
+# The system permissions `kam-sync doctor` asks about (UserPermissionAccess field -> label).
+USER_PERMISSIONS = {
+    "PermissionsApiEnabled": "API Enabled",
+    "PermissionsViewSetup": "View Setup and Configuration",
+    "PermissionsCustomizeApplication": "Customize Application",
+    "PermissionsModifyAllData": "Modify All Data",
+}
+# The KAM input fields a customer's admin made on Account; a new org has none of them.
+KAM_INPUT_FIELDS = (
+    "KAM_Tier_Override__c", "KAM_Relationship_Strength__c", "KAM_Logo_Attractiveness__c",
+    "KAM_Strategic_Fit__c", "KAM_Public_Company__c", "KAM_Executive_Sponsor__c",
+    "KAM_Competitors__c", "KAM_Contacts_Engaged__c", "KAM_Checklist_Answers__c",
+    "KAM_Checklist_Not_Applicable__c", "KAM_Account_Plan_Started__c", "KAM_Last_Review_Date__c",
+    "KAM_Team_Roles__c",
+)  # fmt: skip
+
+
+def standard_registry(*, kam_inputs: bool = True) -> SchemaRegistry:
+    """A fresh schema of the sandbox org (each sandbox owns its copy: fields get added).
+
+    ``kam_inputs=False``: an org as a new customer has it, without the KAM input fields.
+    """
     builders = (
         _account, _opportunity, _user, _contact, _account_team_member, _permission_set,
-        _field_permissions, _permission_set_assignment,
+        _field_permissions, _permission_set_assignment, _user_permission_access,
     )  # fmt: skip
-    return SchemaRegistry([build() for build in builders], [_custom_field()])
+    registry = SchemaRegistry([build() for build in builders], [_custom_field()])
+    if not kam_inputs:
+        registry.remove_fields("Account", KAM_INPUT_FIELDS)
+    return registry

@@ -11,6 +11,13 @@ see the field (Metadata API Developer Guide, "CustomField": fullName must be uni
 "StatusCode": DUPLICATE_DEVELOPER_NAME). Picklist value names are unique case-insensitively:
 `Action plan` and `Action Plan` in one value set fail `DUPLICATE_VALUE` (Salesforce Help,
 "Picklist Limitations": API names of values are case-insensitive).
+
+Limits, as Salesforce documents them: a custom picklist value's label and API name hold up to
+255 characters, a restricted picklist up to 1,000 values active and inactive together
+(Salesforce Help, "Picklist Limitations"), help text up to 510 characters (Salesforce Help,
+"Custom Field Attributes"). A value with `isActive: false` stays in the value set (and counts)
+but is no longer offered: describe leaves it out and a restricted field refuses it (Metadata
+API, "CustomValue": isActive).
 """
 
 from __future__ import annotations
@@ -23,6 +30,9 @@ from kam_sync.sandbox.salesforce.schema import FieldDef
 from kam_sync.sandbox.salesforce.store import SalesforceStore
 from kam_sync.sandbox.server import Request, Response, empty_response, json_response
 
+PICKLIST_VALUE_MAX_LENGTH = 255
+RESTRICTED_PICKLIST_MAX_VALUES = 1000
+HELP_TEXT_MAX_LENGTH = 510
 _NAME = re.compile(r"^(?P<object>[A-Za-z][A-Za-z0-9_]*)\.(?P<field>[A-Za-z][A-Za-z0-9_]*__c)$")
 _TYPES = {
     "Text": "string",
@@ -56,7 +66,16 @@ def field_from_metadata(api_name: str, metadata: dict[str, Any]) -> FieldDef:
     if not label:
         raise _integrity("Field Label: You must enter a value", "Label")
     ftype = _TYPES[str(kind)]
-    common: dict[str, Any] = {"custom": True, "label": str(label)}
+    help_text = metadata.get("inlineHelpText")
+    if help_text is not None and len(str(help_text)) > HELP_TEXT_MAX_LENGTH:
+        raise _integrity(
+            f"Help Text: data value too large (max length={HELP_TEXT_MAX_LENGTH})", "InlineHelpText"
+        )
+    common: dict[str, Any] = {
+        "custom": True,
+        "label": str(label),
+        "inline_help_text": None if help_text is None else str(help_text),
+    }
     if kind == "Text":
         length = _int(metadata, "length", 1, 255)
         return FieldDef(api_name, type=ftype, length=length, **common)
@@ -72,22 +91,43 @@ def field_from_metadata(api_name: str, metadata: dict[str, Any]) -> FieldDef:
     if kind in ("Picklist", "MultiselectPicklist"):
         value_set = metadata.get("valueSet") or {}
         definition = value_set.get("valueSetDefinition") or {}
-        values = [
-            str(v.get("fullName") or v.get("label")) for v in definition.get("value", []) or []
-        ]
+        entries = [v for v in definition.get("value", []) or [] if isinstance(v, dict)]
+        values = [str(v.get("fullName") or v.get("label")) for v in entries]
         if not values:
             raise _integrity("Values: You must enter at least one value", "ValueSet")
+        restricted = bool(value_set.get("restricted", False))
+        if restricted and len(values) > RESTRICTED_PICKLIST_MAX_VALUES:
+            raise _integrity(
+                f"Values: a restricted picklist holds at most {RESTRICTED_PICKLIST_MAX_VALUES} "
+                f"values, active and inactive; got {len(values)}",
+                "ValueSet",
+            )
         seen: set[str] = set()
-        for value in values:
+        for entry, value in zip(entries, values, strict=True):
             if value.lower() in seen:
                 raise sf_fail(400, "DUPLICATE_VALUE", f"Duplicate Value: {value}", ["ValueSet"])
             seen.add(value.lower())
+            for what, text in (("API Name", value), ("Label", str(entry.get("label") or value))):
+                if len(text) > PICKLIST_VALUE_MAX_LENGTH:
+                    raise sf_fail(
+                        400,
+                        "STRING_TOO_LONG",
+                        f"Value {what}: data value too large (max length="
+                        f"{PICKLIST_VALUE_MAX_LENGTH})",
+                        ["ValueSet"],
+                    )
+        active = [
+            (value, str(entry.get("label") or value))
+            for entry, value in zip(entries, values, strict=True)
+            if entry.get("isActive", True) not in (False, "false")
+        ]
         return FieldDef(
             api_name,
             type=ftype,
             length=255 if kind == "Picklist" else 4099,
-            picklist=tuple(values),
-            restricted=bool(value_set.get("restricted", False)),
+            picklist=tuple(v for v, _ in active),
+            picklist_labels=tuple(lbl for _, lbl in active),
+            restricted=restricted,
             **common,
         )
     if kind == "Checkbox":
@@ -136,6 +176,8 @@ def metadata_from_field(field_def: FieldDef) -> dict[str, Any]:
     else:
         kind = _METADATA_TYPES[field_def.type]
     metadata: dict[str, Any] = {"label": field_def.label, "type": kind}
+    if field_def.inline_help_text is not None:
+        metadata["inlineHelpText"] = field_def.inline_help_text
     if kind in ("Text", "LongTextArea"):
         metadata["length"] = field_def.length
     if kind == "LongTextArea":
@@ -151,7 +193,12 @@ def metadata_from_field(field_def: FieldDef) -> dict[str, Any]:
             "valueSetDefinition": {
                 "sorted": False,
                 "value": [
-                    {"fullName": v, "label": v, "default": False} for v in field_def.picklist
+                    {"fullName": v, "label": lbl, "default": False}
+                    for v, lbl in zip(
+                        field_def.picklist,
+                        field_def.picklist_labels or field_def.picklist,
+                        strict=True,
+                    )
                 ],
             },
         }

@@ -163,3 +163,43 @@ def test_input_picklist_values_the_value_map_lacks_warn_but_do_not_stop_the_run(
     assert "would be quarantined" in caplog.text
     # validate still lists it
     assert len(check_against_crm(project, connector(objects))) == 1
+
+
+def test_checklist_options_that_lag_behind_the_rules_are_reported_by_validate(
+    project: LoadedProject,
+) -> None:
+    ids = [q.id for c in project.rules.checklist.categories.values() for q in c.questions]
+    # The org's multi-select lacks the last question and still offers a removed one.
+    offered = (*ids[:-1], "trends_99")
+    objects = with_field(
+        org_matching(project),
+        "Account",
+        "KAM_Checklist_Answers__c",
+        type="multipicklist",
+        picklist_values=offered,
+    )
+    found = inspect_mapping(project, connector(objects))
+    assert not found.blocking
+    (issue,) = found.warnings
+    assert "KAM_Checklist_Answers__c is out of date" in issue.message
+    assert ids[-1] in issue.message and "trends_99" in issue.message
+    assert "run `kam-sync provision`" in issue.message
+    assert issue.line is not None
+
+    current = with_field(
+        org_matching(project),
+        "Account",
+        "KAM_Checklist_Answers__c",
+        type="multipicklist",
+        picklist_values=tuple(ids),
+    )
+    assert not inspect_mapping(project, connector(current)).warnings
+
+
+def test_a_checklist_field_of_the_orgs_own_text_type_has_no_options_to_check(
+    project: LoadedProject,
+) -> None:
+    objects = with_field(
+        org_matching(project), "Account", "KAM_Checklist_Answers__c", type="textarea"
+    )
+    assert not inspect_mapping(project, connector(objects)).warnings

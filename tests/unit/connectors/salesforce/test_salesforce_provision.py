@@ -123,15 +123,21 @@ def test_missing_fields_are_created_and_the_integration_user_gets_edit_access(
         },
     }
     assert sent(mocked, "POST", f"{API}/sobjects/PermissionSet") == [
-        {"Name": "KAM_Sync_Integration", "Label": "KAM Sync Integration"}
+        {"Name": "KAM_Sync_Integration", "Label": "KAM Sync Integration"},
+        {"Name": "KAM_Sync_Users", "Label": "KAM Sync Users"},
     ]
-    (grant,) = sent(mocked, "POST", f"{API}/sobjects/FieldPermissions")
+    grant, users_grant = sent(mocked, "POST", f"{API}/sobjects/FieldPermissions")
     assert grant["Field"] == "Account.KAM_Checklist_Gaps__c"
     assert grant["ParentId"] == PS_ID
     assert grant["PermissionsRead"] is True and grant["PermissionsEdit"] is True
+    # sales users read kam-sync's results and do not edit them
+    assert users_grant["Field"] == "Account.KAM_Checklist_Gaps__c"
+    assert users_grant["PermissionsRead"] is True and users_grant["PermissionsEdit"] is False
+    # only the integration user's set is assigned; an admin assigns the users' set
     assert sent(mocked, "POST", f"{API}/sobjects/PermissionSetAssignment") == [
         {"PermissionSetId": PS_ID, "AssigneeId": USER}
     ]
+    assert any("KAM_Sync_Users" in step for step in report.admin_steps)
 
 
 def test_provisioning_twice_changes_nothing_the_second_time(
@@ -147,11 +153,12 @@ def test_provisioning_twice_changes_nothing_the_second_time(
 
     assert report.unchanged == ["Account.KAM_Score__c"]
     assert not report.created and not report.updated and not report.problems
-    # the org's fields (Tooling query), the field's Metadata, the permission set, its field
-    # permissions, its assignment: reads only, and no describe
+    # the org's fields (Tooling query), the field's Metadata, the integration permission set,
+    # its field permissions, its assignment, the users' permission set and its field
+    # permissions: reads only, and no describe
     assert [c.request.method for c in mocked.calls if "/services/data" in c.request.url] == [
         "GET"
-    ] * 5
+    ] * 7
     assert not any("/describe" in c.request.url for c in mocked.calls)
 
 
@@ -209,7 +216,7 @@ def test_a_field_an_admin_created_without_access_for_the_user_is_found_and_grant
     assert not report.created and not report.problems
     assert report.updated == ["Account.KAM_Checklist_Gaps__c"]  # the kam-sync mark was added
     assert sent(mocked, "POST", f"{API}/tooling/sobjects/CustomField") == []
-    (grant,) = sent(mocked, "POST", f"{API}/sobjects/FieldPermissions")
+    grant, _users_grant = sent(mocked, "POST", f"{API}/sobjects/FieldPermissions")
     assert grant["Field"] == "Account.KAM_Checklist_Gaps__c" and grant["PermissionsEdit"] is True
 
 
@@ -282,3 +289,33 @@ def test_describe_marks_the_custom_fields_whose_tooling_description_names_kam_sy
     assert not fields["Name"].provisioned
     # the descriptions are read once per object, like the describe
     assert sf.quota().calls_by_kind["tooling"] == 1
+
+
+def test_checklist_values_are_relabelled_added_and_retired_in_one_patch() -> None:
+    from kam_sync_connectors.salesforce.provision import picklist_entries, synced_values
+
+    spec = CustomFieldSpec(
+        "Account",
+        "KAM_Checklist_Answers__c",
+        "KAM Checklist Answers",
+        "multipicklist",
+        values=("needs_01", "value_01"),
+        labels=("What are the three priorities?", "x" * 300),
+        exact_values=True,
+        access="read",
+    )
+    have = [
+        {"fullName": "needs_01", "label": "Old wording?", "default": False, "isActive": True},
+        {"fullName": "needs_02", "label": "Removed?", "default": False, "isActive": True},
+    ]
+    wanted = picklist_entries(spec, 255)
+    values = synced_values(have, wanted)
+    assert [(v["fullName"], v.get("isActive")) for v in values] == [
+        ("needs_01", True),
+        ("value_01", None),
+        ("needs_02", False),
+    ]
+    assert values[0]["label"] == "What are the three priorities?"
+    assert len(values[1]["label"]) == 255 and values[1]["label"].endswith("\u2026")
+    # once in step, nothing changes
+    assert synced_values(values, wanted) == values
