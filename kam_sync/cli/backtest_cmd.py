@@ -17,9 +17,8 @@ from kam_sync.engine.backtest import (
     BacktestSettings,
     run_backtest,
 )
-from kam_sync.engine.frames import load_snapshot
+from kam_sync.engine.frames import ACCOUNT_INPUT_COLUMNS, load_snapshot
 from kam_sync.engine.preview import (
-    ACCOUNT_INPUT_COLUMNS,
     counted_opportunities,
     load_proposed_rules,
     scoped_accounts,

@@ -24,8 +24,31 @@ from sqlalchemy import (
     type_coerce,
 )
 
-from kam_sync.canonical import ACCOUNT_SCHEMA, MONEY, OPPORTUNITY_SCHEMA, UTC_DATETIME
+from kam_sync.canonical import (
+    ACCOUNT_FIELDS,
+    ACCOUNT_SCHEMA,
+    KAM_OUTPUT_FIELDS,
+    MONEY,
+    OPPORTUNITY_SCHEMA,
+    UTC_DATETIME,
+)
 from kam_sync.store import StateStore, schema
+
+# The account columns the rules engine reads: every canonical field but kam-sync's own outputs.
+ACCOUNT_INPUT_COLUMNS = tuple(name for name in ACCOUNT_FIELDS if name not in KAM_OUTPUT_FIELDS)
+# The opportunity columns the rules engine reads (metrics); the rest stay in the store.
+ENGINE_OPPORTUNITY_COLUMNS = (
+    "id",
+    "account_id",
+    "amount",
+    "is_closed",
+    "is_won",
+    "probability",
+    "opportunity_type",
+    "close_date",
+    "created_at",
+    "is_deleted",
+)
 
 SCHEMAS: dict[str, dict[str, pl.DataType]] = {
     "account": ACCOUNT_SCHEMA,

@@ -23,14 +23,14 @@ from typing import Any, Protocol, TypeVar, cast
 
 import polars as pl
 
-from kam_sync.canonical import ACCOUNT_FIELDS, KAM_OUTPUT_FIELDS
+from kam_sync.canonical import KAM_OUTPUT_FIELDS
 from kam_sync.config.conditions import compile_condition, filter_records
 from kam_sync.config.loader import LoadedProject
 from kam_sync.config.mapping import FILTER_SCHEMAS, ObjectMapping
 from kam_sync.engine import run_context
 from kam_sync.engine.crm_check import preflight
 from kam_sync.engine.failure import RunFailedError, log_failure
-from kam_sync.engine.frames import load_snapshot
+from kam_sync.engine.frames import ACCOUNT_INPUT_COLUMNS, ENGINE_OPPORTUNITY_COLUMNS, load_snapshot
 from kam_sync.engine.report import save_last_run
 from kam_sync.engine.summary import RunSummary
 from kam_sync.errors import ExitCode, KamSyncError, QuotaExhaustedError
@@ -82,22 +82,6 @@ class Progress(Protocol):
     def __call__(
         self, step: str, done: int, total: int | None, detail: str | None = None
     ) -> None: ...
-
-
-ACCOUNT_INPUT_COLUMNS = tuple(name for name in ACCOUNT_FIELDS if name not in KAM_OUTPUT_FIELDS)
-# The opportunity columns the rules engine reads (metrics); the rest stay in the store.
-ENGINE_OPPORTUNITY_COLUMNS = (
-    "id",
-    "account_id",
-    "amount",
-    "is_closed",
-    "is_won",
-    "probability",
-    "opportunity_type",
-    "close_date",
-    "created_at",
-    "is_deleted",
-)
 
 
 _Method = TypeVar("_Method", bound=Callable[..., Any])

@@ -19,32 +19,19 @@ from typing import Any
 
 import polars as pl
 
-from kam_sync.canonical import ACCOUNT_FIELDS, KAM_OUTPUT_FIELDS, TIERS
+from kam_sync.canonical import TIERS
 from kam_sync.config.conditions import ConditionError, compile_condition, filter_records
 from kam_sync.config.loader import LoadedProject
 from kam_sync.config.mapping import FILTER_SCHEMAS
 from kam_sync.config.rule_columns import base_schema, classified_schema, scored_schema, stage_schema
 from kam_sync.config.rule_pack import RulePack, load_rule_pack
-from kam_sync.engine.frames import load_snapshot
+from kam_sync.engine.frames import ACCOUNT_INPUT_COLUMNS, ENGINE_OPPORTUNITY_COLUMNS, load_snapshot
 from kam_sync.errors import ConfigError, KamSyncError
 from kam_sync.rules import GovernanceHistory, PortfolioAssessment, assess_portfolio, compute_metrics
 from kam_sync.rules.governance import cap_size
 from kam_sync.store import StateStore
 from kam_sync.store.audit import load_history
 
-ACCOUNT_INPUT_COLUMNS = tuple(name for name in ACCOUNT_FIELDS if name not in KAM_OUTPUT_FIELDS)
-OPPORTUNITY_COLUMNS = (
-    "id",
-    "account_id",
-    "amount",
-    "is_closed",
-    "is_won",
-    "probability",
-    "opportunity_type",
-    "close_date",
-    "created_at",
-    "is_deleted",
-)
 RULE_KINDS = ("scoring", "governance", "checklist", "stages")
 # Tiers from the top: a move up this list is a promotion.
 _TIER_RANK = {name: i for i, name in enumerate(TIERS)}
@@ -112,17 +99,17 @@ def counted_opportunities(project: LoadedProject, store: StateStore) -> pl.DataF
     """The stored opportunities the mapping's opportunity filter keeps (the metrics' input)."""
     record_filter = project.mapping.objects.opportunity.filter
     if not record_filter:
-        return load_snapshot(store, "opportunity", columns=OPPORTUNITY_COLUMNS)
+        return load_snapshot(store, "opportunity", columns=ENGINE_OPPORTUNITY_COLUMNS)
     condition = compile_condition(record_filter, FILTER_SCHEMAS["opportunity"])
     used = set(condition.meta.root_names())
-    columns = OPPORTUNITY_COLUMNS + tuple(sorted(used - set(OPPORTUNITY_COLUMNS)))
+    columns = ENGINE_OPPORTUNITY_COLUMNS + tuple(sorted(used - set(ENGINE_OPPORTUNITY_COLUMNS)))
     return filter_records(
         load_snapshot(store, "opportunity", columns=columns),
         record_filter,
         source=project.files["mapping"],
         where=("objects", "opportunity", "filter"),
         scope="applying the opportunity record filter",
-    ).select(OPPORTUNITY_COLUMNS)
+    ).select(ENGINE_OPPORTUNITY_COLUMNS)
 
 
 def load_proposed_rules(project: LoadedProject, folder: Path) -> tuple[RulePack, list[str]]:
