@@ -24,7 +24,5 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def cmd_completion(args: argparse.Namespace) -> int:
     import shtab
 
-    from kam_sync.cli.main import build_parser
-
-    print(shtab.complete(build_parser(), shell=args.shell))
+    print(shtab.complete(args.root_parser, shell=args.shell))
     return 0

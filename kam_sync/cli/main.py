@@ -101,6 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
     _describe_subcommands(sub)
     for command_parser in sub.choices.values():
         _add_common_options(command_parser)
+    # The whole parser, for commands that describe the command line itself (`completion`).
+    parser.set_defaults(root_parser=parser)
     return parser
 
 
