@@ -107,6 +107,14 @@ def _step(name: str) -> Callable[[_Method], _Method]:
 PLAN_OVERLAY_URL = "sqlite:///plan-overlay.sqlite"
 
 
+# Beside each object's watermark the store keeps, under these names in the same table (values
+# that never move back), when the object's ids were last reconciled against the CRM and the
+# ``until`` of its last pull that ran to the end. The connector is told both (PullRequest), so
+# a CRM where nothing changes is reconciled once a period, not on every run.
+IDS_RECONCILED_KEY = "{}:ids_reconciled"
+PULLED_UNTIL_KEY = "{}:pulled_until"
+
+
 # Snapshot columns a stored record cannot lack; a deleted record without them is a tombstone.
 _SNAPSHOT_REQUIRED = ("modified_at", "account_id")
 
@@ -297,7 +305,13 @@ class SyncEngine:
             if object_name == "account"
             else [m.crm for m in fields.values()]
         )
-        since = None if options.full else self.store.watermark(object_name)
+        stored_watermark = self.store.watermark(object_name)
+        since = None if options.full else stored_watermark
+        reconciled_key = IDS_RECONCILED_KEY.format(object_name)
+        pulled_key = PULLED_UNTIL_KEY.format(object_name)
+        # A first pull into an empty store leaves nothing stored that could have vanished: it
+        # counts as a reconciliation, so the next runs do not list every id at once.
+        fresh = since is None and stored_watermark is None and not self.store.live_ids(object_name)
         request = PullRequest(
             object_name=mapping.crm_object,
             fields=tuple(crm_fields),
@@ -306,6 +320,8 @@ class SyncEngine:
             id_field=fields["id"].crm,
             modified_field=fields["modified_at"].crm,
             deleted_field=fields["is_deleted"].crm if "is_deleted" in fields else None,
+            ids_reconciled_at=self.store.watermark(reconciled_key),
+            previous_until=self.store.watermark(pulled_key),
         )
         normalizer = self._normalizers[object_name]
         pulled = deleted = quarantined = 0
@@ -315,7 +331,12 @@ class SyncEngine:
             mapping.crm_object,
             f"since {since.isoformat()}" if since else "in full",
         )
+        merged_live: set[str] | None = None  # the stored live ids, read at the first merge
         for page in self.connector.pull(request):
+            if page.merged_into and object_name == "account":
+                if merged_live is None:
+                    merged_live = self.store.live_ids(object_name)
+                _log_merged_accounts(page.merged_into, merged_live)
             good: list[dict[str, Any]] = []
             bad: list[tuple[str, str, str | None, str]] = []
             gone: list[str] = []  # deleted records known by id alone (a delete log's entries)
@@ -352,6 +373,12 @@ class SyncEngine:
                         vanished = self.store.live_ids(object_name, conn=conn) - page.existing_ids
                         gone.extend(sorted(vanished))
                         deleted += len(vanished)
+                        self.store.set_watermark(reconciled_key, as_of, conn=conn)
+                        log.info(
+                            "id reconciliation: %d stored %s records no longer exist in the CRM",
+                            len(vanished),
+                            object_name,
+                        )
                     self.store.mark_deleted(object_name, gone, conn=conn)
                     self.store.quarantine(bad, run_id=summary.run_id, conn=conn)
                     self.store.release_quarantine(object_name, [r["id"] for r in good], conn=conn)
@@ -365,6 +392,11 @@ class SyncEngine:
                 options.progress(f"pull {object_name}", pulled, None)
             if options.stop.is_set():
                 raise RunInterrupted(f"stopped after storing {pulled} pulled {object_name} records")
+        if self._overlay is None:
+            with self.store.transaction() as conn:
+                self.store.set_watermark(pulled_key, as_of, conn=conn)
+                if fresh:
+                    self.store.set_watermark(reconciled_key, as_of, conn=conn)
         summary.pulled[object_name] = pulled
         summary.deleted[object_name] = deleted
         summary.quarantined[object_name] = quarantined
@@ -605,6 +637,25 @@ class SyncEngine:
                 raise RunInterrupted(
                     f"stopped after writing {start + len(chunk)} of {total} accounts"
                 )
+
+
+def _log_merged_accounts(merged_into: dict[str, str], live: set[str]) -> None:
+    """Say, once per account (while it is still in scope), that a merge took it away and that
+    its KAM history stays with it: the store keeps history by account id, and nothing moves it
+    to the surviving account, which is assessed on its own history and the opportunities it
+    now holds."""
+    for loser, survivor in sorted(merged_into.items()):
+        if loser in live:
+            live.discard(loser)
+            log.warning(
+                "account %s was merged into account %s in the CRM: %s leaves scope and gets no "
+                "more writes; its KAM history (tier history, key-account list membership) stays "
+                "under its own id and is not moved to %s",
+                loser,
+                survivor,
+                loser,
+                survivor,
+            )
 
 
 def _check_stop(options: RunOptions, where: str) -> None:
