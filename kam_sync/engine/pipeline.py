@@ -331,11 +331,14 @@ class SyncEngine:
             mapping.crm_object,
             f"since {since.isoformat()}" if since else "in full",
         )
-        merged_live: set[str] | None = None  # the stored live ids, read at the first merge
+        # For naming merged-away accounts once: the ids live before this pull, read at the
+        # first merge (live now, or taken out earlier in this pull, by a delete log's entry).
+        merged_live: set[str] | None = None
+        taken_out: set[str] = set()
         for page in self.connector.pull(request):
             if page.merged_into and object_name == "account":
                 if merged_live is None:
-                    merged_live = self.store.live_ids(object_name)
+                    merged_live = self.store.live_ids(object_name) | taken_out
                 _log_merged_accounts(page.merged_into, merged_live)
             good: list[dict[str, Any]] = []
             bad: list[tuple[str, str, str | None, str]] = []
@@ -386,6 +389,9 @@ class SyncEngine:
                         self.store.set_watermark(
                             object_name, min(page.high_watermark, as_of), conn=conn
                         )
+            if object_name == "account" and merged_live is None:
+                taken_out.update(gone)
+                taken_out.update(r["id"] for r in good if r["is_deleted"])
             pulled += len(page.records)
             quarantined += len(bad)
             if options.progress:
