@@ -102,6 +102,14 @@ class HubSpotSettings(ConnectorSettings):
         description="an incremental pull lists archived records when its window crosses a "
         "multiple of this interval (UTC, from the epoch; 0: every pull)",
     )
+    # Not a HubSpot limit: pages fetched while the engine stores the ones before, so calls go
+    # out at the rate limit rather than only when the engine asks (connectors/prefetch.py).
+    prefetch_pages: int = Field(
+        default=2,
+        ge=0,
+        le=16,
+        description="pages a pull fetches ahead of the engine (0: one at a time, when asked)",
+    )
     # Not a HubSpot limit: how long a record that vanished without an archive trace may stay in
     # scope. Records permanently deleted (after the 90-day restore window, or a GDPR deletion)
     # are neither listed nor archived, and no survivor names them as it names merged records;
