@@ -262,12 +262,15 @@ class Puller:
 
     def _sweep_due(self, request: PullRequest) -> bool:
         """Whether this pull lists archived records: a full pull always; an incremental one
-        when its window crosses a multiple of ``archived_sweep_interval_hours``."""
+        when a multiple of ``archived_sweep_interval_hours`` lies between the last complete
+        pull (``previous_until``; else the watermark) and this one: on a portal where nothing
+        changes the watermark stands still, and every run would sweep."""
         window = self._window(request)
         interval = self._sweep_interval_ms()
         if window.since is None or interval == 0:
             return True
-        return to_millis(request.until) // interval > to_millis(window.since) // interval
+        last = _last_pull(request, window.since)
+        return to_millis(request.until) // interval > to_millis(last) // interval
 
     def _sweep_interval_ms(self) -> int:
         return int(self.settings.archived_sweep_interval_hours * 3_600_000)
@@ -288,8 +291,10 @@ class Puller:
             interval = self._sweep_interval_ms()
             since_ms = to_millis(window.start)
             if interval:
-                last_sweep = to_millis(window.since) // interval * interval
-                since_ms = min(since_ms, last_sweep - (to_millis(window.since) - since_ms))
+                look_back = to_millis(window.since) - since_ms
+                last = to_millis(_last_pull(request, window.since))
+                last_sweep = last // interval * interval
+                since_ms = min(since_ms, last_sweep - look_back)
 
         def recent(obj: dict[str, Any]) -> bool:
             return since_ms is None or (_archived_ms(obj, request.modified_field) or 0) >= since_ms
@@ -408,6 +413,11 @@ def _properties(request: PullRequest) -> list[str]:
         if must not in wanted:
             wanted.append(must)
     return list(dict.fromkeys(wanted))
+
+
+def _last_pull(request: PullRequest, since: datetime) -> datetime:
+    """When the last complete pull of the object ran: its ``until``, else the watermark."""
+    return request.previous_until if request.previous_until is not None else since
 
 
 def _archived_ms(obj: dict[str, Any], modified_property: str) -> int | None:

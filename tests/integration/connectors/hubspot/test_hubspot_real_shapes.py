@@ -273,3 +273,24 @@ def test_an_id_reconciliation_lists_every_live_id_100_a_call_with_the_id_propert
         later = list(connector.pull(replace(request, ids_reconciled_at=this_period)))
         assert all(p.existing_ids is None for p in later)
         assert listed == []
+
+
+def test_a_quiet_portal_sweeps_archived_records_once_a_day_not_on_every_run(
+    sandbox: SandboxHandle,
+) -> None:
+    from dataclasses import replace
+
+    now = datetime.now(UTC)
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    connector = private_app(sandbox, archived_sweep_interval_hours=24)
+    # Nothing changed for three days: the watermark stands there. The last run was today.
+    request = replace(
+        pull_request("deals", ("dealname",), since=now - timedelta(days=3), until=now),
+        previous_until=midnight + (now - midnight) / 2,
+    )
+    sandbox.reset_stats()
+
+    pages = list(connector.pull(request))
+
+    assert not [r for p in pages for r in p.records if r["archived"]]
+    assert requests_of(sandbox, "query") == 0  # no archived listing
