@@ -104,10 +104,12 @@ class HubSpotSettings(ConnectorSettings):
     )
     # Not a HubSpot limit: pages fetched while the engine stores the ones before, so calls go
     # out at the rate limit rather than only when the engine asks (connectors/prefetch.py).
+    # 12: more than the pages one association read releases at once (1,000 ids, 10 list pages),
+    # so the fetching goes on while the engine stores them; a page is 100-200 small records.
     prefetch_pages: int = Field(
-        default=2,
+        default=12,
         ge=0,
-        le=16,
+        le=50,
         description="pages a pull fetches ahead of the engine (0: one at a time, when asked)",
     )
     # Not a HubSpot limit: how long a record that vanished without an archive trace may stay in
