@@ -99,11 +99,15 @@ class PullRequest:
 
 @dataclass(slots=True)
 class Page:
-    """One page of raw records, in ascending (modified, id) order within the pull."""
+    """One page of raw records. Their order within the pull is the connector's (a Bulk API 2.0
+    query carries no ORDER BY, HubSpot's list endpoint pages by id); a record read twice in one
+    pull (edited while it ran) comes the second time with its newer stamp."""
 
     records: list[RawRecord]
-    # The highest modification stamp among the records of this and earlier pages: the engine
-    # may advance its watermark to it once the page is durably stored.
+    # The highest modification stamp among the records of this and earlier pages, set only when
+    # no record with an older stamp is still to come in this pull: the engine may advance its
+    # watermark to it once the page is durably stored. None: not yet known (unordered pulls name
+    # it on their last page).
     high_watermark: datetime | None = None
     # When set: every id of the object that exists in the CRM now (an id reconciliation). A
     # stored record whose id is not among them was deleted past the CRM's delete log.

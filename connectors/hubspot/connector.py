@@ -84,6 +84,7 @@ class HubSpotConnector:
         require_secure_url(str(settings.base_url), "crm.hubspot.base_url", connector=self.name)
         environ = secret_lookup(environ)
         self.settings = settings
+        self._sleep = sleep
         self.sdk = HubSpotSdk(
             str(settings.base_url),
             ca_cert=ca_bundle_path(settings.ca_bundle, environ, setting="crm.hubspot.ca_bundle"),
@@ -186,7 +187,14 @@ class HubSpotConnector:
             )
             return response.status, response.body
 
-        writer = BatchWriter(send, self.settings.write_batch_size, should_stop=should_stop)
+        writer = BatchWriter(
+            send,
+            self.settings.write_batch_size,
+            should_stop=should_stop,
+            lock_retry_attempts=self.settings.lock_retry_attempts,
+            lock_retry_wait_seconds=self.settings.lock_retry_wait_seconds,
+            sleep=self._sleep,
+        )
         results.update(writer.write(sendable))
         ordered = [results[i] for i in range(len(updates))]
         if writer.stopped_by_quota is not None:

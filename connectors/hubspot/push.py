@@ -41,6 +41,12 @@ RETRIABLE_CATEGORIES = frozenset(
     {"RATE_LIMITS", "LOCKED", "CONFLICT", "TIMEOUT", "SERVICE_UNAVAILABLE", "INTERNAL_ERROR"}
 )
 
+# Of those, the ones that mean another write holds the record right now: sent again within the
+# push, in rounds (``lock_retry_attempts``), as Salesforce's connector does for UNABLE_TO_LOCK_ROW.
+# HubSpot answers a record held by a concurrent write with 409 CONFLICT (or 423 LOCKED when a
+# large sync holds the portal; developers.hubspot.com/docs/api-reference/error-handling).
+LOCK_CATEGORIES = frozenset({"LOCKED", "CONFLICT"})
+
 SendBatch = Callable[[list[dict[str, Any]]], tuple[int, dict[str, Any]]]
 
 
@@ -178,6 +184,15 @@ def parse_batch_response(
     return results
 
 
+def _is_lock(result: WriteResult) -> bool:
+    """A record another write held: its category (before any ``.subCategory``) is a lock's."""
+    return (
+        not result.ok
+        and result.retriable
+        and (result.error_code or "").split(".", 1)[0] in LOCK_CATEGORIES
+    )
+
+
 def _as_list(value: Any) -> list[Any]:
     if value is None:
         return []
@@ -196,21 +211,51 @@ class BatchWriter:
     """Sends checked updates in batches and collects one result per update."""
 
     def __init__(
-        self, send: SendBatch, batch_size: int, *, should_stop: ShouldStop | None = None
+        self,
+        send: SendBatch,
+        batch_size: int,
+        *,
+        should_stop: ShouldStop | None = None,
+        lock_retry_attempts: int = 0,
+        lock_retry_wait_seconds: float = 0.0,
+        sleep: Callable[[float], None] | None = None,
     ) -> None:
         self._send = send
         self.batch_size = batch_size
         self._should_stop = should_stop
+        self.lock_retry_attempts = lock_retry_attempts
+        self.lock_retry_wait_seconds = lock_retry_wait_seconds
+        self._sleep = sleep
         self.stopped_by_quota: QuotaExhaustedError | None = None
         self.interrupted = False
 
     def write(self, items: Sequence[tuple[int, RecordUpdate]]) -> dict[int, WriteResult]:
         """One result per item. After a quota stop, or when ``should_stop`` says stop before a
         batch, the remaining items are marked NOT_SENT (the connector then raises
-        PushStoppedError)."""
+        PushStoppedError). Records another write held (LOCK_CATEGORIES) are sent again in up
+        to ``lock_retry_attempts`` rounds, the wait doubling from ``lock_retry_wait_seconds``."""
+        out = self._write_all(items)
+        by_index = dict(items)
+        for attempt in range(self.lock_retry_attempts):
+            locked = [(i, by_index[i]) for i, r in out.items() if _is_lock(r)]
+            if not locked or self.stopped_by_quota is not None or self.interrupted:
+                break
+            if self._should_stop and self._should_stop():
+                self.interrupted = True
+                break
+            if self._sleep is not None:
+                self._sleep(self.lock_retry_wait_seconds * 2**attempt)
+            out.update(self._write_all(locked, first_is_free=False))
+        return out
+
+    def _write_all(
+        self, items: Sequence[tuple[int, RecordUpdate]], *, first_is_free: bool = True
+    ) -> dict[int, WriteResult]:
         out: dict[int, WriteResult] = {}
-        for chunk in batches(items, self.batch_size):
-            if out and self.stopped_by_quota is None and not self.interrupted:
+        for n, chunk in enumerate(batches(items, self.batch_size)):
+            # Asked between batches, not before the first of a push (it was asked already).
+            asks = n > 0 or not first_is_free
+            if asks and self.stopped_by_quota is None and not self.interrupted:
                 self.interrupted = bool(self._should_stop and self._should_stop())
             if self.stopped_by_quota is not None or self.interrupted:
                 why = str(self.stopped_by_quota or "the run was asked to stop")

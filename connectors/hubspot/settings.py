@@ -144,6 +144,17 @@ class HubSpotSettings(ConnectorSettings):
     retry_max_total_wait_seconds: float = Field(
         default=300.0, ge=0, description="give up when the waits of one call would pass this"
     )
+    # Records a batch update refuses because another write holds them (409 CONFLICT, 423
+    # LOCKED): retry rounds within the push and their back-off, as Salesforce's lock retries.
+    lock_retry_attempts: int = Field(
+        default=3,
+        ge=0,
+        le=10,
+        description="retry rounds within a push for records refused as locked (CONFLICT, LOCKED)",
+    )
+    lock_retry_wait_seconds: float = Field(
+        default=2.0, ge=0, description="wait before the first lock retry round; doubles each round"
+    )
     token_refresh_margin_seconds: float = Field(
         default=60.0, ge=0, description="renew an OAuth access token this long before it expires"
     )

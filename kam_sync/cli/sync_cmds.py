@@ -233,11 +233,15 @@ def format_summary(summary: RunSummary) -> str:
             else ", no cap"
         ),
         f"  written:     {summary.accounts_written} accounts, {summary.fields_written} fields"
-        f"  {_kv(summary.changes_by_field)}",
+        f"  {_kv(summary.changes_by_field)}"
+        + (
+            f"; {summary.adopted} values already in the CRM as wanted (recorded, not sent)"
+            if summary.adopted
+            else ""
+        ),
         f"  failed:      {summary.write_failures} accounts (retried next run); dead letters skipped: {summary.dead_letters}",
         f"  protected:   {summary.protected} values a person edited (flagged manual_override)",
-        f"  out of scope: {summary.out_of_scope} accounts holding KAM values kam-sync wrote"
-        + (f"; {summary.adopted} CRM values recognised as ours" if summary.adopted else ""),
+        f"  out of scope: {summary.out_of_scope} accounts holding KAM values kam-sync wrote",
         f"  alerts:      {len(summary.alerts)}"
         + "".join(f"\n    - {a['kind']}: {a['message']}" for a in summary.alerts),
         f"  API calls:   {_kv({k: v for k, v in summary.api_calls.items() if k not in NOT_CALLS})}"

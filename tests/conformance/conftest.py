@@ -251,8 +251,8 @@ HUBSPOT = CrmAdapter(
     live_ids=_hubspot_ids,
     stored=_hubspot_stored,
     id_key=int,
-    no_record_retries={"retry_max_attempts": 1},
-    lock_retries={"retry_max_attempts": 8},
+    no_record_retries={"retry_max_attempts": 1, "lock_retry_attempts": 0},
+    lock_retries={"lock_retry_attempts": 8, "lock_retry_wait_seconds": 0},
     project=_hubspot_project,
 )
 
@@ -260,21 +260,7 @@ ADAPTERS: dict[str, CrmAdapter] = {"salesforce": SALESFORCE, "hubspot": HUBSPOT}
 
 # Where a connector breaks the contract today: (test name, CRM) -> the precise reason. Such a
 # test is a strict xfail, so it turns red the day the connector is fixed and the entry must go.
-KNOWN_BREACHES: dict[tuple[str, str], str] = {
-    ("test_a_full_pull_comes_in_ascending_modified_then_id_order", "hubspot"): (
-        "HubSpot's full pull pages through the list endpoint in id order "
-        "(connectors/hubspot/pull.py), not in ascending (modified, id) order as Page promises; "
-        "only the last page carries a high watermark, so the order does not lose data, but it "
-        "breaks the documented contract"
-    ),
-    ("test_locked_records_are_retried_until_they_are_written", "hubspot"): (
-        "HubSpot's push does not retry records a batch update refuses with a per-record "
-        "CONFLICT (the sandbox's 207 multi-status for a locked record): they come back as "
-        "retriable failures (error_code CONFLICT) after one request per batch and go to the "
-        "retry queue, where Salesforce retries locked records within the push "
-        "(lock_retry_attempts)"
-    ),
-}
+KNOWN_BREACHES: dict[tuple[str, str], str] = {}
 
 
 @pytest.fixture(params=CRMS)

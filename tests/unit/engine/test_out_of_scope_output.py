@@ -32,3 +32,15 @@ def test_the_run_summary_counts_accounts_out_of_scope() -> None:
     assert "out of scope: 2 accounts holding KAM values kam-sync wrote" in format_summary(
         _summary("run")
     )
+
+
+def test_values_already_as_wanted_are_counted_with_the_writes_not_with_out_of_scope() -> None:
+    summary = _summary("run")
+    summary.adopted = 3
+
+    lines = format_summary(summary).splitlines()
+
+    written = next(line for line in lines if line.strip().startswith("written:"))
+    out_of_scope = next(line for line in lines if line.strip().startswith("out of scope:"))
+    assert "3 values already in the CRM as wanted (recorded, not sent)" in written
+    assert "3" not in out_of_scope.replace("2 accounts", "")

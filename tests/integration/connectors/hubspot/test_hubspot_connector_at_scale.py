@@ -74,7 +74,8 @@ def test_ten_thousand_updates_take_one_hundred_write_calls_with_per_record_resul
     deal_ids = [str(i) for i in sandbox.app.store.deals.ids[:9_999]]
     updates = [RecordUpdate(i, {"dealname": f"kam {i}"}) for i in deal_ids]
     updates.append(RecordUpdate("12999999999", {"dealname": "nobody"}))  # no such deal
-    connector = private_app(sandbox)
+    # No lock retry rounds: every transient record failure must reach the results.
+    connector = private_app(sandbox, lock_retry_attempts=0)
     connector.set_write_back_targets("deals", ["dealname"])
     sandbox.set_faults("write:lock=0.02,partial=0.01")
     sandbox.reset_stats()
@@ -98,6 +99,29 @@ def test_ten_thousand_updates_take_one_hundred_write_calls_with_per_record_resul
     ok = [r for r in results if r.ok]
     assert len(ok) == 10_000 - len(transient) - 1
     assert sandbox.stats()["records_written"] == len(ok)
+
+
+@pytest.mark.slow
+def test_locked_records_are_sent_again_in_retry_rounds_and_only_they(
+    sandbox: SandboxHandle,
+) -> None:
+    deal_ids = [str(i) for i in sandbox.app.store.deals.ids[:2_000]]
+    updates = [RecordUpdate(i, {"dealname": f"kam {i}"}) for i in deal_ids]
+    connector = private_app(sandbox, lock_retry_attempts=5, lock_retry_wait_seconds=0)
+    connector.set_write_back_targets("deals", ["dealname"])
+    sandbox.set_faults("write:lock=0.05")
+    sandbox.reset_stats()
+    try:
+        results = connector.push("deals", updates)
+    finally:
+        sandbox.set_faults(None)
+
+    locked = sandbox.stats()["faults"].get("lock", 0)
+    assert locked > 0
+    # The first round is 20 batches; each retry round sends only what was locked, in batches.
+    assert 20 < requests_of(sandbox, "write") <= 20 + 5 * 2
+    assert all(r.ok for r in results)
+    assert sandbox.stats()["records_written"] == 2_000
 
 
 def test_a_bad_option_is_refused_before_any_request(sandbox: SandboxHandle) -> None:
