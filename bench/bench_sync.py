@@ -175,7 +175,8 @@ def minimum(crm: str, accounts: int, opps: int, written: int, full: bool) -> dic
         return math.ceil(n / 2_000)
 
     if crm == "salesforce":
-        reads = sf_reads(accounts) + sf_reads(opps)
+        # An incremental run also reads each object's delete log (Get Deleted): one call each.
+        reads = sf_reads(accounts) + sf_reads(opps) + (0 if full else 2)
         writes = 5 * math.ceil(written / 50_000) if written > 2_000 else math.ceil(written / 200)
         return {"reads": reads, "writes": writes}
     page = 100 if full else 200
@@ -197,10 +198,14 @@ def rate_floor_seconds(by_kind: dict[str, int], tier: int) -> float:
     return other / (tier / 10) + search / 5
 
 
-def bench(crm: str, accounts: int, latency_ms: int) -> list[dict[str, Any]]:
+def bench(
+    crm: str, accounts: int, latency_ms: int, *, tier: int = HUBSPOT_TIER, prefetch: int = -1
+) -> list[dict[str, Any]]:
+    """Three runs against one sandbox; HubSpot at rate-limit ``tier`` (sandbox and client),
+    ``prefetch`` pages fetched ahead (-1: the connector's default)."""
     rows = []
     t0 = time.perf_counter()
-    sandbox, info = start_sandbox(crm, accounts, latency_ms)
+    sandbox, info = start_sandbox(crm, accounts, latency_ms, tier=tier)
     seed_s = time.perf_counter() - t0
     tmp = Path(tempfile.mkdtemp(prefix="kam-bench-"))
     project = tmp / "project"
@@ -213,8 +218,10 @@ def bench(crm: str, accounts: int, latency_ms: int) -> list[dict[str, Any]]:
         else:
             block = (
                 HUBSPOT_DEMO_BLOCK.format(base_url=info["base_url"])
-                + f"    rate_limit_tier: {HUBSPOT_TIER}\n"
+                + f"    rate_limit_tier: {tier}\n"
             )
+            if prefetch >= 0:
+                block += f"    prefetch_pages: {prefetch}\n"
             env["KAM_SYNC_HUBSPOT_TOKEN"] = info["credentials"]["access_token"]
         create_project(project, crm, force=True, crm_block=block)
         subprocess.run(
@@ -246,8 +253,9 @@ def bench(crm: str, accounts: int, latency_ms: int) -> list[dict[str, Any]]:
             total_calls = sum(by_kind.values())
             extra: dict[str, Any] = {}
             if crm == "hubspot":
-                rate_s = rate_floor_seconds(by_kind, HUBSPOT_TIER)
+                rate_s = rate_floor_seconds(by_kind, tier)
                 extra = {
+                    "tier": tier,
                     "total_calls": total_calls,
                     "floor": mini["floor"],
                     "floor_formula": mini["formula"],
@@ -271,6 +279,7 @@ def bench(crm: str, accounts: int, latency_ms: int) -> list[dict[str, Any]]:
                     "peak_rss_mib": round(rss),
                     "peak_rss_mb": round(rss * 1024 * 1024 / 1e6),  # decimal MB, as targets say
                     "sandbox_start_s": round(seed_s, 1),
+                    "load_average": round(os.getloadavg()[0], 1),
                     **extra,
                 }
             )
@@ -346,6 +355,18 @@ def main() -> None:
         "--latency", default="0,20", help="comma-separated injected latencies in ms"
     )
     parser.add_argument(
+        "--tier",
+        type=int,
+        default=HUBSPOT_TIER,
+        help="HubSpot: rate-limit tier of the sandbox and the client (100, 190 or 250)",
+    )
+    parser.add_argument(
+        "--prefetch-pages",
+        type=int,
+        default=-1,
+        help="HubSpot: crm.hubspot.prefetch_pages for the runs (-1: the connector's default)",
+    )
+    parser.add_argument(
         "--pull-only-tier",
         type=int,
         default=0,
@@ -360,7 +381,7 @@ def main() -> None:
     rows = []
     for crm in crms:
         for latency in (int(x) for x in args.latency.split(",")):
-            rows += bench(crm, args.accounts, latency)
+            rows += bench(crm, args.accounts, latency, tier=args.tier, prefetch=args.prefetch_pages)
     hub = [r for r in rows if r["crm"] == "hubspot"]
     if hub:
         print()

@@ -87,6 +87,14 @@ class PullRequest:
     modified_field: str
     deleted_field: str | None = None
     page_size: int | None = None
+    # When the engine last applied an id reconciliation of this object (a Page with
+    # ``existing_ids``); None: not known. A connector lists every id again once a period has
+    # passed since then, not since ``since`` (a quiet CRM's watermark stops moving).
+    ids_reconciled_at: datetime | None = None
+    # The ``until`` of the last pull of this object that ran to its end (None: not known).
+    # Deletions the CRM logs for a limited time (Salesforce's delete log) were read up to it,
+    # so deletions can have been missed only when it is older than the log reaches.
+    previous_until: datetime | None = None
 
 
 @dataclass(slots=True)
@@ -107,6 +115,9 @@ class Page:
     # When the CRM said how many records the pull's query matches (Salesforce's totalSize on
     # the first page): the progress bar's total. None where the API does not say.
     expected_total: int | None = None
+    # Records of this page that a merge took away, by id, with the id of the record that
+    # survived the merge (when the CRM names it). They come as deletions in ``records`` too.
+    merged_into: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -70,3 +70,30 @@ class Boundary(Generic[Stamp]):
                 return False
             self.ids.add(record_id)
         return True
+
+
+def reconciliation_due(last: datetime | None, until: datetime, every_days: float) -> bool:
+    """True when a boundary of ``every_days`` periods (UTC, from the epoch) lies after ``last``
+    and at or before ``until``: the first pull after each boundary lists every id, once.
+
+    ``last`` is when the ids were last reconciled; None (never, or not known) is never due here
+    (see ``id_reconciliation_due``). ``every_days`` 0 switches the reconciliation off.
+    """
+    if last is None or every_days <= 0:
+        return False
+    period = every_days * 86_400
+    return int(last.timestamp() // period) != int(until.timestamp() // period)
+
+
+def id_reconciliation_due(request: PullRequest, every_days: float) -> bool:
+    """Whether an incremental pull ends by listing every id of its object (``Page.existing_ids``).
+
+    Measured from the engine's last reconciliation (``request.ids_reconciled_at``), so a CRM
+    where nothing changes, whose watermark stands still, is reconciled once a period, not on
+    every run; from the watermark when that is not known (a store from before it was kept). A
+    full pull reads everything and lists no ids.
+    """
+    if request.since is None:
+        return False
+    last = request.ids_reconciled_at or request.since
+    return reconciliation_due(last, request.until, every_days)

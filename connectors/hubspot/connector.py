@@ -60,6 +60,7 @@ from kam_sync_connectors.hubspot.pull import Puller
 from kam_sync_connectors.hubspot.push import BatchWriter, check_update, sdk_batch_body
 from kam_sync_connectors.hubspot.sdk import HubSpotSdk
 from kam_sync_connectors.hubspot.settings import HubSpotSettings
+from kam_sync_connectors.prefetch import prefetched
 from kam_sync_connectors.retry import RetryPolicy
 from kam_sync_connectors.transport_security import ca_bundle_path, require_secure_url
 
@@ -135,7 +136,12 @@ class HubSpotConnector:
         return self.properties.describe(object_name, fresh=True)
 
     def pull(self, request: PullRequest) -> Iterator[Page]:
-        return self.puller.pull(request)
+        """The pages of ``request``, fetched up to ``prefetch_pages`` ahead of the caller."""
+        return prefetched(
+            self.puller.pull(request),
+            self.settings.prefetch_pages,
+            name=f"hubspot pull {request.object_name}",
+        )
 
     def mapped_field_problems(self, object_name: str, fields: Sequence[str]) -> list[str]:
         """HubSpot properties are flat: no relation paths or pseudo-fields to check beyond

@@ -1,7 +1,9 @@
 """Client-side pacing so that a run stays inside HubSpot's rolling windows instead of hitting 429s.
 
 Two sliding windows: the account tier's requests per ten seconds (every call), and the search
-endpoints' own requests per second. The ``X-HubSpot-RateLimit-*`` headers of each response
+endpoints' own requests per second. A sliding window uses the whole allowed rate: after a pause
+(the engine storing or assessing) a whole tier's calls may go at once, and from then on a slot
+frees as each call leaves the window. The ``X-HubSpot-RateLimit-*`` headers of each response
 correct our own count: HubSpot counts every app of the account against the same window, so
 ``Remaining`` can be lower than what we alone have sent. The clock and sleep are injected so
 tests can run a whole storm in no wall time.
@@ -44,13 +46,6 @@ class SlidingWindow:
     def block_until(self, moment: float) -> None:
         """Take no event before ``moment`` (the server said the window is full)."""
         self._blocked_until = max(self._blocked_until, moment)
-
-    def oldest_after(self, moment: float) -> float | None:
-        """Our oldest event later than ``moment``, if any."""
-        for event in self._events:
-            if event > moment:
-                return event
-        return None
 
     def first_free_slot(self, now: float) -> float | None:
         """When the oldest of our own events in the window leaves it (None: we have none).
@@ -115,11 +110,11 @@ class RateLimiter:
                 interval_ms=header(headers, "X-HubSpot-RateLimit-Interval-Milliseconds"),
                 now=now,
             )
-            secondly_remaining = header(headers, "X-HubSpot-RateLimit-Secondly-Remaining")
-            if secondly_remaining is not None and _int(secondly_remaining) == 0:
-                # This second is used up: wait until our oldest call in it is a second old.
-                oldest = self.window.oldest_after(now - 1.0)
-                self.window.block_until((oldest if oldest is not None else now) + 1.0)
+            # X-HubSpot-RateLimit-Secondly(-Remaining) are not read: "the limit referenced by
+            # these headers is no longer enforced and these two headers should be considered
+            # deprecated" (developers.hubspot.com/docs/api/usage-details, "Rate limits").
+            # Obeying them held every second to a tenth of the window, so the room a pause
+            # leaves in the ten-second window was never used.
 
     def pause(self, seconds: float, *, search: bool = False) -> None:
         """The server answered 429: send nothing (of that kind) for ``seconds``."""

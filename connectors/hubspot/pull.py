@@ -16,7 +16,10 @@ pull lists them all; an incremental pull lists them every time (``archived_sweep
 0, the default) or when its window crosses a multiple of that interval, and keeps those archived
 since the last sweep. Records merged away are not archived, they vanish (fivetran/dbt_hubspot#134): their
 survivor's ``hs_merged_object_ids`` names them, and each comes as a deletion beside it. Live
-records carry ``"archived": False``.
+records carry ``"archived": False``. Records deleted for good (after the 90-day restore window,
+or a permanent/GDPR deletion) leave no trace at all: an incremental pull ends, once per
+``id_reconciliation_days`` (7), with every live id (``Page.existing_ids``; one list call per 100
+records, the id property only), and the engine drops the stored records not among them.
 
 Watermarks: deletion pages and the pages of a first sync carry ``high_watermark=None`` except
 the very last page of a first sync (list order is by id, not by modification, so no earlier
@@ -25,6 +28,7 @@ page may advance the watermark); incremental pages carry the running maximum sta
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -51,14 +55,18 @@ from kam_sync_connectors.hubspot.search_windows import (
     to_millis,
 )
 from kam_sync_connectors.hubspot.settings import LIST_LIMIT, SEARCH_LIMIT, HubSpotSettings
-from kam_sync_connectors.window import Boundary, IncrementalWindow
+from kam_sync_connectors.window import Boundary, IncrementalWindow, id_reconciliation_due
 
 ARCHIVED_KEY = "archived"
+# The record id as a property: the one property an id listing asks for.
+ID_PROPERTY = "hs_object_id"
 # The ids merged into a record, ";"-separated: a merged-away record is not archived, it just
 # stops being returned (fivetran/dbt_hubspot#134, singer-io/tap-hubspot#49); only its
 # survivor names it (developers.hubspot.com/docs/api-reference/legacy/crm/objects/companies/
 # merge-companies; knowledge.hubspot.com/records/merge-records).
 MERGED_IDS = "hs_merged_object_ids"
+
+log = logging.getLogger(__name__)
 
 
 class Puller:
@@ -126,7 +134,9 @@ class Puller:
                 if boundary.admit(str(obj["id"]), record_stamp(obj, request.modified_field))
             ]
             page = Page(records=self._records(request, fresh, []))
-            page.records.extend(_merged_away(request, fresh, assoc_fields))
+            for deletion, survivor in _merged_away(request, fresh, assoc_fields):
+                page.records.append(deletion)
+                page.merged_into[str(deletion[request.id_field])] = survivor
             if window.incremental:
                 page.high_watermark = _from_millis(boundary.stamp)
                 yield page
@@ -137,6 +147,8 @@ class Puller:
         if held is not None:
             held.high_watermark = _from_millis(boundary.stamp)
             yield held
+        if id_reconciliation_due(request, self.settings.id_reconciliation_days):
+            yield self._existing_ids(request)
 
     def _records(
         self,
@@ -250,12 +262,15 @@ class Puller:
 
     def _sweep_due(self, request: PullRequest) -> bool:
         """Whether this pull lists archived records: a full pull always; an incremental one
-        when its window crosses a multiple of ``archived_sweep_interval_hours``."""
+        when a multiple of ``archived_sweep_interval_hours`` lies between the last complete
+        pull (``previous_until``; else the watermark) and this one: on a portal where nothing
+        changes the watermark stands still, and every run would sweep."""
         window = self._window(request)
         interval = self._sweep_interval_ms()
         if window.since is None or interval == 0:
             return True
-        return to_millis(request.until) // interval > to_millis(window.since) // interval
+        last = _last_pull(request, window.since)
+        return to_millis(request.until) // interval > to_millis(last) // interval
 
     def _sweep_interval_ms(self) -> int:
         return int(self.settings.archived_sweep_interval_hours * 3_600_000)
@@ -276,13 +291,29 @@ class Puller:
             interval = self._sweep_interval_ms()
             since_ms = to_millis(window.start)
             if interval:
-                last_sweep = to_millis(window.since) // interval * interval
-                since_ms = min(since_ms, last_sweep - (to_millis(window.since) - since_ms))
+                look_back = to_millis(window.since) - since_ms
+                last = to_millis(_last_pull(request, window.since))
+                last_sweep = last // interval * interval
+                since_ms = min(since_ms, last_sweep - look_back)
 
         def recent(obj: dict[str, Any]) -> bool:
             return since_ms is None or (_archived_ms(obj, request.modified_field) or 0) >= since_ms
 
         yield from self._list_pages(request.object_name, properties, archived=True, keep=recent)
+
+    def _existing_ids(self, request: PullRequest) -> Page:
+        """Every live id of the object, for the engine to drop the stored records not among
+        them. Records deleted for good leave no trace in the archived list or in a survivor's
+        ``hs_merged_object_ids``: deleted records can be restored for 90 days only, and
+        permanent or GDPR deletions skip the recycle bin altogether (knowledge.hubspot.com/
+        records/restore-deleted-records). Listed at the list endpoint's page size with one
+        property, the id: one call per 100 records.
+        """
+        ids: set[str] = set()
+        for objects in self._list_pages(request.object_name, [ID_PROPERTY], archived=False):
+            ids.update(str(o["id"]) for o in objects)
+        log.info("hubspot: id reconciliation: %d %s records exist", len(ids), request.object_name)
+        return Page([], high_watermark=None, existing_ids=frozenset(ids))
 
     # -- incremental -------------------------------------------------------------------------
 
@@ -324,7 +355,7 @@ class Puller:
         reader = ChangeSetReader(
             search,
             modified_property=request.modified_field,
-            id_property="hs_object_id",
+            id_property=ID_PROPERTY,
             page_size=min(request.page_size or self.settings.search_page_size, SEARCH_LIMIT),
             result_cap=self.settings.search_result_cap,
         )
@@ -353,10 +384,10 @@ class Puller:
 
 def _merged_away(
     request: PullRequest, objects: list[dict[str, Any]], assoc_fields: list[AssociationField]
-) -> list[RawRecord]:
+) -> list[tuple[RawRecord, str]]:
     """A deletion for every id merged into a record of ``objects``, stamped with the
-    survivor's modification (the merge is its latest change, or older)."""
-    deletions: list[RawRecord] = []
+    survivor's modification (the merge is its latest change, or older), and the survivor's id."""
+    deletions: list[tuple[RawRecord, str]] = []
     for obj in objects:
         props = obj.get("properties") or {}
         for part in str(props.get(MERGED_IDS) or "").split(";"):
@@ -372,7 +403,7 @@ def _merged_away(
             record[ARCHIVED_KEY] = True
             if request.deleted_field and request.deleted_field != ARCHIVED_KEY:
                 record[request.deleted_field] = True
-            deletions.append(record)
+            deletions.append((record, str(obj["id"])))
     return deletions
 
 
@@ -382,6 +413,11 @@ def _properties(request: PullRequest) -> list[str]:
         if must not in wanted:
             wanted.append(must)
     return list(dict.fromkeys(wanted))
+
+
+def _last_pull(request: PullRequest, since: datetime) -> datetime:
+    """When the last complete pull of the object ran: its ``until``, else the watermark."""
+    return request.previous_until if request.previous_until is not None else since
 
 
 def _archived_ms(obj: dict[str, Any], modified_property: str) -> int | None:

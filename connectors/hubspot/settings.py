@@ -139,6 +139,26 @@ class HubSpotSettings(ConnectorSettings):
         description="an incremental pull lists archived records when its window crosses a "
         "multiple of this interval (UTC, from the epoch; 0: every pull)",
     )
+    # Not a HubSpot limit: pages fetched while the engine stores the ones before, so calls go
+    # out at the rate limit rather than only when the engine asks (connectors/prefetch.py).
+    # 12: more than the pages one association read releases at once (1,000 ids, 10 list pages),
+    # so the fetching goes on while the engine stores them; a page is 100-200 small records.
+    prefetch_pages: int = Field(
+        default=12,
+        ge=0,
+        le=50,
+        description="pages a pull fetches ahead of the engine (0: one at a time, when asked)",
+    )
+    # Not a HubSpot limit: how long a record that vanished without an archive trace may stay in
+    # scope. Records permanently deleted (after the 90-day restore window, or a GDPR deletion)
+    # are neither listed nor archived, and no survivor names them as it names merged records;
+    # listing every id finds them: one list call per 100 records of each pulled object.
+    id_reconciliation_days: float = Field(
+        default=7.0,
+        ge=0,
+        description="list every record id this often (days; 0: never) to find records that "
+        "vanished without an archive trace (permanently or GDPR-deleted)",
+    )
     # HubSpot's ten-second window refills slowly under load: more, shorter first tries than
     # Salesforce's defaults, and a single wait as long as a MINUTELY policy's window.
     retry_max_attempts: int = Field(

@@ -134,7 +134,9 @@ class SalesforceConnector:
 
         A 403 other than the quota's own (the Limits resource needs "View Setup and
         Configuration"; REST API Developer Guide, "Limits") is not an error: the 403 response,
-        like every REST response, carried ``Sforce-Limit-Info``, which the client has read.
+        like every REST response, carried ``Sforce-Limit-Info``, which the client has read. The
+        guide does not give the body; whatever its code (INSUFFICIENT_ACCESS, or the
+        API_DISABLED_FOR_ORG of forceworkbench/forceworkbench#681), any such 403 is taken alike.
         """
         if not self._limits_refused:
             try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any
@@ -16,6 +17,21 @@ from kam_sync_connectors.salesforce.client import SalesforceClient
 # ``provision`` writes a Tooling API description naming kam-sync on every field it creates
 # (provision.field_metadata); describe does not show descriptions, the Tooling API does.
 PROVISIONED_MARK = "kam-sync"
+# Reading Setup objects through the Tooling API (CustomField here) needs "View Setup and
+# Configuration". Without it Salesforce answers as if the object did not exist, "INVALID_TYPE:
+# sObject type '...' is not supported", not with a permission error: reported for Tooling
+# queries of EntityParticle (tprouvot/Salesforce-Inspector-reloaded#1310, gone once the
+# permission was granted) and of CustomField by a non-admin (afawcett/apex-toolingapi#19).
+# A 403 is taken the same way.
+TOOLING_REFUSED_CODES = frozenset({"INVALID_TYPE", "INSUFFICIENT_ACCESS", "API_DISABLED_FOR_ORG"})
+TOOLING_REFUSED = (
+    "salesforce: the integration user cannot read custom field descriptions through the Tooling "
+    "API (it lacks 'View Setup and Configuration'), so kam-sync cannot tell which fields "
+    "`kam-sync provision` created: grant the permission, or mark the write-back targets "
+    "`owned_by_kam_sync: true` in the mapping"
+)
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +106,7 @@ class DescribeCache:
         self._client = client
         self._schemas: dict[str, SObjectSchema] = {}
         self._provisioned: dict[str, frozenset[str]] = {}
+        self._tooling_refused = False
 
     def schema(self, object_name: str) -> SObjectSchema:
         if object_name not in self._schemas:
@@ -108,7 +125,16 @@ class DescribeCache:
         if not any(f.custom for f in description.fields.values()):
             return description
         if object_name not in self._provisioned:
-            self._provisioned[object_name] = self._marked_fields(object_name)
+            try:
+                self._provisioned[object_name] = self._marked_fields(object_name)
+            except FatalApiError as exc:
+                refused = exc.status == 403 or exc.error_code in TOOLING_REFUSED_CODES
+                if not refused:
+                    raise
+                if not self._tooling_refused:
+                    log.warning("%s", TOOLING_REFUSED)
+                self._tooling_refused = True
+                self._provisioned[object_name] = frozenset()
         marked = self._provisioned[object_name]
         return ObjectDescription(
             description.name,

@@ -22,7 +22,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import partial
@@ -38,7 +38,11 @@ from kam_sync_connectors.salesforce.describe import DescribeCache, SObjectSchema
 from kam_sync_connectors.salesforce.error_map import CONNECTOR
 from kam_sync_connectors.salesforce.records import csv_records, flatten, parse_datetime
 from kam_sync_connectors.salesforce.wire import datetime_text
-from kam_sync_connectors.window import Boundary, IncrementalWindow
+from kam_sync_connectors.window import (
+    Boundary,
+    IncrementalWindow,
+    id_reconciliation_due,
+)
 
 EXPIRED_LOCATOR_CODES = frozenset({"INVALID_QUERY_LOCATOR", "QUERY_TIMEOUT"})
 # Multi-currency orgs: each record's currency (Object Reference, "CurrencyIsoCode"), and the
@@ -61,17 +65,20 @@ _CHILD_STAMPS = ("SystemModstamp", "LastModifiedDate")
 log = logging.getLogger(__name__)
 
 
-def _log_merges(request: PullRequest, page: Page, merged_field: str) -> None:
+def _merges(request: PullRequest, page: Page, merged_field: str) -> None:
+    """Name, on the page, each deleted record a merge took away and the record that survived."""
     deleted = request.deleted_field or ""
-    merged = sum(1 for r in page.records if r.get(merged_field) and r.get(deleted))
-    if merged:
+    for record in page.records:
+        survivor = record.get(merged_field)
+        if survivor and record.get(deleted):
+            page.merged_into[str(record[request.id_field])] = str(survivor)
+    if page.merged_into:
         # Salesforce re-parents the loser's children (opportunities) to the survivor, so they
-        # arrive with it in this or the next pull; the loser itself leaves scope, and its own
-        # KAM history is not carried over.
+        # arrive with it in this or the next pull; the loser itself leaves scope.
         log.info(
             "salesforce: %d %s records were merged into another record; they leave scope and "
             "their related records count toward the surviving record",
-            merged,
+            len(page.merged_into),
             request.object_name,
         )
 
@@ -117,19 +124,6 @@ def _to_corporate(record: RawRecord, money: dict[str, int], rates: dict[str, Dec
         if value is None or rate == 1:
             continue
         record[name] = (Decimal(str(value)) / rate).quantize(Decimal(1).scaleb(-scale))
-
-
-def reconciliation_due(since: datetime | None, until: datetime, every_days: float) -> bool:
-    """True for the first incremental pull after each ``every_days`` boundary (UTC epoch).
-
-    Stateless: ``since`` is the watermark the previous run left, so the pull whose window
-    crosses a boundary is the first one after it. A watermark that stops moving (no changes)
-    keeps it due until records change again.
-    """
-    if since is None or every_days <= 0:
-        return False
-    period = every_days * 86_400
-    return int(since.timestamp() // period) != int(until.timestamp() // period)
 
 
 def _get(path: str, params: dict[str, str], sf: Salesforce) -> Any:
@@ -255,19 +249,21 @@ class Puller:
             except _UseBulk:
                 yield from self._bulk_pull(request, selection)
             return
+        log_gap = False
         if since is not None and request.deleted_field:
             # Before the regular pages, for the same reason as the parents below.
-            yield from self._hard_deleted(request, since)
+            log_gap = yield from self._hard_deleted(request, since)
         if since is not None and selection.related:
             # Before the regular pages: they move the watermark, and a run stopped after them
             # must not have skipped these parents.
             yield from self._parents_of_changed_children(request, selection, since)
         for page in self._rest_pull(request, selection, since):
             if merged_field is not None:
-                _log_merges(request, page, merged_field)
+                _merges(request, page, merged_field)
             yield page
-        if request.deleted_field and reconciliation_due(
-            request.since, request.until, self._client.settings.id_reconciliation_days
+        every_days = self._client.settings.id_reconciliation_days
+        if request.deleted_field and (
+            id_reconciliation_due(request, every_days) or (log_gap and every_days > 0)
         ):
             yield self._existing_ids(request)
 
@@ -296,22 +292,30 @@ class Puller:
         )
         return Page([], high_watermark=None, existing_ids=frozenset(ids))
 
-    def _hard_deleted(self, request: PullRequest, since: datetime) -> Iterator[Page]:
+    def _hard_deleted(self, request: PullRequest, since: datetime) -> Generator[Page, None, bool]:
         """Records deleted in the window, from the Get Deleted resource, as tombstones.
 
         ``queryAll`` returns deleted records only while they are in the recycle bin; records
         hard-deleted, purged from the bin, or merged away and purged are found only in the
         org's delete log (REST API Developer Guide, "sObject Get Deleted": up to 15 days back,
         start and end to the minute). Each comes out as ``{id, deleted: true, modified:
-        deletedDate}``. Deletions older than the log reaches are left to the id reconciliation.
+        deletedDate}``.
+
+        The log is read from where the last complete pull read it to (``previous_until``, less
+        the look-back), else from ``since``. Returns True when deletions may have been missed:
+        the log no longer reaches back to that point (a gap of more than 15 days between pulls,
+        or a log Salesforce emptied early). The id reconciliation then runs in this pull.
         """
         assert request.deleted_field is not None
         settings = self._client.settings
         end = request.until
+        read_from = since
+        if request.previous_until is not None:
+            read_from = request.previous_until - timedelta(minutes=settings.look_back_minutes)
         oldest = end - timedelta(days=settings.get_deleted_days) + _GET_DELETED_MARGIN
-        start = max(since, oldest)
+        start = max(read_from, oldest)
         if start >= end:
-            return
+            return False
         params = {"start": datetime_text(start), "end": datetime_text(end)}
         path = f"sobjects/{soql.check_name(request.object_name, 'object')}/deleted/"
         result: dict[str, Any] = (
@@ -319,12 +323,19 @@ class Puller:
             or {}
         )
         earliest = parse_datetime(result.get("earliestDateAvailable"))
-        if since < oldest or (earliest is not None and since < earliest):
+        reach = max(oldest, earliest or oldest)
+        gap = read_from < reach
+        if gap:
             log.warning(
-                "salesforce: %s deletions before %s are no longer in Salesforce's delete log; "
-                "the periodic id reconciliation removes records deleted before then",
+                "salesforce: %s deletions between %s and %s may be missing: Salesforce's delete "
+                "log no longer reaches back before %s; %s",
                 request.object_name,
-                max(oldest, earliest or oldest).isoformat(timespec="minutes"),
+                read_from.isoformat(timespec="minutes"),
+                reach.isoformat(timespec="minutes"),
+                reach.isoformat(timespec="minutes"),
+                "this pull lists every id to find them"
+                if settings.id_reconciliation_days > 0
+                else "crm.salesforce.id_reconciliation_days is 0, so they are not looked for",
             )
         records: list[RawRecord] = [
             {
@@ -342,6 +353,7 @@ class Puller:
                 request.object_name,
             )
             yield Page(records, high_watermark=None)
+        return gap
 
     def _parents_of_changed_children(
         self, request: PullRequest, selection: soql.Selection, since: datetime

@@ -105,6 +105,14 @@ def _step(name: str) -> Callable[[_Method], _Method]:
 PLAN_OVERLAY_URL = "sqlite:///plan-overlay.sqlite"
 
 
+# Beside each object's watermark the store keeps, under these names in the same table (values
+# that never move back), when the object's ids were last reconciled against the CRM and the
+# ``until`` of its last pull that ran to the end. The connector is told both (PullRequest), so
+# a CRM where nothing changes is reconciled once a period, not on every run.
+IDS_RECONCILED_KEY = "{}:ids_reconciled"
+PULLED_UNTIL_KEY = "{}:pulled_until"
+
+
 # Snapshot columns a stored record cannot lack; a deleted record without them is a tombstone.
 _SNAPSHOT_REQUIRED = ("modified_at", "account_id")
 
@@ -323,7 +331,13 @@ class SyncEngine:
             if object_name == "account"
             else [m.crm for m in fields.values()]
         )
-        since = None if options.full else self.store.watermark(object_name)
+        stored_watermark = self.store.watermark(object_name)
+        since = None if options.full else stored_watermark
+        reconciled_key = IDS_RECONCILED_KEY.format(object_name)
+        pulled_key = PULLED_UNTIL_KEY.format(object_name)
+        # A first pull into an empty store leaves nothing stored that could have vanished: it
+        # counts as a reconciliation, so the next runs do not list every id at once.
+        fresh = since is None and stored_watermark is None and not self.store.live_ids(object_name)
         request = PullRequest(
             object_name=mapping.crm_object,
             fields=tuple(crm_fields),
@@ -332,6 +346,8 @@ class SyncEngine:
             id_field=fields["id"].crm,
             modified_field=fields["modified_at"].crm,
             deleted_field=fields["is_deleted"].crm if "is_deleted" in fields else None,
+            ids_reconciled_at=self.store.watermark(reconciled_key),
+            previous_until=self.store.watermark(pulled_key),
         )
         normalizer = self._normalizers[object_name]
         pulled = deleted = quarantined = 0
@@ -342,7 +358,15 @@ class SyncEngine:
             mapping.crm_object,
             f"since {since.isoformat()}" if since else "in full",
         )
+        # For naming merged-away accounts once: the ids live before this pull, read at the
+        # first merge (live now, or taken out earlier in this pull, by a delete log's entry).
+        merged_live: set[str] | None = None
+        taken_out: set[str] = set()
         for page in self.connector.pull(request):
+            if page.merged_into and object_name == "account":
+                if merged_live is None:
+                    merged_live = self.store.live_ids(object_name) | taken_out
+                _log_merged_accounts(page.merged_into, merged_live)
             good: list[dict[str, Any]] = []
             bad: list[tuple[str, str, str | None, str]] = []
             gone: list[str] = []  # deleted records known by id alone (a delete log's entries)
@@ -379,6 +403,12 @@ class SyncEngine:
                         vanished = self.store.live_ids(object_name, conn=conn) - page.existing_ids
                         gone.extend(sorted(vanished))
                         deleted += len(vanished)
+                        self.store.set_watermark(reconciled_key, as_of, conn=conn)
+                        log.info(
+                            "id reconciliation: %d stored %s records no longer exist in the CRM",
+                            len(vanished),
+                            object_name,
+                        )
                     self.store.mark_deleted(object_name, gone, conn=conn)
                     self.store.quarantine(bad, run_id=summary.run_id, conn=conn)
                     self.store.release_quarantine(object_name, [r["id"] for r in good], conn=conn)
@@ -386,6 +416,9 @@ class SyncEngine:
                         self.store.set_watermark(
                             object_name, min(page.high_watermark, as_of), conn=conn
                         )
+            if object_name == "account" and merged_live is None:
+                taken_out.update(gone)
+                taken_out.update(r["id"] for r in good if r["is_deleted"])
             pulled += len(page.records)
             quarantined += len(bad)
             if page.expected_total is not None:
@@ -395,6 +428,11 @@ class SyncEngine:
                 options.progress(f"pull {object_name}", pulled, total)
             if options.stop.is_set():
                 raise RunInterrupted(f"stopped after storing {pulled} pulled {object_name} records")
+        if self._overlay is None:
+            with self.store.transaction() as conn:
+                self.store.set_watermark(pulled_key, as_of, conn=conn)
+                if fresh:
+                    self.store.set_watermark(reconciled_key, as_of, conn=conn)
         summary.pulled[object_name] = pulled
         summary.deleted[object_name] = deleted
         summary.quarantined[object_name] = quarantined
@@ -669,6 +707,25 @@ class SyncEngine:
 
     def _write_calls(self) -> int:
         return sum(n for kind, n in self.connector.quota().calls_by_kind.items() if "write" in kind)
+
+
+def _log_merged_accounts(merged_into: dict[str, str], live: set[str]) -> None:
+    """Say, once per account (while it is still in scope), that a merge took it away and that
+    its KAM history stays with it: the store keeps history by account id, and nothing moves it
+    to the surviving account, which is assessed on its own history and the opportunities it
+    now holds."""
+    for loser, survivor in sorted(merged_into.items()):
+        if loser in live:
+            live.discard(loser)
+            log.warning(
+                "account %s was merged into account %s in the CRM: %s leaves scope and gets no "
+                "more writes; its KAM history (tier history, key-account list membership) stays "
+                "under its own id and is not moved to %s",
+                loser,
+                survivor,
+                loser,
+                survivor,
+            )
 
 
 def _check_stop(options: RunOptions, where: str) -> None:

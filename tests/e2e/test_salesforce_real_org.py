@@ -96,6 +96,70 @@ def test_hard_deleted_and_merged_accounts_leave_scope_and_get_no_writes(tmp_path
         assert flag == 1
 
 
+@pytest.mark.slow
+def test_a_merged_away_account_gets_no_write_and_the_run_names_it_with_its_survivor(
+    tmp_path: Path,
+) -> None:
+    project = tmp_path / "project"
+    with sandbox_project("salesforce", project, accounts=80, seed=51) as (handle, env):
+        provisioned = kam_sync_cli("provision", "--project", str(project), env=env, cwd=tmp_path)
+        assert provisioned.returncode == 0, provisioned.stderr
+        assert _run_json(project, env)["status"] == "ok"
+        store = handle.app.store
+        with _store(project) as db:
+            written = [
+                r[0] for r in db.execute("SELECT DISTINCT account_id FROM written_value ORDER BY 1")
+            ]
+        survivor, loser = written[0], written[1]
+        before = {k: v for k, v in store.get("Account", loser).items() if k.startswith("KAM_")}
+        store.merge("Account", survivor, loser)  # the loser goes to the recycle bin
+        # A new weight changes every account's score: every account in scope gets a write.
+        scoring = project / "rules" / "scoring.yaml"
+        text = scoring.read_text()
+        assert "    weight: 25\n" in text
+        scoring.write_text(text.replace("    weight: 25\n", "    weight: 26\n", 1))
+        run = kam_sync_cli("run", "--json", "--project", str(project), env=env, cwd=tmp_path)
+        assert run.returncode in (0, 3), run.stderr
+        second = json.loads(run.stdout)
+
+        assert second["status"] == "ok", second
+        assert second["accounts_written"] > 10
+        assert second["write_failures"] == 0 and second["dead_letters"] == 0
+        after = {k: v for k, v in store.get("Account", loser).items() if k.startswith("KAM_")}
+        assert after == before, "nothing was written to the merged-away account"
+        with _store(project) as db:
+            (flag,) = db.execute(
+                "SELECT is_deleted FROM account_snapshot WHERE id = ?", (loser,)
+            ).fetchone()
+        assert flag == 1
+        # The run says plainly that the loser's history is not moved, naming both accounts.
+        said = [line for line in run.stderr.splitlines() if f"account {loser} was merged" in line]
+        assert len(said) == 1 and f"into account {survivor}" in said[0], run.stderr
+        assert "not moved" in said[0]
+
+
+@pytest.mark.slow
+def test_quiet_runs_in_a_row_list_ids_at_most_once_a_period_and_warn_of_no_missed_deletion(
+    tmp_path: Path,
+) -> None:
+    project = tmp_path / "project"
+    with sandbox_project("salesforce", project, accounts=60, seed=47) as (_handle, env):
+        provisioned = kam_sync_cli("provision", "--project", str(project), env=env, cwd=tmp_path)
+        assert provisioned.returncode == 0, provisioned.stderr
+        assert _run_json(project, env)["status"] == "ok"
+        # Nothing changes in the org: the watermark stays where the seed's newest stamp put it.
+        quiet = []
+        for _ in range(2):
+            run = kam_sync_cli("run", "--json", "--project", str(project), env=env, cwd=tmp_path)
+            assert run.returncode in (0, 3), run.stderr
+            quiet.append(run.stderr)
+
+    listings = sum(err.count("id reconciliation:") for err in quiet)
+    # Two objects; a weekly boundary between the runs may make one listing of each due.
+    assert listings <= 2, listings
+    assert not any("may be missing" in err or "delete log" in err for err in quiet)
+
+
 def _scores_after_a_run(tmp_path: Path, name: str, *, multi_currency: bool) -> tuple[dict, dict]:
     from decimal import Decimal
 

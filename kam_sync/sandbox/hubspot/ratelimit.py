@@ -3,7 +3,9 @@
 Documented (developers.hubspot.com "API usage guidelines and limits"): private apps get
 100 requests per 10 s (Free/Starter, 250,000 a day), 190 (Professional/Enterprise,
 625,000 a day) or 250 with the API limit increase (1,000,000 a day); the CRM search
-endpoints allow 5 requests per second. A refused request gets 429 with
+endpoints allow 5 requests per second. The `X-HubSpot-RateLimit-Secondly(-Remaining)` headers are still sent
+but their limit "is no longer enforced" (same page): the sandbox sends them and enforces only
+the ten-second window. A refused request gets 429 with
 `{"status": "error", "message": "You have reached your ten_secondly_rolling limit.",
 "errorType": "RATE_LIMIT", "correlationId": ..., "policyName": "TEN_SECONDLY_ROLLING",
 "requestId": ...}` (`DAILY` for the daily one). Responses carry the

@@ -200,6 +200,8 @@ class HubSpotStore:
         self._unindexed: dict[tuple[str, int], float] = {}
         # Ids merged away, by object type: gone for good, also after a restart from a data file.
         self.merged_away: dict[str, set[int]] = {}
+        # Ids deleted for good (purge), by object type: likewise gone after a restart.
+        self.purged: dict[str, set[int]] = {}
         self.clock = clock or (lambda: datetime.now(UTC))
         self.as_of = portfolio.as_of
         self.owners = [
@@ -394,6 +396,37 @@ class HubSpotStore:
             self.merged_away.setdefault(object_type, set()).add(merged)
             self.write(table, survivor, {"hs_merged_object_ids": merged_ids})
 
+    def purge(self, object_type: str, record_id: int | str) -> None:
+        """Delete a record for good, leaving no trace: as HubSpot does once an archived record
+        is past its 90-day restore window, or at once for a permanent or GDPR deletion, which
+        skips the recycle bin (knowledge.hubspot.com/records/restore-deleted-records).
+
+        The record is listed neither live nor archived, found by no search, read by no batch
+        read, named by no survivor; its associations go with it. Live or archived alike.
+        """
+        table = self.table(object_type)
+        with self.lock:
+            gone = int(record_id)
+            if gone not in table.records:
+                raise RecordNotFound(f"{object_type} {gone}")
+            # Unlinked directly: the records at the other end may be archived.
+            if object_type == "companies":
+                for deal in self.company_deals.pop(gone, []):
+                    del self.deal_company[deal]
+                for child in self.company_children.pop(gone, []):
+                    del self.company_parent[child]
+                parent = self.company_parent.pop(gone, None)
+                if parent is not None:
+                    self.company_children[parent].remove(gone)
+            elif (company := self.deal_company.pop(gone, None)) is not None:
+                self.company_deals[company].remove(gone)
+            for key in [k for k in self.user_labels if k[2] == gone]:
+                del self.user_labels[key]
+            del table.records[gone]
+            table.ids.remove(gone)
+            self.purged.setdefault(object_type, set()).add(gone)
+            self.version += 1
+
     def _not_yet_indexed(self, object_type: str, record_id: int) -> None:
         if self.search_lag_seconds > 0:
             deadline = time.monotonic() + self.search_lag_seconds
@@ -482,6 +515,7 @@ class HubSpotStore:
                 "deal_company": {str(k): v for k, v in self.deal_company.items()},
                 "company_parent": {str(k): v for k, v in self.company_parent.items()},
                 "merged_away": {t: sorted(ids) for t, ids in self.merged_away.items()},
+                "purged": {t: sorted(ids) for t, ids in self.purged.items()},
                 "user_labels": [
                     [*key, target, type_id, label]
                     for key, links in self.user_labels.items()
@@ -523,6 +557,12 @@ class HubSpotStore:
                     if table.records.pop(int(record_id), None) is not None:
                         table.ids.remove(int(record_id))
                     self.merged_away.setdefault(object_type, set()).add(int(record_id))
+            for object_type, ids in changes.get("purged", {}).items():
+                table = self.table(object_type)
+                for record_id in ids:
+                    if table.records.pop(int(record_id), None) is not None:
+                        table.ids.remove(int(record_id))
+                    self.purged.setdefault(object_type, set()).add(int(record_id))
             self.user_labels = {}
             for from_type, to_type, record_id, target, type_id, label in changes.get(
                 "user_labels", []

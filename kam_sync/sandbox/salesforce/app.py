@@ -299,8 +299,10 @@ class SalesforceApp(CrmApp):
 
     def _limits(self, request: Request) -> Response:
         if not self.limits_permission:
-            # The documentation names the permission but not the error body; the body is the
-            # REST error shape with the code Salesforce uses for a missing permission (guess).
+            # The documentation names the permission but not the error body. Guessed: the REST
+            # error shape with INSUFFICIENT_ACCESS; one public report shows API_DISABLED_FOR_ORG
+            # from /limits (forceworkbench/forceworkbench#681). The connector takes any 403 but
+            # the daily quota's alike, so the code decides no behaviour.
             return sf_error(
                 403,
                 "INSUFFICIENT_ACCESS",

@@ -31,8 +31,13 @@ DELIMITERS["BACKQUOTE"] = "`"
 LINE_ENDINGS = {"LF": "\n", "CRLF": "\r\n"}
 SUPPORTED_OPERATIONS = ("update", "insert")
 # "Maximum number of characters in a field: 32,000" (Bulk API 2.0 Developer Guide, "Limits and
-# Allocations"); REST takes a long text area's full 32,768. Guess: the row fails with
-# STRING_TOO_LONG, the code REST gives for a value longer than its field.
+# Allocations"); REST takes a long text area's full 32,768. STRING_TOO_LONG is Salesforce's code
+# for a value longer than its field ("STRING_TOO_LONG, <label>: data value too large: <value>
+# (max length=N): [<field>]", as public reports quote it: SalesforceLabs/Milestones-PM#32,
+# rsoesemann/org-error-inbox#2). What Bulk API 2.0 answers for a CSV cell above 32,000
+# characters is not documented (Salesforce's own CSV reader refuses such a cell, "Exceeded max
+# field size", forcedotcom/wsc#182): guessed here as that row failing with STRING_TOO_LONG.
+# kam-sync never sends one (bulk writes cut texts to 32,000), so the guess decides no behaviour.
 BULK_MAX_FIELD_CHARS = 32_000
 # A job that fails part-way ("If you receive a message that the API retried more than 10 times,
 # use a smaller upload file and try again", same page) keeps what it wrote: the rows before the

@@ -210,6 +210,24 @@ def test_merges_and_user_defined_labels_replay_onto_a_fresh_store() -> None:
     assert second.user_labels == first.user_labels
 
 
+def test_a_purged_company_leaves_no_trace_and_stays_gone_after_a_replay() -> None:
+    portfolio = generate_portfolio(20, seed=9)
+    first = HubSpotStore(portfolio)
+    gone = int(first.company_id(6))
+    deals = list(first.company_deals.get(gone, []))
+    first.archive("companies", gone)  # archived first, then past the 90-day window
+    first.purge("companies", gone)
+    assert gone not in first.companies.records
+    assert gone not in list(first.companies.ids)
+    assert all(first.deal_company.get(d) != gone for d in deals)
+    assert gone not in first.company_deals
+    second = HubSpotStore(portfolio)
+    second.apply_changes(first.changes())
+    assert gone not in second.companies.records
+    with pytest.raises(LookupError):
+        first.purge("companies", gone)
+
+
 def test_cached_search_results_are_dropped_once_the_store_changes() -> None:
     store = HubSpotStore(generate_portfolio(50, seed=4))
     cache = SearchCache()

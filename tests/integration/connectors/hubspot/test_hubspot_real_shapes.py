@@ -233,3 +233,64 @@ def test_archived_records_are_swept_once_a_day_when_asked_with_no_property_but_t
     assert calls == max(
         1, -(-len([d for d in store.deals.records.values() if d.archived_at]) // 100)
     )
+
+
+def test_an_id_reconciliation_lists_every_live_id_100_a_call_with_the_id_property_alone() -> None:
+    from dataclasses import replace
+
+    with running_sandbox("hubspot", accounts=250, seed=53) as sandbox:
+        store = sandbox.app.store
+        purged, archived = str(store.companies.ids[5]), str(store.companies.ids[6])
+        store.purge("companies", purged)  # deleted for good: no trace anywhere
+        store.archive("companies", archived)
+        live = {
+            str(i) for i in store.companies.ids if store.companies.records[i].archived_at is None
+        }
+        until = datetime.now(UTC)
+        connector = private_app(sandbox, pull_archived=False, id_reconciliation_days=7)
+        listed: list[list[str]] = []
+        real_list = connector.puller._list
+
+        def spy(object_type: str, properties: list[str], after: str | None, **kw: bool) -> dict:
+            listed.append(list(properties))
+            return real_list(object_type, properties, after, **kw)
+
+        connector.puller._list = spy  # type: ignore[method-assign]
+        request = replace(
+            pull_request("companies", ("name",), since=until - timedelta(minutes=1), until=until),
+            ids_reconciled_at=until - timedelta(days=8),  # a week boundary lies between
+        )
+
+        pages = list(connector.pull(request))
+
+        assert pages[-1].existing_ids == frozenset(live)
+        assert purged not in live and archived not in live
+        assert listed == [["hs_object_id"]] * -(-len(live) // 100)
+        # Reconciled since the last period boundary: the next pull lists nothing.
+        period = 7 * 86_400
+        this_period = datetime.fromtimestamp(until.timestamp() // period * period, UTC)
+        listed.clear()
+        later = list(connector.pull(replace(request, ids_reconciled_at=this_period)))
+        assert all(p.existing_ids is None for p in later)
+        assert listed == []
+
+
+def test_a_quiet_portal_sweeps_archived_records_once_a_day_not_on_every_run(
+    sandbox: SandboxHandle,
+) -> None:
+    from dataclasses import replace
+
+    now = datetime.now(UTC)
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    connector = private_app(sandbox, archived_sweep_interval_hours=24)
+    # Nothing changed for three days: the watermark stands there. The last run was today.
+    request = replace(
+        pull_request("deals", ("dealname",), since=now - timedelta(days=3), until=now),
+        previous_until=midnight + (now - midnight) / 2,
+    )
+    sandbox.reset_stats()
+
+    pages = list(connector.pull(request))
+
+    assert not [r for p in pages for r in p.records if r["archived"]]
+    assert requests_of(sandbox, "query") == 0  # no archived listing

@@ -25,7 +25,7 @@ from sf_sandbox import (
 from kam_sync.errors import FatalApiError
 from kam_sync_connectors.base import RecordUpdate
 from kam_sync_connectors.salesforce import soql
-from kam_sync_connectors.salesforce.pull import reconciliation_due
+from kam_sync_connectors.window import reconciliation_due
 
 ROLES = "@AccountTeamMember.TeamMemberRole"
 
@@ -262,7 +262,7 @@ def test_the_delete_log_is_read_no_further_back_than_its_15_days(
     )
 
     assert pages  # no INVALID_REPLICATION_DATE from asking too far back
-    assert "no longer in Salesforce's delete log" in caplog.text
+    assert "may be missing" in caplog.text  # nothing says when the log was last read
 
 
 def test_an_id_reconciliation_lists_every_existing_id_once_a_period_boundary_is_crossed(
@@ -279,6 +279,71 @@ def test_an_id_reconciliation_lists_every_existing_id_once_a_period_boundary_is_
     # a one-second window is due only if it happens to cross a boundary
     due = reconciliation_due(until - timedelta(seconds=1), until, 7)
     assert any(p.existing_ids is not None for p in quiet) == due
+
+
+def _within_this_period(until: datetime, days: float) -> datetime:
+    """The start of the ``days``-long period ``until`` falls in: no boundary lies between."""
+    period = days * 86_400
+    return datetime.fromtimestamp(until.timestamp() // period * period, UTC)
+
+
+def test_a_quiet_org_read_yesterday_gets_no_delete_log_warning_and_no_id_listing(
+    sandbox_factory: Callable[..., Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    from dataclasses import replace
+
+    sandbox = sandbox_factory(accounts=30, seed=48)
+    sf = connector_for(sandbox, id_reconciliation_days=7)
+    until = datetime.now(UTC)
+    # Nothing changed for 40 days, so the watermark is that old; the last run was yesterday and
+    # the ids were reconciled earlier in this period.
+    request = replace(
+        accounts_request(until - timedelta(days=40), until),
+        previous_until=until - timedelta(days=1),
+        ids_reconciled_at=_within_this_period(until, 7),
+    )
+
+    pages = list(sf.pull(request))
+
+    assert all(p.existing_ids is None for p in pages)
+    assert "may be missing" not in caplog.text
+    assert "delete log" not in caplog.text
+
+
+def test_a_gap_longer_than_the_delete_log_warns_and_lists_every_id_in_the_same_pull(
+    sandbox_factory: Callable[..., Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    from dataclasses import replace
+
+    sandbox = sandbox_factory(accounts=30, seed=49)
+    sf = connector_for(sandbox, id_reconciliation_days=7)
+    until = datetime.now(UTC)
+    request = replace(
+        accounts_request(until - timedelta(days=40), until),
+        previous_until=until - timedelta(days=20),  # the last run read the log 20 days ago
+        ids_reconciled_at=_within_this_period(until, 7),  # not due by the period
+    )
+
+    pages = list(sf.pull(request))
+
+    assert pages[-1].existing_ids == frozenset(account_ids(sandbox))
+    assert "may be missing" in caplog.text and "lists every id" in caplog.text
+
+
+def test_a_merged_away_account_is_named_with_its_survivor(
+    sandbox_factory: Callable[..., Any],
+) -> None:
+    sandbox = sandbox_factory(accounts=30, seed=50)
+    store = sandbox.app.store
+    survivor, loser = sorted(account_ids(sandbox))[:2]
+    since = datetime.now(UTC) - timedelta(minutes=1)
+    store.merge("Account", survivor, loser)
+    sf = connector_for(sandbox, id_reconciliation_days=0)
+
+    pages = list(sf.pull(accounts_request(since, datetime.now(UTC) + timedelta(minutes=1))))
+
+    merged = {k: v for p in pages for k, v in p.merged_into.items()}
+    assert merged == {loser: survivor}
 
 
 def _opportunities(since: datetime | None = None) -> Any:

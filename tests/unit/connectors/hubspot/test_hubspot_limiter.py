@@ -93,12 +93,27 @@ def test_a_429_pause_holds_the_next_call_back() -> None:
     assert limiter.waited_seconds == 3.0
 
 
-def test_a_used_up_second_waits_only_until_our_oldest_call_in_it_is_a_second_old() -> None:
+def test_the_deprecated_secondly_headers_hold_no_call_back() -> None:
+    # HubSpot no longer enforces the limit these headers describe (API usage guidelines): a
+    # run that obeyed them would never use the ten-second window's room for a burst.
     t = FakeTime()
     limiter = _limiter(t)
-    limiter.acquire()
-    t.now = 0.4
-    limiter.acquire()
-    limiter.observe({"X-HubSpot-RateLimit-Secondly-Remaining": "0"})
-    limiter.acquire()
-    assert t.now == 1.0
+    for _ in range(60):
+        limiter.acquire()
+        limiter.observe(
+            {"X-HubSpot-RateLimit-Secondly": "19", "X-HubSpot-RateLimit-Secondly-Remaining": "0"}
+        )
+    assert t.slept == [] and t.now == 0.0
+
+
+def test_a_window_used_up_after_a_pause_is_paced_by_the_window_not_by_the_second() -> None:
+    # After an idle spell (the engine assessing) the window has room for a whole tier at once,
+    # then frees a slot as each call leaves it: the whole allowed rate, no more.
+    t = FakeTime()
+    limiter = _limiter(t, per_window=250)
+    stamps = []
+    for _ in range(750):
+        limiter.acquire()
+        stamps.append(t.now)
+    assert stamps[249] == 0.0 and stamps[250] == 10.0
+    assert stamps[-1] == 20.0  # 750 calls in 20 s: 250 at once, then 25 a second

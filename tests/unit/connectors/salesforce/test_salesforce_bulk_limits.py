@@ -67,7 +67,7 @@ def test_bulk_csv_cells_are_cut_at_the_bulk_field_limit() -> None:
 def test_an_id_reconciliation_is_due_on_the_first_pull_after_each_period_boundary() -> None:
     from datetime import UTC, datetime, timedelta
 
-    from kam_sync_connectors.salesforce.pull import reconciliation_due
+    from kam_sync_connectors.window import reconciliation_due
 
     boundary = datetime.fromtimestamp(7 * 86_400 * 2950, UTC)  # a 7-day boundary
     hour = timedelta(hours=1)

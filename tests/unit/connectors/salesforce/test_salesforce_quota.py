@@ -136,3 +136,58 @@ def test_the_daily_quota_on_limits_still_stops_the_run(
 
     with pytest.raises(QuotaExhaustedError):
         sf.check_quota()
+
+
+@pytest.mark.parametrize(
+    ("status", "code"),
+    [
+        (400, "INVALID_TYPE"),  # what Salesforce answers for a Setup object the user cannot see
+        (403, "INSUFFICIENT_ACCESS"),
+    ],
+)
+def test_a_user_without_setup_access_reads_describe_and_is_told_once_what_provenance_needs(
+    mocked: responses.RequestsMock,
+    environ: dict[str, str],
+    caplog: pytest.LogCaptureFixture,
+    status: int,
+    code: str,
+) -> None:
+    import re
+
+    from sf_fakes import describes
+
+    from kam_sync_connectors.salesforce.describe import TOOLING_REFUSED
+
+    token_ok(mocked)
+    describes(mocked)
+    mocked.get(
+        re.compile(rf"{re.escape(API)}/tooling/query/.*"),
+        status=status,
+        json=[{"errorCode": code, "message": "sObject type 'CustomField' is not supported."}],
+    )
+    sf = connect(SalesforceSettings(), environ, sleep=lambda _s: None)
+
+    with caplog.at_level(logging.WARNING):
+        account = sf.describe("Account")
+        again = sf.describe("Account")
+
+    assert account.fields["KAM_Tier__c"].custom
+    assert not any(f.provisioned for f in account.fields.values())
+    assert again == account
+    assert [r.message for r in caplog.records].count(TOOLING_REFUSED) == 1
+
+
+@pytest.mark.parametrize("code", ["API_DISABLED_FOR_ORG", "INSUFFICIENT_ACCESS", None])
+def test_limits_refused_with_any_403_body_lets_the_run_go_on(
+    mocked: responses.RequestsMock, environ: dict[str, str], code: str | None
+) -> None:
+    # The documentation names the permission, not the body; one public report shows
+    # API_DISABLED_FOR_ORG from /limits (forceworkbench/forceworkbench#681).
+    token_ok(mocked)
+    body = [{"errorCode": code, "message": "refused"}] if code else []
+    mocked.get(URL, status=403, json=body, headers={"Sforce-Limit-Info": "api-usage=7/5000"})
+    sf = connect(SalesforceSettings(), environ, sleep=lambda _s: None)
+
+    status = sf.check_quota()
+
+    assert (status.used, status.limit, status.source) == (7, 5000, LIMIT_INFO_SOURCE)
