@@ -309,8 +309,9 @@ class Connector(Protocol):
         ...
 
     def amounts_currency(self) -> str | None:
-        """The one currency the amounts pulled so far are in, when the connector converted them
-        to it (a multi-currency org's corporate currency); None when it did not convert."""
+        """The one currency the amounts pulled so far are in, when the connector can name it (a
+        multi-currency Salesforce org's corporate currency it converted them to, a HubSpot
+        portal's company currency of ``amount_in_home_currency``); None when it cannot."""
         ...
 
     def record_url(self, object_name: str, record_id: str) -> str | None:

@@ -20,7 +20,8 @@ the v4 associations batch API, one call per page (details in ``associations.py``
 
 Paging, watermarks and deletions are described in ``pull.py``, write checks in ``push.py``.
 Calls are counted in ``quota().calls_by_kind`` under ``describe``, ``list``, ``batch_read``,
-``search``, ``associations``, ``write``, ``provision``, ``oauth`` and ``quota``.
+``search``, ``associations``, ``write``, ``provision``, ``oauth``, ``quota`` and
+``account_info`` (at most one: the portal id and company currency, see ``account_info.py``).
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from kam_sync_connectors.base import (
     ShouldStop,
     WriteResult,
 )
+from kam_sync_connectors.hubspot.account_info import AccountInfo
 from kam_sync_connectors.hubspot.api_errors import sdk_exception_classes
 from kam_sync_connectors.hubspot.auth import TokenGrant, TokenSource, credentials_from_env
 from kam_sync_connectors.hubspot.budget import (
@@ -68,6 +70,10 @@ PROPERTY_GROUP = "kam"
 # Object type ids of the objects kam-sync reads (developers.hubspot.com, "Using the object APIs").
 OBJECT_TYPE_IDS = {"contacts": "0-1", "companies": "0-2", "deals": "0-3"}
 PROPERTY_GROUP_LABEL = "Key account management (kam-sync)"
+# A deal's amount in the account's company currency, calculated by HubSpot from ``amount`` and
+# the exchange rate of ``deal_currency_code`` (knowledge.hubspot.com, "Set up multiple
+# currencies"; developers.hubspot.com/docs/api/settings/currencies).
+HOME_CURRENCY_AMOUNT = "amount_in_home_currency"
 
 
 class HubSpotConnector:
@@ -129,6 +135,8 @@ class HubSpotConnector:
         )
         self.puller = Puller(self.caller, self.sdk, settings)
         self._write_targets: dict[str, frozenset[str]] = {}
+        self.account = AccountInfo(self._read_account_details)
+        self._pulled_home_currency_amounts = False
 
     # -- the protocol ------------------------------------------------------------------------
 
@@ -137,6 +145,8 @@ class HubSpotConnector:
 
     def pull(self, request: PullRequest) -> Iterator[Page]:
         """The pages of ``request``, fetched up to ``prefetch_pages`` ahead of the caller."""
+        if HOME_CURRENCY_AMOUNT in request.fields:
+            self._pulled_home_currency_amounts = True
         return prefetched(
             self.puller.pull(request),
             self.settings.prefetch_pages,
@@ -241,9 +251,15 @@ class HubSpotConnector:
         return self.quota()
 
     def amounts_currency(self) -> str | None:
-        """None: amounts are read as the mapping names them (the default mapping reads
-        ``amount_in_home_currency``, already in the company currency) and not converted here."""
-        return None
+        """The company currency (``companyCurrency`` of the account details, one call per
+        connector) once a pull has read ``amount_in_home_currency``, the amounts HubSpot
+        calculates in it (the default mapping reads them); None when no pull read them (a
+        mapping that reads ``amount`` gets each deal's own currency) or the details could not
+        be read."""
+        if not self._pulled_home_currency_amounts:
+            return None
+        details = self.account.details()
+        return None if details is None else details.company_currency
 
     def quota(self) -> QuotaStatus:
         return quota_status(self.budget, self.counts)
@@ -251,16 +267,28 @@ class HubSpotConnector:
     def record_url(self, object_name: str, record_id: str) -> str | None:
         """The record's page in HubSpot: ``<app_url>/contacts/<portal id>/record/<object type
         id>/<id>``, with the object type ids of developers.hubspot.com "Using the object APIs"
-        (companies 0-2, deals 0-3). None without ``crm.hubspot.portal_id``: no API call is
-        spent to learn it."""
+        (companies 0-2, deals 0-3). The portal id is ``crm.hubspot.portal_id``, else the
+        account details' ``portalId`` (one call per connector), with their ``uiDomain`` as the
+        web app unless ``crm.hubspot.app_url`` is set; None when neither tells."""
         type_id = OBJECT_TYPE_IDS.get(object_name, object_name)
-        if self.settings.portal_id is None:
-            return None
+        portal_id = self.settings.portal_id
         app = str(self.settings.app_url).rstrip("/")
-        return f"{app}/contacts/{self.settings.portal_id}/record/{type_id}/{quote(record_id)}"
+        if portal_id is None:
+            details = self.account.details()
+            if details is None or details.portal_id is None:
+                return None
+            portal_id = details.portal_id
+            if details.ui_domain and "app_url" not in self.settings.model_fields_set:
+                app = f"https://{details.ui_domain}"
+        return f"{app}/contacts/{portal_id}/record/{type_id}/{quote(record_id)}"
 
     def close(self) -> None:
         self.sdk.close()
+
+    def _read_account_details(self) -> dict[str, Any]:
+        return self.caller.call(
+            "account_info", "read the account details", self.sdk.account_details
+        ).body
 
     # -- OAuth -------------------------------------------------------------------------------
 

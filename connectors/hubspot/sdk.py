@@ -43,6 +43,7 @@ class HubSpotSdk:
         self.properties_groups = properties.GroupsApi(api_client=properties_client)
         self.associations_batch = associations_v4.BatchApi(api_client=associations_client)
         self.oauth_tokens = oauth.TokensApi(api_client=oauth_client)
+        self._objects_client = objects_client
         self._clients = [objects_client, properties_client, associations_client]
         self._all_clients = [*self._clients, oauth_client]
 
@@ -57,6 +58,19 @@ class HubSpotSdk:
             self.associations_batch,
             self.oauth_tokens,
         ]
+
+    def account_details(self, **kwargs: Any) -> Any:
+        """``GET /account-info/v3/details`` (developers.hubspot.com, "Retrieve account
+        details"), sent through the objects package's ApiClient: hubspot-api-client 12 has no
+        account-info package. Its errors are that package's ``ApiException``."""
+        return self._objects_client.call_api(
+            "/account-info/v3/details",
+            "GET",
+            header_params={"Accept": "application/json"},
+            response_types_map={},
+            auth_settings=["oauth2"],
+            **kwargs,
+        )
 
     def set_access_token(self, token: str) -> None:
         for client in self._clients:

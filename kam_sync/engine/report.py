@@ -118,18 +118,25 @@ def explain_account(
 
 
 def money_currency(project: LoadedProject, store: StateStore) -> str:
-    """The currency money figures are in, in words: the one the last run converted to, else
-    what the mapping reads."""
-    for run in store.runs(limit=20):
-        counts = run.get("counts") or {}
-        if run.get("mode") == "run" and counts.get("currency"):
-            return str(counts["currency"])
+    """The currency money figures are in, in words: the code the last complete run named (a
+    Salesforce org's corporate currency, a HubSpot portal's company currency), else what the
+    mapping reads."""
+    code = None
+    for run in store.runs(limit=20, mode="run"):
+        if run.get("status") == "ok":  # an earlier run's code may be stale (mapping changed)
+            code = (run.get("counts") or {}).get("currency")
+            break
     opportunity = project.mapping.objects.opportunity.field_mappings()
     amount = opportunity.get("amount")
+    home = amount is not None and amount.crm == "amount_in_home_currency"
     if project.config.crm.type == "hubspot":
-        if amount is not None and amount.crm == "amount_in_home_currency":
+        if home and code:
+            return f"{code}, the HubSpot portal's company currency (amount_in_home_currency)"
+        if home:
             return "the HubSpot portal's company currency (amount_in_home_currency)"
         return "each deal's own currency (the mapping reads amount, not amount_in_home_currency)"
+    if code:
+        return str(code)
     return "the CRM's currency (a single-currency org: amounts as the CRM holds them)"
 
 

@@ -3,6 +3,7 @@
 Endpoints (the parts kam-sync uses), with the endpoint kind each counts under:
 
     POST  /oauth/v1/token                                   auth
+    GET   /account-info/v3/details                          account_info
     GET   /crm/v3/owners                                    query
     GET   /crm/v3/objects/{type}            list            query
     GET   /crm/v3/objects/{type}/{id}                       query
@@ -34,6 +35,7 @@ from typing import Any, Literal
 from urllib.parse import parse_qs
 
 from kam_sync.sandbox.faults import FaultInjector
+from kam_sync.sandbox.hubspot.account_api import ACCOUNT_INFO_SCOPE, US_UI_DOMAIN, account_details
 from kam_sync.sandbox.hubspot.associations import AssociationReader
 from kam_sync.sandbox.hubspot.errors import correlation_id, error_body
 from kam_sync.sandbox.hubspot.objects_api import ObjectsApi
@@ -49,9 +51,11 @@ from kam_sync.sandbox.stats import SandboxStats
 
 OAUTH_TOKEN_SECONDS = 1800
 # The scopes the sandbox's private app and OAuth app were granted: what kam-sync needs (read
-# companies and deals, write companies, read and create their properties, read owners).
-# `HubSpotApp.scopes` can be narrowed to model an app created with fewer.
+# companies and deals, write companies, read and create their properties, read owners; `oauth`,
+# which HubSpot grants every app, for the account details). `HubSpotApp.scopes` can be narrowed
+# to model an app created with fewer.
 SANDBOX_SCOPES = (
+    ACCOUNT_INFO_SCOPE,
     "crm.objects.companies.read",
     "crm.objects.companies.write",
     "crm.objects.deals.read",
@@ -115,6 +119,8 @@ class HubSpotApp(CrmApp):
         self._tokens_lock = threading.Lock()
         self._rate_headers = threading.local()
         self.scopes: tuple[str, ...] = SANDBOX_SCOPES
+        # The web app's domain the account details name (an EU portal's: app-eu1.hubspot.com).
+        self.ui_domain = US_UI_DOMAIN
         self.routes = self._route_table()
 
     # -- wiring ----------------------------------------------------------------------------
@@ -147,6 +153,7 @@ class HubSpotApp(CrmApp):
                 "POST", r"/oauth/v2/private-apps/get/access-token-info", self.private_token_info
             ),
             Route.of("GET", r"/oauth/v1/access-tokens/(?P<token>[^/]+)", self.oauth_token_info),
+            Route.of("GET", r"/account-info/v3/details/?", self.account_details),
             Route.of("GET", r"/crm/v3/owners/?", objects.list_owners),
             Route.of("POST", _OBJ + r"/batch/read", objects.batch_read),
             Route.of("POST", _OBJ + r"/batch/update", objects.batch_update),
@@ -181,6 +188,8 @@ class HubSpotApp(CrmApp):
             return "auth"
         if path.startswith("/crm/v4/"):
             return "associations"
+        if path.startswith("/account-info/"):
+            return "account_info"
         if path.startswith("/crm/v3/properties/"):
             return "describe" if method == "GET" else "metadata"
         if path.startswith("/crm/v3/objects/"):
@@ -307,6 +316,15 @@ class HubSpotApp(CrmApp):
             )
         return json_response(
             200, {"userId": USER_ID_BASE, "hubId": HUB_ID, "appId": 1, "scopes": list(self.scopes)}
+        )
+
+    def account_details(self, request: Request) -> Response:
+        """``GET /account-info/v3/details`` (see ``account_api``)."""
+        return account_details(
+            hub_id=HUB_ID,
+            currencies=self.store.currencies,
+            ui_domain=self.ui_domain,
+            scopes=self.scopes,
         )
 
     def oauth_token_info(self, request: Request) -> Response:
