@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from kam_sync.cli.main import main
+from kam_sync.sandbox.hubspot.app import HUB_ID
 from tests.e2e.crm import sandbox_project
 
 
@@ -44,7 +45,10 @@ def _edit(path: Path, old: str, new: str) -> None:
 
 
 @pytest.mark.slow
+# Without crm.hubspot.portal_id, the portal id comes from the account details (the sandbox's).
+@pytest.mark.parametrize("portal_id", [4242, None])
 def test_a_growth_alert_names_the_added_accounts_with_links_in_slack(
+    portal_id: int | None,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
@@ -52,7 +56,7 @@ def test_a_growth_alert_names_the_added_accounts_with_links_in_slack(
 ) -> None:
     url, received = slack
     project = tmp_path / "project"
-    with sandbox_project("hubspot", project, accounts=120) as (_handle, env):
+    with sandbox_project("hubspot", project, accounts=120) as (handle, env):
         for name, value in env.items():
             if name.startswith("KAM_SYNC_"):
                 monkeypatch.setenv(name, value)
@@ -69,9 +73,16 @@ def test_a_growth_alert_names_the_added_accounts_with_links_in_slack(
             "  - type: log\n  - type: webhook\n    url_env: KAM_SYNC_TEST_SLACK\n"
             "    format: slack\n    max_accounts: 3\n",
         )
-        _edit(project / "kam-sync.yaml", "  hubspot:\n", "  hubspot:\n    portal_id: 4242\n")
+        if portal_id is not None:
+            _edit(
+                project / "kam-sync.yaml",
+                "  hubspot:\n",
+                f"  hubspot:\n    portal_id: {portal_id}\n",
+            )
         assert main(["provision", "--project", str(project)]) == 0
+        handle.reset_stats()
         code = main(["run", "--project", str(project)])
+        account_info_calls = handle.stats()["requests"].get("account_info", {}).get("GET", 0)
     out = capsys.readouterr()
 
     assert code == 3
@@ -85,7 +96,10 @@ def test_a_growth_alert_names_the_added_accounts_with_links_in_slack(
     links = [line for line in alert.splitlines() if line.startswith("• <")]
     assert len(links) == 3
     for line in links:
-        assert line.startswith("• <https://app.hubspot.com/contacts/4242/record/0-2/")
+        assert line.startswith(
+            f"• <https://app.hubspot.com/contacts/{portal_id or HUB_ID}/record/0-2/"
+        )
         name = line.split("|", 1)[1].rstrip(">")
         assert name and not name.isdigit(), "the account is named, not numbered"
     assert "s3cret" not in out.out + out.err
+    assert account_info_calls == 1, "one call per run: the currency and the links share it"
