@@ -27,4 +27,3 @@ def test_an_eu_portal_links_to_the_eu_app() -> None:
         connector.record_url("deals", "7") == "https://app-eu1.hubspot.com/contacts/42/record/0-3/7"
     )
     connector.close()
-
