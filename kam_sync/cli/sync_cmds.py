@@ -268,8 +268,10 @@ def format_summary(summary: RunSummary) -> str:
             else ""
         ),
     ]
-    if summary.currency:  # amounts converted to one currency (a multi-currency CRM)
-        lines.append(f"  money:       in {summary.currency} (converted from each deal's currency)")
+    if summary.currency:  # the one currency every amount is in (the CRM's corporate currency)
+        lines.append(
+            f"  money:       in {summary.currency}, the CRM's corporate (company) currency"
+        )
     if summary.error:
         lines.append(f"  note:        {summary.error}")
     return "\n".join(lines)

@@ -45,7 +45,8 @@ class RunSummary:
     error: str | None = None
     stopped_reason: str | None = None
     peak_memory_mib: int | None = None  # the run process's peak resident memory
-    # The currency amounts were converted to (a multi-currency CRM); None: as the CRM has them.
+    # The one currency every amount is in (Salesforce multi-currency: converted to the corporate
+    # currency; HubSpot: the portal's company currency); None: the CRM does not say.
     currency: str | None = None
     # Quarantined records alone make exit code 3 only above this share of the pulled records.
     max_quarantined_percent: float = 1.0
