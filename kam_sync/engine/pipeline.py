@@ -317,6 +317,13 @@ class SyncEngine:
         )
         if options.on_finish is not None:
             options.on_finish(summary)
+            # Alert hooks may call the CRM (HubSpot's account details, for record links): the
+            # ledger counts those calls too.
+            after = self.connector.quota()
+            if dict(after.calls_by_kind) != summary.api_calls:
+                summary.api_calls = dict(after.calls_by_kind)
+                summary.quota_used = after.used
+                self.store.record_run_calls(summary.run_id, summary.api_calls)
 
     # -- pull, normalize, snapshot ---------------------------------------------------------------
 

@@ -301,6 +301,13 @@ class StateStore:
                 )
             )
 
+    def record_run_calls(self, run_id: int, api_calls: dict[str, int]) -> None:
+        """Replace a finished run's API call counts (calls made after it was recorded)."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                schema.run.update().where(schema.run.c.id == run_id).values(api_calls=api_calls)
+            )
+
     def runs(self, limit: int | None = 10, *, mode: str | None = None) -> list[dict[str, Any]]:
         """The latest ``limit`` ledger entries (all with None), newest first; ``mode``: run or plan."""
         query = select(schema.run).order_by(schema.run.c.id.desc()).limit(limit)

@@ -46,9 +46,13 @@ def _edit(path: Path, old: str, new: str) -> None:
 
 @pytest.mark.slow
 # Without crm.hubspot.portal_id, the portal id comes from the account details (the sandbox's).
-@pytest.mark.parametrize("portal_id", [4242, None])
+@pytest.mark.parametrize(
+    ("portal_id", "amount"),
+    [(4242, "amount_in_home_currency"), (None, "amount_in_home_currency"), (None, "amount")],
+)
 def test_a_growth_alert_names_the_added_accounts_with_links_in_slack(
     portal_id: int | None,
+    amount: str,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
@@ -79,11 +83,20 @@ def test_a_growth_alert_names_the_added_accounts_with_links_in_slack(
                 "  hubspot:\n",
                 f"  hubspot:\n    portal_id: {portal_id}\n",
             )
+        # Reading `amount`, the run needs no currency: the links alone ask for the account
+        # details, while the alerts are sent, after the run was recorded.
+        _edit(
+            project / "mappings" / "hubspot.yaml",
+            "amount: amount_in_home_currency",
+            f"amount: {amount}",
+        )
         assert main(["provision", "--project", str(project)]) == 0
         handle.reset_stats()
         code = main(["run", "--project", str(project)])
         account_info_calls = handle.stats()["requests"].get("account_info", {}).get("GET", 0)
-    out = capsys.readouterr()
+        out = capsys.readouterr()
+        assert main(["status", "--json", "--project", str(project)]) == 0
+        ledger = json.loads(capsys.readouterr().out)
 
     assert code == 3
     [message] = received
@@ -103,3 +116,5 @@ def test_a_growth_alert_names_the_added_accounts_with_links_in_slack(
         assert name and not name.isdigit(), "the account is named, not numbered"
     assert "s3cret" not in out.out + out.err
     assert account_info_calls == 1, "one call per run: the currency and the links share it"
+    [run] = [r for r in ledger["runs"] if r["id"] == 1]
+    assert run["api_calls"].get("account_info", 0) == account_info_calls, "the ledger counts it"
