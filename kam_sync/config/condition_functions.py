@@ -140,7 +140,7 @@ _REFUSED_NAMES: Final[dict[type[exp.Expression], str]] = {
     exp.Subquery: "a subquery (SELECT)",
     exp.Window: "a window (OVER)",
     exp.Star: "*",
-    exp.Placeholder: "a parameter placeholder",
+    exp.Placeholder: "a parameter placeholder (? or :name; write the value itself)",
     exp.Block: "more than one statement",
     exp.CurrentDate: "CURRENT_DATE (the clock: use the days_since_* columns)",
     exp.CurrentTimestamp: "NOW / CURRENT_TIMESTAMP (the clock: use the days_since_* columns)",

@@ -122,6 +122,7 @@ def test_a_function_outside_the_allow_list_is_named_with_what_is_allowed(
         ("t.employees > 1", "names a table"),
         ("employees > 1; DROP TABLE account_snapshot", "more than one statement"),
         ("CAST(name AS BLOB) IS NULL", "CAST to VARBINARY is not allowed"),
+        ("employees > ?", "a parameter placeholder (? or :name; write the value itself)"),
     ],
 )
 def test_subqueries_windows_the_clock_and_statements_are_refused(text: str, said: str) -> None:

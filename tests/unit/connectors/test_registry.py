@@ -27,6 +27,7 @@ from kam_sync_connectors import registry
 from kam_sync_connectors.base import (
     Connector,
     CustomFieldSpec,
+    DoctorCheck,
     FieldDescription,
     ObjectDescription,
     Page,
@@ -92,7 +93,29 @@ class AcmeConnector:
         return []
 
     def provision(self, fields: Sequence[CustomFieldSpec]) -> ProvisionReport:
-        raise NotImplementedError("not used by these tests")
+        """Adds the fields it lacks (acme's type for each kind); the ones it has stay."""
+        report = ProvisionReport()
+        for spec in fields:
+            described = self.described.setdefault(
+                spec.object_name, ObjectDescription(spec.object_name, {})
+            )
+            if spec.name in described.fields:
+                report.unchanged.append(f"{spec.object_name}.{spec.name}")
+                continue
+            described.fields[spec.name] = FieldDescription(
+                name=spec.name,
+                label=spec.label,
+                type=f"acme_{spec.type}",
+                updateable=True,
+                custom=True,
+                provisioned=True,
+                picklist_values=spec.values,
+            )
+            report.created.append(f"{spec.object_name}.{spec.name}")
+        return report
+
+    def diagnose(self) -> list[DoctorCheck]:
+        return [DoctorCheck("connection", True, f"{len(self.described)} objects described")]
 
     def mapped_field_problems(self, object_name: str, fields: Sequence[str]) -> list[str]:
         return [f"acme has no path {f}" for f in fields]
@@ -366,3 +389,27 @@ def test_hubspot_reports_no_relation_path_problems() -> None:
         assert connector.mapped_field_problems("companies", ["@associations.parent"]) == []
     finally:
         connector.close()
+
+
+def test_provision_creates_a_third_crms_missing_write_back_fields_once(
+    tmp_path: Path, acme: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = acme_project(tmp_path / "p")
+    project = load_project(folder)
+    described = describe_matching(folder)
+    account = described[project.mapping.objects.account.crm_object]
+    targets = sorted(t.crm for t in project.mapping.write_back.values())
+    for name in targets:
+        del account.fields[name]
+    register_acme(described)
+    monkeypatch.setenv(ACME_TOKEN, "t")
+
+    first = run_cli("provision", "--project", str(folder))
+    second = run_cli("provision", "--project", str(folder))
+
+    assert first[0] == 0, first[2]
+    created = first[1].split("created: ", 1)[1].splitlines()[0].split(", ")
+    assert sorted(c.split(".", 1)[1] for c in created) == targets
+    assert second[0] == 0, second[2]
+    assert "created:" not in second[1]
+    assert "the mapping matches the CRM (acme)" in second[1]
