@@ -11,7 +11,6 @@ bench_rules.py's synthetic one (deterministic, generated from hashes of row numb
 
 from __future__ import annotations
 
-import argparse
 import os
 import time
 from datetime import timedelta
@@ -19,29 +18,17 @@ from pathlib import Path
 
 os.environ.setdefault("POLARS_MAX_THREADS", "1")
 
-import polars as pl
-from bench_rules import AS_OF, synthetic_accounts, synthetic_opportunities
+from bench_rules import AS_OF, default_pack_and_portfolio
 
 from kam_sync.engine.backtest import BacktestSettings, run_backtest
-from kam_sync.rules import load_rule_pack
 
 RULES = Path(__file__).resolve().parent.parent / "rules"
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--accounts", type=int, default=100_000)
-    parser.add_argument("--opportunities", type=int, default=500_000)
-    parser.add_argument("--repeat", type=int, default=3)
-    args = parser.parse_args()
-    files = {k: RULES / f"{k}.yaml" for k in ("scoring", "governance", "checklist", "stages")}
-    pack, issues = load_rule_pack(files)
-    if pack is None:
-        raise SystemExit("\n".join(str(i) for i in issues))
-    accounts = synthetic_accounts(args.accounts)
-    opportunities = synthetic_opportunities(args.opportunities, args.accounts)
-    print(f"polars {pl.__version__}, threads {pl.thread_pool_size()}")
-    print(f"{accounts.height:,} accounts, {opportunities.height:,} opportunities")
+    args, pack, accounts, opportunities = default_pack_and_portfolio(
+        (__doc__ or "").splitlines()[0]
+    )
     settings = BacktestSettings(
         as_of=(AS_OF - timedelta(days=365)).date(), horizon_months=12, data_until=AS_OF
     )

@@ -28,6 +28,7 @@ from kam_sync.canonical import (
     TEAM_ROLES,
     UTC_DATETIME,
 )
+from kam_sync.config.rule_pack import RulePack
 from kam_sync.rules import GovernanceHistory, load_rule_pack
 from kam_sync.rules.assess import assess_portfolio
 from kam_sync.rules.metrics import compute_metrics
@@ -132,8 +133,12 @@ def synthetic_opportunities(n: int, accounts: int) -> pl.DataFrame:
     ).select(list(OPPORTUNITY_SCHEMA))
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def default_pack_and_portfolio(
+    description: str,
+) -> tuple[argparse.Namespace, RulePack, pl.DataFrame, pl.DataFrame]:
+    """The benches' common start: their arguments, the shipped rule pack and the synthetic
+    portfolio of the requested size (printed with the polars version and threads)."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--accounts", type=int, default=100_000)
     parser.add_argument("--opportunities", type=int, default=500_000)
     parser.add_argument("--repeat", type=int, default=3)
@@ -146,6 +151,11 @@ def main() -> None:
     opportunities = synthetic_opportunities(args.opportunities, args.accounts)
     print(f"polars {pl.__version__}, threads {pl.thread_pool_size()}")
     print(f"{accounts.height:,} accounts, {opportunities.height:,} opportunities")
+    return args, pack, accounts, opportunities
+
+
+def main() -> None:
+    args, pack, accounts, opportunities = default_pack_and_portfolio(__doc__.splitlines()[0])
     history = GovernanceHistory.empty()
     best_metrics = best_rest = best_total = float("inf")
     result = None
