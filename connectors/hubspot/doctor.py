@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING, Any
 
 import requests
 
-from kam_sync.errors import AuthError, KamSyncError, QuotaExhaustedError
+from kam_sync.errors import AuthError, KamSyncError
 from kam_sync_connectors.base import DoctorCheck
+from kam_sync_connectors.doctor import budget_check
 
 if TYPE_CHECKING:
     from kam_sync_connectors.hubspot.connector import HubSpotConnector
@@ -161,19 +162,8 @@ def _ssl_reason(exc: BaseException) -> str:
 
 
 def _budget(connector: HubSpotConnector) -> DoctorCheck:
-    try:
-        status = connector.check_quota()
-    except QuotaExhaustedError as exc:
-        return DoctorCheck(
-            "API budget",
-            False,
-            str(exc),
-            "wait for the daily allocation to reset, or raise crm.hubspot's quota budget",
-        )
-    except KamSyncError as exc:
-        return DoctorCheck("API budget", False, f"could not be read: {exc}", "")
-    if status.remaining is None:
-        return DoctorCheck("API budget", True, "the daily allocation is not reported")
-    return DoctorCheck(
-        "API budget", True, f"{status.remaining:,} of {status.limit:,} calls left today"
+    return budget_check(
+        connector.check_quota,
+        exhausted_fix="wait for the daily allocation to reset, or raise crm.hubspot's quota budget",
+        left=lambda s: f"{s.remaining:,} of {s.limit:,} calls left today",
     )

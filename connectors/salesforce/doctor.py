@@ -13,8 +13,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from kam_sync.errors import AuthError, FatalApiError, KamSyncError, QuotaExhaustedError
+from kam_sync.errors import AuthError, FatalApiError, KamSyncError
 from kam_sync_connectors.base import DoctorCheck
+from kam_sync_connectors.doctor import budget_check
 from kam_sync_connectors.salesforce.settings import MY_DOMAIN_FIX, is_generic_login_host
 from kam_sync_connectors.transport_security import TLS_ERROR_CODE
 
@@ -148,22 +149,11 @@ def _permissions(connector: SalesforceConnector) -> list[DoctorCheck]:
 
 
 def _budget(connector: SalesforceConnector) -> DoctorCheck:
-    try:
-        status = connector.check_quota()
-    except QuotaExhaustedError as exc:
-        return DoctorCheck(
-            "API budget",
-            False,
-            str(exc),
-            "wait for the rolling 24-hour allocation to free up, or raise quota_stop_at_percent",
-        )
-    except KamSyncError as exc:
-        return DoctorCheck("API budget", False, f"could not be read: {exc}", "")
-    if status.remaining is None or status.limit is None:
-        return DoctorCheck("API budget", True, "the daily allocation is not reported")
-    return DoctorCheck(
-        "API budget",
-        True,
-        f"{status.remaining:,} of {status.limit:,} calls left in the last 24 hours "
-        f"(read from {status.source})",
+    return budget_check(
+        connector.check_quota,
+        exhausted_fix="wait for the rolling 24-hour allocation to free up, or raise "
+        "quota_stop_at_percent",
+        left=lambda s: (
+            f"{s.remaining:,} of {s.limit:,} calls left in the last 24 hours (read from {s.source})"
+        ),
     )
