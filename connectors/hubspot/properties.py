@@ -228,16 +228,7 @@ class PropertyService:
                     field_type=field_type,
                     group_name=self.group_name,
                     description=spec.help_text or spec.description or None,
-                    options=[
-                        OptionInput(
-                            label=o.label,
-                            value=o.value,
-                            description=o.description or None,
-                            display_order=n,
-                            hidden=False,
-                        )
-                        for n, o in enumerate(wanted)
-                    ],
+                    options=_option_inputs(wanted),
                 ),
             )
             report.created.append(where)
@@ -288,18 +279,7 @@ class PropertyService:
             self.sdk.properties_core.update,
             object_type,
             spec.name,
-            PropertyUpdate(
-                options=[
-                    OptionInput(
-                        label=o.label,
-                        value=o.value,
-                        description=o.description or None,
-                        display_order=n,
-                        hidden=o.hidden,
-                    )
-                    for n, o in enumerate(options)
-                ]
-            ),
+            PropertyUpdate(options=_option_inputs(options)),
         )
         added = [o.value for o in options if o.value not in {h.value for h in have}]
         report.updated.append(f"{where} (+{', '.join(added)})" if added else where)
@@ -316,6 +296,20 @@ class Option:
     label: str
     description: str = ""
     hidden: bool = False
+
+
+def _option_inputs(options: Sequence[Option]) -> list[OptionInput]:
+    """The options as HubSpot's property body takes them, in display order."""
+    return [
+        OptionInput(
+            label=o.label,
+            value=o.value,
+            description=o.description or None,
+            display_order=n,
+            hidden=o.hidden,
+        )
+        for n, o in enumerate(options)
+    ]
 
 
 def _options(spec: CustomFieldSpec, max_characters: int = OPTION_MAX_CHARACTERS) -> list[Option]:

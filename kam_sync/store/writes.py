@@ -13,7 +13,7 @@ Three tables hold kam-sync's side of each write-back value:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -42,6 +42,18 @@ def load_written(store: StateStore, batch_size: int = 2_000) -> pl.DataFrame:
     """Last written value of every KAM field by account (null: never written)."""
     table = schema.written_value
     columns = [table.c.account_id, *[table.c[f] for f in KAM_OUTPUT_FIELDS]]
+    return _streamed(store, columns, WRITTEN_SCHEMA, batch_size)
+
+
+def _streamed(
+    store: StateStore,
+    columns: Sequence[Any],
+    frame_schema: Mapping[str, pl.DataType],
+    batch_size: int,
+    *,
+    strict: bool = True,
+) -> pl.DataFrame:
+    """``columns`` of every row as one table, read in batches of ``batch_size`` rows."""
     parts = []
     with store.engine.connect() as conn:
         result = conn.execution_options(stream_results=True, yield_per=batch_size).execute(
@@ -49,9 +61,11 @@ def load_written(store: StateStore, batch_size: int = 2_000) -> pl.DataFrame:
         )
         for part in result.partitions(batch_size):
             parts.append(
-                pl.DataFrame([tuple(r) for r in part], schema=WRITTEN_SCHEMA, orient="row")
+                pl.DataFrame(
+                    [tuple(r) for r in part], schema=frame_schema, orient="row", strict=strict
+                )
             )
-    return pl.concat(parts) if parts else pl.DataFrame(schema=WRITTEN_SCHEMA)
+    return pl.concat(parts) if parts else pl.DataFrame(schema=frame_schema)
 
 
 def record_written(
@@ -123,18 +137,7 @@ def load_pending(store: StateStore, batch_size: int = 2_000) -> pl.DataFrame:
     where a value for that field is pending, which may be a null: a clear)."""
     table = schema.pending_write
     columns = [table.c[name] for name in PENDING_SCHEMA]
-    parts = []
-    with store.engine.connect() as conn:
-        result = conn.execution_options(stream_results=True, yield_per=batch_size).execute(
-            select(*columns)
-        )
-        for part in result.partitions(batch_size):
-            parts.append(
-                pl.DataFrame(
-                    [tuple(r) for r in part], schema=PENDING_SCHEMA, orient="row", strict=False
-                )
-            )
-    return pl.concat(parts) if parts else pl.DataFrame(schema=PENDING_SCHEMA)
+    return _streamed(store, columns, PENDING_SCHEMA, batch_size, strict=False)
 
 
 def clear_pending(conn: Connection, pairs: Sequence[tuple[str, str]]) -> None:
