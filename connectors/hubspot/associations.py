@@ -22,13 +22,16 @@ A record whose associations run to more than one page is asked again with its ``
 Calls: ``AssociationFiller`` holds pages back until 1,000 records (``associations_batch_size``)
 wait for a pseudo-field, then reads them in one call and hands the pages on in their order;
 so a pull of N live records costs ceil(N / 1,000) association calls per pseudo-field, not one
-per page of 100 (list) or 200 (search). At most one batch of records is held in memory.
+per page of 100 (list) or 200 (search). At most one batch of records is held in memory, plus one
+per read in flight (``settings.association_reads_in_flight``, default 1: each read is sent
+while the pull goes on fetching pages).
 """
 
 from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,6 +43,8 @@ CHILD_TO_PARENT_COMPANY = 14
 
 # (from type, to type, [(id, after or None)]) -> response body
 BatchRead = Callable[[str, str, list[tuple[str, str | None]]], dict[str, Any]]
+# A batch's values: pseudo-field name -> record id -> value
+_Values = dict[str, dict[str, Any]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +135,13 @@ class AssociationFiller:
     Pages come out in the order they went in, each once every pseudo-field of its records is
     filled. Records with ``skip_key`` true (archived ones: HubSpot reads no associations for
     them) keep the values they carry and cost nothing.
+
+    With ``in_flight`` above 0 a batch read is sent from a worker thread while the pages after
+    it are still being fetched, at most ``in_flight`` reads at once: an association read then
+    costs no wall time of its own where the pages come from search (its own per-second limit)
+    or from a CRM slower to answer than the rate limit allows. 0 reads each batch in turn,
+    between two pages. Either way a page is handed on only once its records are filled, and
+    closing the stream waits for the reads under way, so no call is made after it is closed.
     """
 
     def __init__(
@@ -141,51 +153,91 @@ class AssociationFiller:
         id_field: str,
         batch_size: int,
         skip_key: str = "archived",
+        in_flight: int = 0,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"association batch size must be >= 1, got {batch_size}")
+        if in_flight < 0:
+            raise ValueError(f"association reads in flight must be >= 0, got {in_flight}")
         self.batch_read = batch_read
         self.object_type = object_type
         self.fields = list(fields)
         self.id_field = id_field
         self.batch_size = batch_size
         self.skip_key = skip_key
+        self.in_flight = in_flight
 
     def pages(self, pages: Iterable[Page]) -> Iterator[Page]:
         if not self.fields:
             yield from pages
             return
-        held: deque[tuple[Page, int]] = deque()  # page, how many of its records wait
+        held: deque[list[Any]] = deque()  # [page, how many of its records wait]
         waiting: list[tuple[Page, int]] = []  # (page, record index) not yet read
-        for page in pages:
-            todo = [i for i, r in enumerate(page.records) if not r.get(self.skip_key)]
-            held.append((page, len(todo)))
-            waiting.extend((page, i) for i in todo)
-            while len(waiting) >= self.batch_size:
-                self._fill(waiting[: self.batch_size], held)
-                del waiting[: self.batch_size]
+        reads: deque[tuple[Future[_Values], list[tuple[Page, int]]]] = deque()
+        workers = (
+            ThreadPoolExecutor(self.in_flight, thread_name_prefix="hubspot associations")
+            if self.in_flight
+            else None
+        )
+        try:
+            for page in pages:
+                todo = [i for i, r in enumerate(page.records) if not r.get(self.skip_key)]
+                held.append([page, len(todo)])
+                waiting.extend((page, i) for i in todo)
+                while len(waiting) >= self.batch_size:
+                    batch = waiting[: self.batch_size]
+                    del waiting[: self.batch_size]
+                    if workers is None:
+                        self._apply(batch, self._read(self._ids(batch)), held)
+                        continue
+                    reads.append((workers.submit(self._read, self._ids(batch)), batch))
+                    while len(reads) > self.in_flight:  # wait for the oldest read
+                        future, done = reads.popleft()
+                        self._apply(done, future.result(), held)
+                while reads and reads[0][0].done():  # those read already, without waiting
+                    future, done = reads.popleft()
+                    self._apply(done, future.result(), held)
                 yield from _ready(held)
-        if waiting:
-            self._fill(waiting, held)
-        yield from _ready(held)
-        while held:
-            yield held.popleft()[0]
+            if waiting:
+                self._apply(waiting, self._read(self._ids(waiting)), held)
+            while reads:
+                future, done = reads.popleft()
+                self._apply(done, future.result(), held)
+            yield from _ready(held)
+            while held:
+                yield held.popleft()[0]
+        finally:
+            if workers is not None:
+                # A read under way ends before the stream does; one not yet begun is dropped.
+                workers.shutdown(wait=True, cancel_futures=True)
 
-    def _fill(self, batch: list[tuple[Page, int]], held: deque[tuple[Page, int]]) -> None:
-        ids = [str(page.records[i][self.id_field]) for page, i in batch]
-        for field in self.fields:
-            values = read_associations(self.batch_read, self.object_type, field, ids)
-            for (page, i), record_id in zip(batch, ids, strict=True):
-                page.records[i][field.name] = values.get(record_id)
+    def _ids(self, batch: list[tuple[Page, int]]) -> list[str]:
+        return [str(page.records[i][self.id_field]) for page, i in batch]
+
+    def _read(self, ids: list[str]) -> _Values:
+        """Every pseudo-field's value for ``ids`` (no page is touched here: this may run in a
+        worker thread while the pages belong to the stream's)."""
+        return {
+            field.name: read_associations(self.batch_read, self.object_type, field, ids)
+            for field in self.fields
+        }
+
+    def _apply(
+        self, batch: list[tuple[Page, int]], values: _Values, held: deque[list[Any]]
+    ) -> None:
+        for field_name, by_id in values.items():
+            for page, i in batch:
+                page.records[i][field_name] = by_id.get(str(page.records[i][self.id_field]))
         done: dict[int, int] = {}
         for page, _ in batch:
             done[id(page)] = done.get(id(page), 0) + 1
-        for index, (page, left) in enumerate(held):
-            if id(page) in done:
-                held[index] = (page, left - done[id(page)])
+        for entry in held:
+            if id(entry[0]) in done:
+                entry[1] -= done[id(entry[0])]
 
 
-def _ready(held: deque[tuple[Page, int]]) -> Iterator[Page]:
+def _ready(held: deque[list[Any]]) -> Iterator[Page]:
     """The held pages at the front whose records are all filled."""
     while held and held[0][1] == 0:
-        yield held.popleft()[0]
+        page: Page = held.popleft()[0]
+        yield page

@@ -94,6 +94,7 @@ class Puller:
             id_field=request.id_field,
             batch_size=self.settings.associations_batch_size,
             skip_key=ARCHIVED_KEY,
+            in_flight=self.settings.association_reads_in_flight,
         )
         return filler.pages(self._pages(request))
 

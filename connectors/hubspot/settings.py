@@ -119,6 +119,16 @@ class HubSpotSettings(ConnectorSettings):
     associations_batch_size: int = Field(
         default=1_000, ge=1, le=1_000, description="ids per associations batch read (max 1,000)"
     )
+    # Not a HubSpot limit: how many association batch reads run beside the pull. Search has a
+    # per-second limit of its own, and every call waits for HubSpot's answer; a read sent while
+    # the next pages are fetched takes no wall time of its own.
+    association_reads_in_flight: int = Field(
+        default=1,
+        ge=0,
+        le=4,
+        description="association batch reads sent while the pull goes on (0: one at a time, "
+        "between pages)",
+    )
     # HubSpot documents a 414 for over-long request URIs but not the length; 8,000 bytes is
     # below what common HTTP front ends accept. Longer property lists go in a POST body.
     max_uri_length: int = Field(

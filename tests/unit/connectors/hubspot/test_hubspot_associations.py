@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from kam_sync_connectors.hubspot.associations import association_field, read_associations
 
 
@@ -146,7 +148,7 @@ def test_the_filler_yields_nothing_before_its_batch_is_read() -> None:
         return _parents(inputs)
 
     field = association_field("companies", "@associations.parent_company")
-    filler = AssociationFiller(read, "companies", [field], id_field="id", batch_size=3)
+    filler = AssociationFiller(read, "companies", [field], id_field="id", batch_size=3, in_flight=0)
     stream = filler.pages(
         iter([Page(records=[{"id": "1"}, {"id": "2"}]), Page(records=[{"id": "3"}, {"id": "4"}])])
     )
@@ -154,3 +156,120 @@ def test_the_filler_yields_nothing_before_its_batch_is_read() -> None:
     assert calls == [3] and first.records[1][field.name] == "1002"
     second = next(stream)
     assert calls == [3, 1] and second.records[1][field.name] == "1004"
+
+
+def _company_pages(count: int, size: int = 100) -> list[Any]:
+    from kam_sync_connectors.base import Page
+
+    return [
+        Page(records=[{"id": str(p * size + i), "archived": False} for i in range(size)])
+        for p in range(count)
+    ]
+
+
+def test_an_association_read_is_under_way_while_the_next_pages_are_fetched() -> None:
+    import threading
+
+    from kam_sync_connectors.hubspot.associations import AssociationFiller
+
+    pages = _company_pages(25)
+    fetched_beyond_first_batch = threading.Event()
+    overlapped: list[bool] = []
+
+    def stream() -> Any:
+        for n, page in enumerate(pages):
+            if n == 12:  # two pages past the first batch of 1,000 records
+                fetched_beyond_first_batch.set()
+            yield page
+
+    def read(_from: str, _to: str, inputs: list[tuple[str, str | None]]) -> dict[str, Any]:
+        if not overlapped:
+            # Read in turn, the stream is stuck here and page 12 never comes.
+            overlapped.append(fetched_beyond_first_batch.wait(timeout=5))
+        return _parents(inputs)
+
+    field = association_field("companies", "@associations.parent_company")
+    filler = AssociationFiller(
+        read, "companies", [field], id_field="id", batch_size=1000, in_flight=1
+    )
+    out = list(filler.pages(stream()))
+    assert overlapped == [True]
+    assert out == pages
+    assert all(r[field.name] == str(int(r["id"]) + 1000) for p in out for r in p.records)
+
+
+def test_reads_in_flight_hand_every_page_on_in_order_once_filled() -> None:
+    import random
+    import time
+
+    from kam_sync_connectors.hubspot.associations import AssociationFiller
+
+    calls: list[int] = []
+    draw = random.Random(3)
+
+    def read(_from: str, _to: str, inputs: list[tuple[str, str | None]]) -> dict[str, Any]:
+        time.sleep(draw.random() / 100)  # reads end out of the order they began
+        calls.append(len(inputs))
+        return _parents(inputs)
+
+    field = association_field("companies", "@associations.parent_company")
+    filler = AssociationFiller(
+        read, "companies", [field], id_field="id", batch_size=70, in_flight=3
+    )
+    pages = _company_pages(9, size=37)
+    seen = []
+    for page in filler.pages(iter(pages)):
+        assert all(r[field.name] == str(int(r["id"]) + 1000) for r in page.records)
+        seen.append(page)
+    assert seen == pages
+    assert sorted(calls) == sorted([70] * 4 + [53])
+
+
+def test_a_failed_association_read_ends_the_stream_with_its_error() -> None:
+    from kam_sync_connectors.hubspot.associations import AssociationFiller
+
+    def read(_from: str, _to: str, inputs: list[tuple[str, str | None]]) -> dict[str, Any]:
+        raise RuntimeError("read refused")
+
+    field = association_field("companies", "@associations.parent_company")
+    filler = AssociationFiller(
+        read, "companies", [field], id_field="id", batch_size=100, in_flight=1
+    )
+    with pytest.raises(RuntimeError, match="read refused"):
+        list(filler.pages(iter(_company_pages(5))))
+
+
+def test_closing_the_stream_waits_for_the_reads_under_way() -> None:
+    import threading
+    import time
+
+    from kam_sync_connectors.hubspot.associations import AssociationFiller
+
+    begun = threading.Event()
+    started: list[int] = []
+    ended: list[int] = []
+
+    def read(_from: str, _to: str, inputs: list[tuple[str, str | None]]) -> dict[str, Any]:
+        started.append(1)
+        begun.set()
+        time.sleep(0.2)
+        ended.append(1)
+        return _parents(inputs)
+
+    field = association_field("companies", "@associations.parent_company")
+    filler = AssociationFiller(
+        read, "companies", [field], id_field="id", batch_size=100, in_flight=2
+    )
+
+    def stream() -> Any:
+        yield from _company_pages(2)
+        begun.wait(timeout=5)
+        yield from _company_pages(3)
+
+    pages = filler.pages(stream())
+    next(pages)
+    pages.close()  # later pages were being read
+    assert len(started) >= 2
+    assert len(ended) == len(started)  # every read begun had ended when close returned
+    time.sleep(0.3)
+    assert len(started) == len(ended)  # and none began after it
