@@ -16,6 +16,7 @@ import resource
 import tempfile
 import threading
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -150,6 +151,30 @@ class RunOutcome:
     assessment: PortfolioAssessment | None = None
 
 
+class _Preload:
+    """Store tables the steps after the pull read, loaded in a thread of their own while the
+    pull waits for the CRM (its rate limit, its answers), so a run's wall time is not the
+    pull's plus theirs. Each is asked for once, by name; a loader's failure is raised there,
+    in the step that needs it. Nothing a loader reads is changed by the pull."""
+
+    def __init__(self) -> None:
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="kam-sync preload")
+        self._loads: dict[str, Future[Any]] = {}
+
+    def start(self, name: str, loader: Callable[[], Any]) -> None:
+        self._loads[name] = self._pool.submit(loader)
+
+    def take(self, name: str, loader: Callable[[], Any]) -> Any:
+        """What ``name`` loaded (``loader()`` now when it was not started)."""
+        future = self._loads.pop(name, None)
+        return loader() if future is None else future.result()
+
+    def close(self) -> None:
+        """Wait for the loads under way (they hold store connections) and forget the rest."""
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        self._loads.clear()
+
+
 class SyncEngine:
     """Runs the steps in order for one project, one connector and one store."""
 
@@ -176,6 +201,7 @@ class SyncEngine:
         self._overlay: StateStore | None = None
         # In a plan, the ids its pull saw deleted, by object (the overlay cannot hold them all).
         self._plan_deleted: dict[str, set[str]] = {}
+        self._preload: _Preload | None = None
 
     @property
     def step(self) -> str:
@@ -228,9 +254,19 @@ class SyncEngine:
             self.step = "start"
             self.connector.check_quota()
             _check_stop(options, "before pulling")
-            for object_name in ("account", "opportunity"):
+            self._preload = preload = _Preload()
+            # What the pull does not change is read while it waits for the CRM.
+            preload.start("history", lambda: load_history(self.store))
+            preload.start("written", lambda: load_written(self.store))
+            preload.start("pending", lambda: load_pending(self.store))
+            preload.start("retries", lambda: retry_items(self.store))
+            # Opportunities first: the metrics' table (the largest a run reads) is then read
+            # while the accounts are pulled.
+            for object_name in ("opportunity", "account"):
                 self._pull(object_name, as_of, summary, options)
                 log.debug("pulled %s; peak memory %.0f MiB", object_name, _peak_rss_mib())
+                if object_name == "opportunity":
+                    preload.start("opportunities", self._opportunities_in_scope)
             # A connector that converted amounts (a multi-currency Salesforce org) names the
             # currency they are now in.
             summary.currency = self.connector.amounts_currency()
@@ -279,6 +315,9 @@ class SyncEngine:
             self._finish(summary, options)
             raise failure from None
         finally:
+            if self._preload is not None:
+                self._preload.close()
+                self._preload = None
             if self._overlay is not None:
                 self._overlay.close()
                 self._overlay = None
@@ -297,6 +336,12 @@ class SyncEngine:
             overlay=self._overlay,
             gone=self._plan_deleted.get(object_name, ()),
         )
+
+    def _preloaded(self, name: str, loader: Callable[[], Any]) -> Any:
+        """What the preload read for ``name`` during the pull, else ``loader()`` now."""
+        if self._preload is None:
+            return loader()
+        return self._preload.take(name, loader)
 
     @_step("record the run")
     def _finish(self, summary: RunSummary, options: RunOptions) -> None:
@@ -470,12 +515,12 @@ class SyncEngine:
             options.progress("assess", 0, accounts.height)
         # The largest table of a run is read for the metrics only, and let go before the rest
         # of the assessment builds its own tables.
-        opportunities = self._opportunities_in_scope()
+        opportunities = self._preloaded("opportunities", self._opportunities_in_scope)
         metrics = compute_metrics(
             accounts, opportunities, as_of, roll_up=pack.scoring.hierarchy.roll_up
         )
         del opportunities
-        history = load_history(self.store)
+        history = self._preloaded("history", lambda: load_history(self.store))
         result = assess_portfolio(accounts, None, history, pack, as_of, metrics=metrics)
         if options.on_assessed is not None:
             options.on_assessed(accounts, self._opportunities_in_scope, history, as_of)
@@ -530,14 +575,14 @@ class SyncEngine:
         plan = plan_writes(
             result.assessments,
             accounts,
-            load_written(self.store),
+            self._preloaded("written", lambda: load_written(self.store)),
             self.targets,
             as_of=as_of,
             overwrite_manual_default=sync.overwrite_manual_edits,
-            pending=load_pending(self.store),
+            pending=self._preloaded("pending", lambda: load_pending(self.store)),
             out_of_scope=sync.out_of_scope,
         )
-        queue = retry_items(self.store)
+        queue: list[RetryItem] = self._preloaded("retries", lambda: retry_items(self.store))
         # A queued write the plan no longer makes (the CRM holds the value, it is protected, or
         # the account left scope) has nothing left to retry.
         plan.settled_retries = [
