@@ -211,6 +211,7 @@ class HubSpotConnector:
             lock_retry_attempts=self.settings.lock_retry_attempts,
             lock_retry_wait_seconds=self.settings.lock_retry_wait_seconds,
             sleep=self._sleep,
+            in_flight=self.settings.write_requests_in_flight,
         )
         results.update(writer.write(sendable))
         ordered = [results[i] for i in range(len(updates))]

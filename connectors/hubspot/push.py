@@ -19,6 +19,7 @@ and a ``context`` of string lists, e.g. ``{"ids": [...], "objectWriteTraceId": [
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -219,8 +220,12 @@ class BatchWriter:
         lock_retry_attempts: int = 0,
         lock_retry_wait_seconds: float = 0.0,
         sleep: Callable[[float], None] | None = None,
+        in_flight: int = 1,
     ) -> None:
+        if in_flight < 1:
+            raise ValueError(f"batches in flight must be >= 1, got {in_flight}")
         self._send = send
+        self.in_flight = in_flight
         self.batch_size = batch_size
         self._should_stop = should_stop
         self.lock_retry_attempts = lock_retry_attempts
@@ -232,7 +237,7 @@ class BatchWriter:
     def write(self, items: Sequence[tuple[int, RecordUpdate]]) -> dict[int, WriteResult]:
         """One result per item. After a quota stop, or when ``should_stop`` says stop before a
         batch, the remaining items are marked NOT_SENT (the connector then raises
-        PushStoppedError). Records another write held (LOCK_CATEGORIES) are sent again in up
+        PushStoppedError); the batches already under way end first. Records another write held (LOCK_CATEGORIES) are sent again in up
         to ``lock_retry_attempts`` rounds, the wait doubling from ``lock_retry_wait_seconds``."""
         out = self._write_all(items)
         by_index = dict(items)
@@ -251,17 +256,37 @@ class BatchWriter:
     def _write_all(
         self, items: Sequence[tuple[int, RecordUpdate]], *, first_is_free: bool = True
     ) -> dict[int, WriteResult]:
+        """Every item's result; up to ``in_flight`` batches under way at once (the rate limiter
+        paces them), a batch never sent while another one under way writes one of its records."""
         out: dict[int, WriteResult] = {}
-        for n, chunk in enumerate(batches(items, self.batch_size)):
-            # Asked between batches, not before the first of a push (it was asked already).
-            asks = n > 0 or not first_is_free
-            if asks and self.stopped_by_quota is None and not self.interrupted:
-                self.interrupted = bool(self._should_stop and self._should_stop())
-            if self.stopped_by_quota is not None or self.interrupted:
-                why = str(self.stopped_by_quota or "the run was asked to stop")
-                out.update({index: not_sent(update, why) for index, update in chunk})
-                continue
-            out.update(self._write_chunk(chunk))
+        running: dict[Future[dict[int, WriteResult]], set[str]] = {}
+
+        def collect(block: bool) -> None:
+            done, _ = wait(running, timeout=None if block else 0, return_when=FIRST_COMPLETED)
+            for future in done:
+                del running[future]
+                out.update(future.result())
+
+        with ThreadPoolExecutor(self.in_flight, thread_name_prefix="hubspot writes") as pool:
+            for n, chunk in enumerate(batches(items, self.batch_size)):
+                ids = {update.record_id for _, update in chunk}
+                while running and (
+                    len(running) >= self.in_flight or any(ids & busy for busy in running.values())
+                ):
+                    collect(block=True)
+                if running:
+                    collect(block=False)
+                # Asked between batches, not before the first of a push (it was asked already).
+                asks = n > 0 or not first_is_free
+                if asks and self.stopped_by_quota is None and not self.interrupted:
+                    self.interrupted = bool(self._should_stop and self._should_stop())
+                if self.stopped_by_quota is not None or self.interrupted:
+                    why = str(self.stopped_by_quota or "the run was asked to stop")
+                    out.update({index: not_sent(update, why) for index, update in chunk})
+                    continue
+                running[pool.submit(self._write_chunk, chunk)] = ids
+            while running:
+                collect(block=True)
         return out
 
     def _write_chunk(self, chunk: list[tuple[int, RecordUpdate]]) -> dict[int, WriteResult]:

@@ -114,6 +114,15 @@ class HubSpotSettings(ConnectorSettings):
     write_batch_size: int = Field(
         default=BATCH_LIMIT, ge=1, le=BATCH_LIMIT, description="records per batch update (max 100)"
     )
+    # Not a HubSpot limit: batch updates under way at once. HubSpot limits calls per window,
+    # not calls at once; one batch at a time cannot reach the window's rate once a batch update
+    # takes longer to answer than the rate allows (40 ms at 250 calls per 10 s).
+    write_requests_in_flight: int = Field(
+        default=4,
+        ge=1,
+        le=16,
+        description="batch updates under way at once (the rate limiter still paces them)",
+    )
     # v4 associations batch read: at most 1,000 ids per request (HubSpot changelog, "Bug Fix:
     # Batch Read Limit for HubSpot Associations API", effective 2025-02-10).
     associations_batch_size: int = Field(

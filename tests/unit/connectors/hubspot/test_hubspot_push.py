@@ -217,3 +217,79 @@ def test_a_writer_asked_to_stop_sends_no_batch_after_the_one_in_flight() -> None
     assert sum(r.ok for r in results.values()) == 100
     assert {r.error_code for r in results.values() if not r.ok} == {NOT_SENT}
     assert writer.interrupted
+
+
+class SlowBatchEndpoint(FakeBatchEndpoint):
+    """Answers after ``seconds``, counting how many batches are under way at once."""
+
+    def __init__(self, seconds: float, error_on_call: int | None = None) -> None:
+        super().__init__(set())
+        import threading
+
+        self.seconds = seconds
+        self.error_on_call = error_on_call
+        self.lock = threading.Lock()
+        self.under_way = 0
+        self.most_at_once = 0
+        self.spans: list[tuple[float, float, set[str]]] = []
+
+    def __call__(self, inputs: list[dict[str, Any]]) -> tuple[int, dict[str, Any]]:
+        import time
+
+        with self.lock:
+            self.calls += 1
+            call = self.calls
+            self.under_way += 1
+            self.most_at_once = max(self.most_at_once, self.under_way)
+        began = time.monotonic()
+        time.sleep(self.seconds)
+        with self.lock:
+            self.under_way -= 1
+            self.spans.append((began, time.monotonic(), {str(i["id"]) for i in inputs}))
+        if call == self.error_on_call:
+            raise QuotaExhaustedError("done", error_code=DAILY_BUDGET)
+        return 200, {
+            "results": [
+                {"id": i["id"], "objectWriteTraceId": i["objectWriteTraceId"]} for i in inputs
+            ]
+        }
+
+
+def test_batches_go_out_several_at_once_up_to_the_in_flight_bound() -> None:
+    endpoint = SlowBatchEndpoint(0.05)
+    results = BatchWriter(endpoint, 100, in_flight=4).write(_updates(800))
+    assert endpoint.calls == 8
+    assert endpoint.most_at_once == 4
+    assert len(results) == 800 and all(r.ok for r in results.values())
+
+
+def test_one_batch_at_a_time_by_default() -> None:
+    endpoint = SlowBatchEndpoint(0.01)
+    BatchWriter(endpoint, 100).write(_updates(300))
+    assert endpoint.most_at_once == 1
+
+
+def test_a_record_written_twice_is_not_sent_again_while_its_first_batch_is_under_way() -> None:
+    endpoint = SlowBatchEndpoint(0.05)
+    items = [
+        (0, RecordUpdate("a", {"kam_score": 1})),
+        (1, RecordUpdate("b", {"kam_score": 1})),
+        (2, RecordUpdate("a", {"kam_score": 2})),  # a second batch: one id once per batch
+        (3, RecordUpdate("c", {"kam_score": 2})),
+    ]
+    results = BatchWriter(endpoint, 100, in_flight=4).write(items)
+    assert all(r.ok for r in results.values())
+    first, second = sorted(s for s in endpoint.spans if "a" in s[2])
+    assert second[0] >= first[1]  # the later value of "a" left only after the earlier one
+
+
+def test_a_quota_stop_while_batches_are_under_way_sends_nothing_more() -> None:
+    endpoint = SlowBatchEndpoint(0.05, error_on_call=1)
+    writer = BatchWriter(endpoint, 100, in_flight=3)
+    results = writer.write(_updates(1000))
+    assert writer.stopped_by_quota is not None
+    # The batches already under way when the first failed ended with their own results.
+    assert endpoint.calls <= 3
+    sent_ok = sum(r.ok for r in results.values())
+    assert sent_ok == 100 * (endpoint.calls - 1)
+    assert sum(r.error_code == NOT_SENT for r in results.values()) == 1000 - sent_ok
