@@ -262,6 +262,7 @@ def format_summary(summary: RunSummary) -> str:
             else ""
         ),
         f"  time:        {summary.duration_seconds or 0:.1f} s"
+        + _step_times(summary.step_seconds)
         + (
             f", peak memory {summary.peak_memory_mib} MiB"
             if summary.peak_memory_mib is not None
@@ -404,6 +405,12 @@ def _listed(rows: list[str], limit: int | None) -> list[str]:
     if limit is None or len(rows) <= limit:
         return rows
     return [*rows[:limit], f"  ... and {len(rows) - limit} more (--all lists them all)"]
+
+
+def _step_times(step_seconds: dict[str, float]) -> str:
+    """The steps that took a tenth of a second or more, in the order they ran."""
+    shown = [f"{step} {seconds:.1f} s" for step, seconds in step_seconds.items() if seconds >= 0.1]
+    return f" ({', '.join(shown)})" if shown else ""
 
 
 def _duration(seconds: float | None) -> str:

@@ -15,6 +15,7 @@ import logging
 import resource
 import tempfile
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -191,6 +192,9 @@ class SyncEngine:
         self.store = store
         self.clock = clock
         self._step = "start"  # the step running now, named in the error if the run fails
+        # Wall seconds by step of the run under way (None: no run): when the step began.
+        self._step_seconds: dict[str, float] | None = None
+        self._step_began = 0.0
         mapping = project.mapping
         self.account_crm_object = mapping.objects.account.crm_object
         self.targets = mapping.write_back
@@ -210,8 +214,17 @@ class SyncEngine:
     @step.setter
     def step(self, name: str) -> None:
         # Log lines carry the step too (kam_sync.engine.run_context).
+        self._time_step()
         self._step = name
         run_context.set_step(name)
+
+    def _time_step(self) -> None:
+        """Add the time since the current step began to its total (in a run)."""
+        now = time.monotonic()
+        if self._step_seconds is not None:
+            spent = self._step_seconds.get(self._step, 0.0) + now - self._step_began
+            self._step_seconds[self._step] = round(spent, 3)
+        self._step_began = now
 
     # -- the run -------------------------------------------------------------------------------
 
@@ -238,6 +251,8 @@ class SyncEngine:
         )
         summary.max_quarantined_percent = self.project.config.sync.max_quarantined_percent
         outcome = RunOutcome(summary=summary)
+        self._step_seconds = summary.step_seconds
+        self._step_began = time.monotonic()
         # A plan keeps what it pulls in a scratch store, read over the real snapshot, and leaves
         # the store as it found it (DESIGN.md: `plan` changes nothing).
         scratch = (
@@ -351,6 +366,8 @@ class SyncEngine:
         summary.quota_source = quota.source
         summary.finished_at = self.clock()
         summary.peak_memory_mib = round(_peak_rss_mib())
+        # The steps before this one were timed as it began; recording the run is not counted.
+        self._step_seconds = None
         self.store.finish_run(
             summary.run_id,
             status=summary.status,

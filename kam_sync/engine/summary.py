@@ -48,6 +48,9 @@ class RunSummary:
     # The one currency every amount is in (Salesforce multi-currency: converted to the corporate
     # currency; HubSpot: the portal's company currency); None: the CRM does not say.
     currency: str | None = None
+    # Wall seconds each step of the run took (pull, assess, diff, push, ...), in the order they
+    # ran; recording the run itself is not counted.
+    step_seconds: dict[str, float] = field(default_factory=dict)
     # Quarantined records alone make exit code 3 only above this share of the pulled records.
     max_quarantined_percent: float = 1.0
     # The process's exit code when an error decided it (a mapping that does not fit the CRM: 2;

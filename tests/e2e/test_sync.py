@@ -63,6 +63,20 @@ def test_full_lifecycle_writes_only_what_changed(tmp_path: Path, crm: str) -> No
         first = _run_json(project, env)
         assert first["status"] == "ok"
         assert 0 < first["peak_memory_mib"] < 1024  # the run's peak RSS, reported to ops
+        # The time each step took (recording the run not counted).
+        steps = first["step_seconds"]
+        assert set(steps) == {
+            "preflight",
+            "start",
+            "pull",
+            "assess",
+            "diff",
+            "record governance",
+            "push",
+        }
+        assert all(seconds >= 0 for seconds in steps.values())
+        # Each step is rounded to the millisecond, and timed on the monotonic clock.
+        assert sum(steps.values()) <= first["duration_seconds"] + 0.05
         assert first["accounts_written"] == planned["accounts_to_write"]
         batch = 200 if crm == "salesforce" else 100
         assert write_requests(handle.stats()) == -(-first["accounts_written"] // batch)
