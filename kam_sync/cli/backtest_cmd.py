@@ -10,21 +10,12 @@ from pathlib import Path
 from typing import Any
 
 from kam_sync.cli import review_render as render
-from kam_sync.config.loader import load_project
-from kam_sync.engine.backtest import (
-    DEFAULT_HORIZON_MONTHS,
-    DEFAULT_LARGEST_SHARE,
-    BacktestSettings,
-    run_backtest,
-)
-from kam_sync.engine.frames import ACCOUNT_INPUT_COLUMNS, load_snapshot
-from kam_sync.engine.preview import (
-    counted_opportunities,
-    load_proposed_rules,
-    scoped_accounts,
-)
 from kam_sync.errors import ExitCode
-from kam_sync.store import open_store
+
+# The engine's defaults (kam_sync.engine.backtest), repeated so that building the command line
+# does not load polars and the rules engine for every command; a test keeps the two equal.
+DEFAULT_HORIZON_MONTHS = 12
+DEFAULT_LARGEST_SHARE = 0.10
 
 
 def register_backtest(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -69,6 +60,12 @@ def register_backtest(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 
 def cmd_backtest(args: argparse.Namespace) -> int:
+    from kam_sync.config.loader import load_project
+    from kam_sync.engine.backtest import BacktestSettings, run_backtest
+    from kam_sync.engine.frames import ACCOUNT_INPUT_COLUMNS, load_snapshot
+    from kam_sync.engine.preview import counted_opportunities, load_proposed_rules, scoped_accounts
+    from kam_sync.store import open_store
+
     try:
         day = date.fromisoformat(args.as_of)
     except ValueError:

@@ -6,14 +6,15 @@ import argparse
 import os
 import tempfile
 from pathlib import Path
-
-import polars as pl
+from typing import TYPE_CHECKING
 
 from kam_sync.cli.project_cmds import create_project
 from kam_sync.cli.provision_cmd import provision
 from kam_sync.cli.sync_cmds import execute, format_summary
-from kam_sync.config.loader import load_project
 from kam_sync.errors import ExitCode
+
+if TYPE_CHECKING:
+    import polars as pl
 
 # Client credentials work only on an org's My Domain (not login/test.salesforce.com); the
 # sandbox's https://127.0.0.1:PORT stands for its org's My Domain (sandbox/salesforce/auth.py).
@@ -50,6 +51,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    from kam_sync.config.loader import load_project
     from kam_sync.sandbox.runner import running_sandbox
 
     root: Path = args.dir or Path(tempfile.mkdtemp(prefix="kam-sync-demo-"))
@@ -93,6 +95,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _top_accounts(assessments: pl.DataFrame, root: Path, limit: int = 10) -> str:
+    import polars as pl
+
+    from kam_sync.config.loader import load_project
     from kam_sync.engine.frames import load_snapshot
     from kam_sync.store import open_store
 

@@ -6,10 +6,7 @@ import argparse
 import os
 from pathlib import Path
 
-from kam_sync.config.loader import load_project
-from kam_sync.engine.doctor import doctor_checks
 from kam_sync.errors import ExitCode
-from kam_sync_connectors.registry import connect
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -23,6 +20,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
+    from kam_sync.config.loader import load_project
+    from kam_sync.engine.doctor import doctor_checks
+    from kam_sync_connectors.registry import connect
+
     project = load_project(Path(args.project))
     connector = connect(project.config.crm.type, project.config.connector_settings(), os.environ)
     try:

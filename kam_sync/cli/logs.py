@@ -20,7 +20,6 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from kam_sync.cli.progress import ProgressAwareHandler
-from kam_sync.config.secret_lookup import values_read_from_keyring
 from kam_sync.engine import run_context
 from kam_sync.engine.failure import DETAILS_LOGGER
 
@@ -53,7 +52,10 @@ class SecretMaskingFilter(logging.Filter):
         )
 
     def filter(self, record: logging.LogRecord) -> bool:
-        # Secrets read from the OS keyring are known only once read: asked at each line.
+        # Secrets read from the OS keyring are known only once read: asked at each line. (The
+        # keyring package loads at the first line logged, not at every start of the command.)
+        from kam_sync.config.secret_lookup import values_read_from_keyring
+
         from_keyring = [v for v in values_read_from_keyring() if len(v) >= 4]
         secrets = sorted({*self._secrets, *from_keyring}, key=len, reverse=True)
         if not secrets:

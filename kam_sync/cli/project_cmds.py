@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, overload
 
-from kam_sync.config.alert_urls import webhook_url_issues
-from kam_sync.config.loader import LoadedProject, load_project
-from kam_sync.config.project import PROJECT_FILE
-from kam_sync.config.schemas import schema_modeline, write_schemas
-from kam_sync.config.template import render_project_file
-from kam_sync.default_files import default_files
 from kam_sync.errors import ConfigError, ExitCode, KamSyncError
-from kam_sync_connectors import registry
+
+if TYPE_CHECKING:
+    from kam_sync.config.loader import LoadedProject
 
 RULE_SCHEMA_KINDS = {
     "scoring.yaml": "scoring",
@@ -21,6 +19,28 @@ RULE_SCHEMA_KINDS = {
     "checklist.yaml": "checklist",
     "stages.yaml": "stages",
 }
+
+
+class CrmNames(Sequence[str]):
+    """The registry's CRM names, read when argparse first looks at them (``--help``, checking
+    ``--crm``, a completion script): the registry loads every CRM's settings models, which a
+    command that never names a CRM (``--version``, ``schema``) need not pay for."""
+
+    @staticmethod
+    def _names() -> Sequence[str]:
+        from kam_sync_connectors import registry
+
+        return registry.crm_names()
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[str]: ...
+    def __getitem__(self, index: int | slice) -> str | Sequence[str]:
+        return self._names()[index]
+
+    def __len__(self) -> int:
+        return len(self._names())
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -33,9 +53,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     init.add_argument(
         "directory", nargs="?", default=None, help="project folder (default: --project)"
     )
-    init.add_argument(
-        "--crm", choices=registry.crm_names(), default="salesforce", help="the CRM to sync with"
-    )
+    crm = init.add_argument("--crm", default="salesforce", help="the CRM to sync with")
+    # Set after add_argument, which reads the choices at once (to check the metavar).
+    crm.choices = CrmNames()
     init.add_argument("--force", action="store_true", help="overwrite existing files")
     init.set_defaults(handler=cmd_init)
 
@@ -71,6 +91,11 @@ def create_project(
     root: Path, crm: str, *, force: bool = False, crm_block: str | None = None
 ) -> list[Path]:
     """Write a project's files; refuses to overwrite any unless ``force``. Returns the files."""
+    from kam_sync.config.project import PROJECT_FILE
+    from kam_sync.config.schemas import schema_modeline, write_schemas
+    from kam_sync.config.template import render_project_file
+    from kam_sync.default_files import default_files
+
     plan: dict[Path, str] = {root / PROJECT_FILE: render_project_file(crm, crm_block)}
     mapping_src = default_files("mappings")[f"{crm}.yaml"]
     plan[root / "mappings" / f"{crm}.yaml"] = schema_modeline("mapping", 1) + mapping_src.read_text(
@@ -95,6 +120,10 @@ def create_project(
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
+    from kam_sync.config.alert_urls import webhook_url_issues
+    from kam_sync.config.loader import load_project
+    from kam_sync.config.project import PROJECT_FILE
+
     project = load_project(Path(args.project))
     mapping = project.mapping
     # Printed once every check passed: never "valid" followed by an error.
@@ -125,6 +154,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def _crm_check(project: LoadedProject) -> str:
     """The mapping against the CRM, when its credentials are here; raises ConfigError."""
+    from kam_sync_connectors import registry
+
     crm = project.config.crm.type
     known = registry.entry(crm)
     if not known.credentials_available(os.environ):
@@ -145,6 +176,8 @@ def _crm_check(project: LoadedProject) -> str:
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
+    from kam_sync.config.schemas import write_schemas
+
     folder = Path(args.directory)
     for path in write_schemas(folder):
         print(path)

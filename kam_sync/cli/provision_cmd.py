@@ -10,12 +10,12 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from kam_sync.config.loader import LoadedProject, load_project
-from kam_sync.engine.crm_check import check_against_crm
-from kam_sync.engine.provisioning import all_field_specs
 from kam_sync.errors import ConfigError, ExitCode
-from kam_sync_connectors.registry import connect
+
+if TYPE_CHECKING:
+    from kam_sync.config.loader import LoadedProject
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -37,6 +37,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def provision(project: LoadedProject, *, inputs: bool = True) -> int:
     """Provision and check; prints what happened. Exit code 0, or 2 when the mapping mismatches."""
+    from kam_sync.engine.crm_check import check_against_crm
+    from kam_sync.engine.provisioning import all_field_specs
+    from kam_sync_connectors.registry import connect
+
     connector = connect(project.config.crm.type, project.config.connector_settings(), os.environ)
     try:
         report = connector.provision(all_field_specs(project.mapping, project.rules, inputs=inputs))
@@ -63,4 +67,6 @@ def provision(project: LoadedProject, *, inputs: bool = True) -> int:
 
 
 def cmd_provision(args: argparse.Namespace) -> int:
+    from kam_sync.config.loader import load_project
+
     return provision(load_project(Path(args.project)), inputs=args.inputs)

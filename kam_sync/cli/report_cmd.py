@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from kam_sync.config.loader import LoadedProject, load_project
-from kam_sync.engine.html_report import write_report
 from kam_sync.errors import ExitCode, KamSyncError
-from kam_sync.store import StateStore, open_store
+
+if TYPE_CHECKING:
+    from kam_sync.config.loader import LoadedProject
+    from kam_sync.store import StateStore
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +53,10 @@ def _positive(text: str) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    from kam_sync.config.loader import load_project
+    from kam_sync.engine.html_report import write_report
+    from kam_sync.store import open_store
+
     project = load_project(Path(args.project))
     output = Path(args.output) if args.output else project.root / DEFAULT_OUTPUT
     store = open_store(project.config.store.url, project.root)
@@ -70,6 +76,9 @@ def write_after_run(project: LoadedProject, store: StateStore) -> None:
     target = project.config.report.after_run
     if not target:
         return
+    # Imported here: a run without report.after_run never loads the report's charting.
+    from kam_sync.engine.html_report import write_report
+
     path = Path(target)
     if not path.is_absolute():
         path = project.root / path

@@ -16,30 +16,23 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
-
-import polars as pl
+from typing import TYPE_CHECKING, Any
 
 from kam_sync.cli import review_render as render
 from kam_sync.cli.backtest_cmd import register_backtest
 from kam_sync.cli.lifecycle import run_lifecycle
 from kam_sync.cli.sync_cmds import execute, format_summary
-from kam_sync.config.loader import LoadedProject, load_project
-from kam_sync.config.rule_pack import RulePack
-from kam_sync.engine.preview import (
-    Portfolio,
-    compare,
-    load_portfolio,
-    load_proposed_rules,
-    select_accounts,
-)
-from kam_sync.engine.report import explain_account
-from kam_sync.engine.summary import RunSummary
 from kam_sync.errors import ExitCode
-from kam_sync.rules import GovernanceHistory
-from kam_sync.store import open_store
-from kam_sync.writeback.diff import OutOfScopeAccount, WritePlan
-from kam_sync_connectors.registry import entry
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from kam_sync.config.loader import LoadedProject
+    from kam_sync.config.rule_pack import RulePack
+    from kam_sync.engine.preview import Portfolio
+    from kam_sync.engine.summary import RunSummary
+    from kam_sync.rules import GovernanceHistory
+    from kam_sync.writeback.diff import OutOfScopeAccount, WritePlan
 
 DEFAULT_TABLE_ACCOUNTS = 50  # accounts a table lists before "... and N more"
 
@@ -108,6 +101,9 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 
 def _plan(args: argparse.Namespace) -> int:
+    from kam_sync.config.loader import load_project
+    from kam_sync.engine.preview import Portfolio, compare, load_proposed_rules
+
     project = load_project(Path(args.project))
     proposed: RulePack | None = None
     inherited: list[str] = []
@@ -170,6 +166,8 @@ def _plan(args: argparse.Namespace) -> int:
 
 
 def _selection(args: argparse.Namespace, pack: RulePack, portfolio: Portfolio) -> set[str]:
+    from kam_sync.engine.preview import select_accounts
+
     result = portfolio.assess(pack)
     try:
         return select_accounts(
@@ -183,6 +181,9 @@ def _selection(args: argparse.Namespace, pack: RulePack, portfolio: Portfolio) -
 def _offline_preview(
     args: argparse.Namespace, project: LoadedProject, proposed: RulePack, inherited: list[str]
 ) -> int:
+    from kam_sync.engine.preview import compare, load_portfolio
+    from kam_sync.store import open_store
+
     store = open_store(project.config.store.url, project.root)
     try:
         portfolio = load_portfolio(project, store, datetime.now(UTC))
@@ -258,6 +259,8 @@ def estimate_write_calls(project: LoadedProject, accounts: int) -> dict[str, int
     """The API calls the plan's writes would cost, as the CRM's registry entry counts them."""
     if accounts == 0:
         return {"write": 0}
+    from kam_sync_connectors.registry import entry
+
     crm = entry(project.config.crm.type)
     return crm.estimate_write_calls(project.config.connector_settings(), accounts)
 
@@ -314,6 +317,11 @@ def format_plan(
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
+    from kam_sync.config.loader import load_project
+    from kam_sync.engine.preview import load_proposed_rules
+    from kam_sync.engine.report import explain_account
+    from kam_sync.store import open_store
+
     project = load_project(Path(args.project))
     rules = load_proposed_rules(project, Path(args.rules))[0] if args.rules else None
     store = open_store(project.config.store.url, project.root)

@@ -10,7 +10,6 @@ from pathlib import Path
 from types import FrameType
 
 from kam_sync.errors import ExitCode
-from kam_sync.sandbox.faults import FaultSpec, FaultSpecError
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -76,6 +75,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def cmd_serve(args: argparse.Namespace) -> int:
     """Serve until SIGINT or SIGTERM; exit 0 after saving `--data`, 64 for a bad argument, 2
     for a data file that is not one."""
+    from kam_sync.sandbox.faults import FaultSpec, FaultSpecError
+
     try:
         FaultSpec.parse(args.faults)
     except FaultSpecError as exc:

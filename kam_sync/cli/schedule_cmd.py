@@ -16,9 +16,7 @@ import threading
 from pathlib import Path
 from types import FrameType
 
-from kam_sync.config.loader import load_project
 from kam_sync.errors import ExitCode, KamSyncError
-from kam_sync.store import open_store
 
 log = logging.getLogger(__name__)
 JOB_ID = "kam-sync-nightly"
@@ -36,6 +34,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def scheduled_run(project_dir: str) -> None:
     """The scheduled job (referenced by name in the job store, so it survives restarts)."""
     from kam_sync.cli.sync_cmds import execute, format_summary
+    from kam_sync.config.loader import load_project
 
     try:
         project = load_project(Path(project_dir))
@@ -54,6 +53,9 @@ def cmd_schedule(args: argparse.Namespace) -> int:
     from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
     from apscheduler.schedulers.background import BackgroundScheduler
     from apscheduler.triggers.cron import CronTrigger
+
+    from kam_sync.config.loader import load_project
+    from kam_sync.store import open_store
 
     project = load_project(Path(args.project))
     sched_cfg = project.config.schedule

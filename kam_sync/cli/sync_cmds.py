@@ -16,22 +16,23 @@ from datetime import timedelta
 from functools import partial
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kam_sync.cli.lifecycle import RunRecord, exit_code_for, outcome_for, run_lifecycle
 from kam_sync.cli.progress import StepProgress
 from kam_sync.cli.report_cmd import write_after_run
-from kam_sync.config.loader import LoadedProject, load_project
-from kam_sync.engine.alerts import AccountRef, send_alerts
 from kam_sync.engine.failure import RunFailedError
-from kam_sync.engine.lock import RunLock
-from kam_sync.engine.pipeline import RunOptions, RunOutcome, SyncEngine
-from kam_sync.engine.summary import RunSummary
 from kam_sync.errors import ConfigError, ExitCode, KamSyncError
-from kam_sync.store import StateStore, open_store
-from kam_sync.store.writes import retry_items
-from kam_sync_connectors.base import Connector
-from kam_sync_connectors.registry import connect
+
+if TYPE_CHECKING:
+    # The engine, the store and the connectors are imported where a command uses them: the
+    # parser of every command is built at each start, and most commands need few of them.
+    from kam_sync.config.loader import LoadedProject
+    from kam_sync.engine.alerts import AccountRef
+    from kam_sync.engine.pipeline import RunOutcome
+    from kam_sync.engine.summary import RunSummary
+    from kam_sync.store import StateStore
+    from kam_sync_connectors.base import Connector
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +65,10 @@ def _opened(
     project: LoadedProject, stop: threading.Event
 ) -> Iterator[tuple[StateStore, Connector]]:
     """The store, its run lock (taken before the CRM is contacted), and the connector."""
+    from kam_sync.engine.lock import RunLock
+    from kam_sync.store import open_store
+    from kam_sync_connectors.registry import connect
+
     store = open_store(project.config.store.url, project.root)
     try:
         stale_after = timedelta(seconds=project.config.store.lock_stale_seconds)
@@ -89,6 +94,9 @@ def execute(
     on_assessed: Callable[..., None] | None = None,
 ) -> RunOutcome:
     """Run (or plan) once under the store's run lock; shared by `run`, `plan`, `schedule`, `demo`."""
+    from kam_sync.engine.alerts import send_alerts
+    from kam_sync.engine.pipeline import RunOptions, SyncEngine
+
     options = RunOptions(mode=mode, full=full, stop=_RunStop(stop), on_assessed=on_assessed)
     with run_lifecycle(mode) as record, _opened(project, options.stop) as (store, connector):
         progress = StepProgress(enabled=not quiet)
@@ -119,6 +127,8 @@ def _alerted_accounts(
     store: StateStore, connector: Connector, crm_object: str, account_ids: Sequence[str]
 ) -> list[AccountRef]:
     """The accounts a chat alert names: their names from the store, links from the connector."""
+    from kam_sync.engine.alerts import AccountRef
+
     refs = []
     for account_id in account_ids:
         record = store.get_record("account", account_id)
@@ -173,6 +183,8 @@ def stopping_on_signals(stop: threading.Event) -> Iterator[None]:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from kam_sync.config.loader import load_project
+
     stop = threading.Event()
     record = RunRecord(mode="run")
     try:
@@ -292,6 +304,10 @@ STATUS_LIST_ROWS = 20
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    from kam_sync.config.loader import load_project
+    from kam_sync.store import open_store
+    from kam_sync.store.writes import retry_items
+
     project = load_project(Path(args.project))
     store = open_store(project.config.store.url, project.root)
     try:

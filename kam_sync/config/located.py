@@ -5,10 +5,18 @@ and keep an index from the data path (``("objects", "account", "fields", 0)``) t
 column of the value, and of the key that introduced it. Duplicate keys, which PyYAML accepts
 silently (the last one wins), are reported as errors: an ops engineer who writes a key twice
 almost never means the second one to erase the first.
+
+The files are parsed at every start of every command, so the nodes come from libyaml's composer
+(PyYAML's C extension, several times faster) when PyYAML has it. Its nodes carry the same
+positions as PyYAML's own, except in the few constructs where the two readers disagree
+(``_read_alike``); those documents, and every document libyaml rejects, are composed again by
+PyYAML's own reader, so what a user reads (values, positions, every syntax error's text) is the
+same with or without libyaml.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +28,9 @@ from kam_sync.config.issues import ConfigIssue
 
 Loc = tuple[str | int, ...]
 Position = tuple[int, int]
+
+# libyaml's composer with PyYAML's safe constructor and resolver, when PyYAML was built with it.
+LIBYAML_LOADER: type[yaml.CSafeLoader] | None = yaml.CSafeLoader if yaml.__with_libyaml__ else None
 
 
 @dataclass(slots=True)
@@ -103,7 +114,7 @@ def load_located(
         except UnicodeDecodeError as exc:
             return None, [not_utf8_issue(path, raw, exc)]
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = _compose(text)
     except yaml.MarkedYAMLError as exc:
         return None, [_syntax_issue(path, text, exc)]
     except yaml.YAMLError as exc:
@@ -114,6 +125,49 @@ def load_located(
         return doc, issues
     doc.data = _build(node, (), doc, issues)
     return doc, issues
+
+
+# Text libyaml reads although PyYAML refuses it: a tab (PyYAML refuses one after a colon), a byte
+# order mark after the first character, and a comment straight after a block scalar's header
+# (``>#``: YAML wants a space before the ``#``; this pattern also matches a few harmless texts,
+# which PyYAML then reads, as before).
+_READ_DIFFERENTLY = re.compile(r"\t|(?<!^)\ufeff|[|>][-+0-9]*#")
+
+
+def _compose(text: str) -> yaml.Node | None:
+    """The node tree of ``text``: libyaml's where it reads the text as PyYAML's own reader does,
+    else PyYAML's (which also raises its own error for any text that does not parse)."""
+    if LIBYAML_LOADER is not None and not _READ_DIFFERENTLY.search(text):
+        try:
+            node = yaml.compose(text, Loader=LIBYAML_LOADER)
+        except yaml.YAMLError:
+            pass  # composed again below, for PyYAML's error text and position
+        else:
+            if node is None or _read_alike(node, in_flow=False):
+                return node
+    return yaml.compose(text, Loader=yaml.SafeLoader)
+
+
+def _read_alike(node: yaml.Node, *, in_flow: bool) -> bool:
+    """False where PyYAML's own reader could read libyaml's tree differently.
+
+    The differences a node shows (those in the text were looked for before): inside ``{...}``
+    or ``[...]``, an empty value (``{a: }``) starts one column later in libyaml, and PyYAML
+    refuses a ``?`` within a plain word (``{i?d: 1}``) that libyaml takes as part of it.
+    """
+    if isinstance(node, yaml.ScalarNode):
+        plain = not node.style
+        return not (in_flow and plain and (node.value == "" or "?" in node.value))
+    if isinstance(node, yaml.MappingNode):
+        flow = in_flow or bool(node.flow_style)
+        return all(
+            _read_alike(key, in_flow=flow) and _read_alike(value, in_flow=flow)
+            for key, value in node.value
+        )
+    if isinstance(node, yaml.SequenceNode):
+        flow = in_flow or bool(node.flow_style)
+        return all(_read_alike(item, in_flow=flow) for item in node.value)
+    return True
 
 
 def not_utf8_issue(path: Path, raw: bytes, error: UnicodeDecodeError) -> ConfigIssue:
@@ -161,7 +215,9 @@ def _build(node: yaml.Node, loc: Loc, doc: LocatedDocument, issues: list[ConfigI
         result: dict[Any, Any] = {}
         _SCALAR_CONSTRUCTOR.flatten_mapping(node)
         for key_node, value_node in node.value:
-            key = _scalar(key_node) if isinstance(key_node, yaml.ScalarNode) else None
+            key = _scalar(key_node, doc, issues) if isinstance(key_node, yaml.ScalarNode) else None
+            if key is _UNREADABLE:  # reported
+                continue
             if not isinstance(key, str | int | bool | float) or key is None:
                 issues.append(
                     ConfigIssue(
@@ -194,8 +250,30 @@ def _build(node: yaml.Node, loc: Loc, doc: LocatedDocument, issues: list[ConfigI
         return result
     if isinstance(node, yaml.SequenceNode):
         return [_build(item, (*loc, i), doc, issues) for i, item in enumerate(node.value)]
-    return _scalar(node)
+    value = _scalar(node, doc, issues)
+    return None if value is _UNREADABLE else value
 
 
-def _scalar(node: yaml.Node) -> Any:
-    return _SCALAR_CONSTRUCTOR.construct_object(node, deep=True)
+_UNREADABLE = object()  # a scalar whose tag gives it no value (reported as a problem)
+_CORE_TAG = "tag:yaml.org,2002:"
+
+
+def _scalar(node: yaml.Node, doc: LocatedDocument, issues: list[ConfigIssue]) -> Any:
+    """The value of a scalar node; ``_UNREADABLE``, and a problem at its place, for one that has
+    none (a tag PyYAML does not know, ``!!int abc``)."""
+    try:
+        return _SCALAR_CONSTRUCTOR.construct_object(node, deep=True)
+    except Exception as exc:  # PyYAML's constructors fail on bad tagged values in many ways
+        tag = node.tag.replace(_CORE_TAG, "!!", 1) if node.tag.startswith(_CORE_TAG) else node.tag
+        known = not isinstance(exc, yaml.MarkedYAMLError)  # PyYAML has a constructor for it
+        issues.append(
+            ConfigIssue(
+                doc.path,
+                node.start_mark.line + 1,
+                node.start_mark.column + 1,
+                f"the value does not fit its YAML tag '{tag}'"
+                if known
+                else f"unknown YAML tag '{tag}'; write the value without a tag",
+            )
+        )
+        return _UNREADABLE
