@@ -10,12 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from kam_sync.cli import review_render as render
+from kam_sync.engine.backtest_defaults import DEFAULT_HORIZON_MONTHS, DEFAULT_LARGEST_SHARE
 from kam_sync.errors import ExitCode
-
-# The engine's defaults (kam_sync.engine.backtest), repeated so that building the command line
-# does not load polars and the rules engine for every command; a test keeps the two equal.
-DEFAULT_HORIZON_MONTHS = 12
-DEFAULT_LARGEST_SHARE = 0.10
 
 
 def register_backtest(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

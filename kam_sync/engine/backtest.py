@@ -31,10 +31,9 @@ from typing import Any
 import polars as pl
 
 from kam_sync.config.rule_pack import RulePack
+from kam_sync.engine.backtest_defaults import DEFAULT_HORIZON_MONTHS, DEFAULT_LARGEST_SHARE
 from kam_sync.rules import GovernanceHistory, assess_portfolio, compute_metrics
 
-DEFAULT_HORIZON_MONTHS = 12
-DEFAULT_LARGEST_SHARE = 0.10  # "the accounts that turned out largest": the top tenth by revenue
 DECILES = 10
 
 

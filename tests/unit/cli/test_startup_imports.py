@@ -9,7 +9,6 @@ import subprocess
 import sys
 import textwrap
 
-from kam_sync.cli import backtest_cmd
 from kam_sync.cli.main import build_parser
 from kam_sync.cli.project_cmds import CrmNames
 from kam_sync.engine import backtest
@@ -118,5 +117,3 @@ def test_the_backtest_options_default_to_the_engine_s_defaults() -> None:
     args = build_parser().parse_args(["backtest", "--as-of", "2020-01-01"])
     assert args.horizon_months == backtest.DEFAULT_HORIZON_MONTHS
     assert args.largest_share == backtest.DEFAULT_LARGEST_SHARE
-    assert backtest_cmd.DEFAULT_HORIZON_MONTHS == backtest.DEFAULT_HORIZON_MONTHS
-    assert backtest_cmd.DEFAULT_LARGEST_SHARE == backtest.DEFAULT_LARGEST_SHARE
