@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -91,8 +92,10 @@ def stats(s: requests.Session, info: dict[str, Any], reset: bool = False) -> dic
 
 
 def kam_run(project: Path, env: dict[str, str]) -> tuple[dict[str, Any], float, float]:
-    """Run `kam-sync run --json`; returns the summary, wall seconds, peak RSS in MiB."""
+    """Run `kam-sync run --json`; returns the summary (with ``startup_s``: from starting the
+    process to the run's start), wall seconds, peak RSS in MiB."""
     start = time.perf_counter()
+    began = time.time()
     proc = subprocess.Popen(
         [EXE, "run", "--json", "--project", str(project)],
         env=env,
@@ -105,7 +108,31 @@ def kam_run(project: Path, env: dict[str, str]) -> tuple[dict[str, Any], float, 
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
     summary = json.loads(out) if out.strip() else {"status": f"exit {status}"}
+    if summary.get("started_at"):
+        started = datetime.fromisoformat(summary["started_at"]).timestamp()
+        summary["startup_s"] = round(started - began, 2)
     return summary, wall, usage.ru_maxrss / 1024
+
+
+# Steps of a run that call the CRM (DESIGN.md): the check before the run (describes), the quota
+# check, the pull, the write-back. The others (assess, diff, recording) make no call.
+CALLING_STEPS = ("preflight", "start", "pull", "push")
+
+
+def time_split(summary: dict[str, Any], wall: float) -> dict[str, float]:
+    """Where a run's wall time went: starting the process, the steps that call the CRM, the
+    steps that do not (assess, diff, record governance), and the rest (recording the run,
+    printing, the process ending)."""
+    steps = summary.get("step_seconds") or {}
+    calling = sum(v for k, v in steps.items() if k in CALLING_STEPS)
+    other = sum(v for k, v in steps.items() if k not in CALLING_STEPS)
+    startup = float(summary.get("startup_s") or 0.0)
+    return {
+        "startup_s": round(startup, 2),
+        "calling_s": round(calling, 2),
+        "engine_s": round(other, 2),
+        "rest_s": round(wall - startup - calling - other, 2),
+    }
 
 
 def change_one_percent(crm: str, s: requests.Session, info: dict[str, Any], project: Path) -> int:
@@ -262,6 +289,7 @@ def bench(
             extra: dict[str, Any] = {}
             if crm == "hubspot":
                 rate_s = rate_floor_seconds(by_kind, tier)
+                split = time_split(summary, wall)
                 extra = {
                     "tier": tier,
                     "total_calls": total_calls,
@@ -270,6 +298,10 @@ def bench(
                     "calls_over_floor": round(total_calls / mini["floor"], 3),
                     "rate_floor_s": round(rate_s, 1),
                     "wall_over_rate_floor": round(wall / rate_s, 2) if rate_s else None,
+                    **split,
+                    "calling_over_rate_floor": (
+                        round(split["calling_s"] / rate_s, 2) if rate_s else None
+                    ),
                 }
             rows.append(
                 {
@@ -396,9 +428,10 @@ def main() -> None:
         print(
             "| latency | run | pulled (acc/opp) | written | calls by kind | calls | floor "
             "(formula) | calls / floor | wall | calls at the rate limit | wall / that | "
+            "wall: start-up + calling steps + engine + rest | calling steps / rate | "
             "peak RSS MiB |"
         )
-        print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+        print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
         for r in hub:
             p = r["pulled"]
             kinds = ", ".join(f"{k} {v}" for k, v in sorted(r["calls"].items()))
@@ -406,7 +439,9 @@ def main() -> None:
                 f"| {r['latency_ms']} ms | {r['run']} | {p.get('account', 0)}/"
                 f"{p.get('opportunity', 0)} | {r['written']} | {kinds} | {r['total_calls']} | "
                 f"{r['floor_formula']} | {r['calls_over_floor']} | {r['wall_s']} s | "
-                f"{r['rate_floor_s']} s | {r['wall_over_rate_floor']} | {r['peak_rss_mib']} |"
+                f"{r['rate_floor_s']} s | {r['wall_over_rate_floor']} | "
+                f"{r['startup_s']} + {r['calling_s']} + {r['engine_s']} + {r['rest_s']} s | "
+                f"{r['calling_over_rate_floor']} | {r['peak_rss_mib']} |"
             )
     print()
     print(

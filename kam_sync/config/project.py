@@ -221,12 +221,12 @@ class SyncSection(BaseModel):
         le=100,
         description="runs a failed write is retried before it is a dead letter",
     )
-    write_chunk_size: int = Field(
-        default=50_000,
+    write_chunk_size: int | None = Field(
+        default=None,
         ge=100,
         le=100_000,
         description="updates handed to the connector at once; their results are stored together "
-        "(large enough for Salesforce's Bulk API above its threshold)",
+        "(not set: the CRM's own, Salesforce 50,000 for its Bulk API, HubSpot 5,000)",
     )
     overwrite_manual_edits: bool = Field(
         default=False,

@@ -272,7 +272,6 @@ class SyncEngine:
             self._preload = preload = _Preload()
             # What the pull does not change is read while it waits for the CRM.
             preload.start("history", lambda: load_history(self.store))
-            preload.start("written", lambda: load_written(self.store))
             preload.start("pending", lambda: load_pending(self.store))
             preload.start("retries", lambda: retry_items(self.store))
             # Opportunities first: the metrics' table (the largest a run reads) is then read
@@ -295,7 +294,9 @@ class SyncEngine:
             if options.mode == "run":
                 _check_stop(options, "after the diff, before anything was written")
                 self._record_governance(outcome.assessment, as_of, summary)
+                log.debug("recorded governance; peak memory %.0f MiB", _peak_rss_mib())
                 self._push(outcome.plan, summary, options)
+                log.debug("pushed; peak memory %.0f MiB", _peak_rss_mib())
             summary.status = "ok"
         except QuotaExhaustedError as exc:
             summary.status, summary.stopped_reason, summary.error = "partial", "quota", str(exc)
@@ -537,6 +538,11 @@ class SyncEngine:
             accounts, opportunities, as_of, roll_up=pack.scoring.hierarchy.roll_up
         )
         del opportunities
+        if self._preload is not None:
+            # The diff's largest input, read while the assessment computes (polars lets go of
+            # the interpreter): not during the pull, beside the opportunities, which would raise
+            # the run's peak memory by its size.
+            self._preload.start("written", lambda: load_written(self.store))
         history = self._preloaded("history", lambda: load_history(self.store))
         result = assess_portfolio(accounts, None, history, pack, as_of, metrics=metrics)
         if options.on_assessed is not None:
@@ -675,7 +681,10 @@ class SyncEngine:
         account_ids = list(plan.updates)
         total = len(account_ids)
         retry_limit = self.project.config.sync.retry_limit
-        chunk_size = self.project.config.sync.write_chunk_size
+        chunk_size = (
+            self.project.config.sync.write_chunk_size
+            or entry(self.project.config.crm.type).write_chunk_size
+        )
         for start in range(0, total, chunk_size):
             chunk = account_ids[start : start + chunk_size]
             updates = [

@@ -313,6 +313,9 @@ def _compared(
     """``table`` with ``write_*``, ``protected_*`` and ``adopt_*`` for each field, and the
     wanted values brought to each field's precision; only rows with something to do."""
     protected_cols = []
+    # Every field's columns in one pass over the table (one evaluation, whose common
+    # subexpressions, the normalized values, polars computes once), not one pass a field.
+    columns: list[pl.Expr] = []
     for name in fields:
         dtype = table.schema[f"want_{name}"]
         target = targets[name]
@@ -325,14 +328,16 @@ def _compared(
             overwrite_manual_default=overwrite_manual_default,
             in_scope=in_scope,
         )
-        table = table.with_columns(
+        columns += [
             write.alias(f"write_{name}"),
             is_protected.alias(f"protected_{name}"),
             adopt.alias(f"adopt_{name}"),
             w.alias(f"want_{name}"),
-        )
+        ]
         if name != "kam_flags":
             protected_cols.append(f"protected_{name}")
+    if columns:
+        table = table.lazy().with_columns(columns).collect()
 
     if "kam_flags" in fields and protected_cols:
         # A protected field is reported on the account itself through its flags.
