@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import random as _random
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -76,6 +77,7 @@ class ApiCaller:
         self.retrier = Retrier(retry, connector=CONNECTOR, sleep=sleep, random=random)
         self.timeout_seconds = timeout_seconds
         self._sdk_errors = sdk_errors
+        self._budget_lock = threading.Lock()
         self.host = host
 
     @property
@@ -107,12 +109,17 @@ class ApiCaller:
             return self._send(request)
 
     def _send(self, request: _Call) -> ApiResponse:
-        self.budget.check(request.what)
+        self.budget.check(request.what)  # a spent budget renews no token
         if request.authenticated and self.tokens is not None:
             self._set_token(self.tokens.access_token())
+        with self._budget_lock:
+            # Checked and counted as one step: calls sent from several threads at once (pages
+            # fetched ahead, association reads, batch updates in flight) could otherwise all
+            # pass the check before any is counted, and go past the stop line together.
+            self.budget.check(request.what)
+            self.counts.count(request.kind)
+            self.budget.spent()
         self.limiter.acquire(search=request.search)
-        self.counts.count(request.kind)
-        self.budget.spent()
         catch: tuple[type[BaseException], ...] = (*self._sdk_errors, urllib3.exceptions.HTTPError)
         try:
             response = request.fn(
