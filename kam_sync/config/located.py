@@ -209,8 +209,13 @@ def _syntax_issue(path: Path, text: str, exc: yaml.MarkedYAMLError) -> ConfigIss
 _SCALAR_CONSTRUCTOR = yaml.SafeLoader("")
 
 
+def _position(node: yaml.Node) -> Position:
+    """Where ``node`` starts: line and column, from 1."""
+    return node.start_mark.line + 1, node.start_mark.column + 1
+
+
 def _build(node: yaml.Node, loc: Loc, doc: LocatedDocument, issues: list[ConfigIssue]) -> Any:
-    doc.value_positions[loc] = (node.start_mark.line + 1, node.start_mark.column + 1)
+    doc.value_positions[loc] = _position(node)
     if isinstance(node, yaml.MappingNode):
         result: dict[Any, Any] = {}
         _SCALAR_CONSTRUCTOR.flatten_mapping(node)
@@ -222,8 +227,7 @@ def _build(node: yaml.Node, loc: Loc, doc: LocatedDocument, issues: list[ConfigI
                 issues.append(
                     ConfigIssue(
                         doc.path,
-                        key_node.start_mark.line + 1,
-                        key_node.start_mark.column + 1,
+                        *_position(key_node),
                         "keys must be plain words, not lists, mappings or null",
                     )
                 )
@@ -235,17 +239,13 @@ def _build(node: yaml.Node, loc: Loc, doc: LocatedDocument, issues: list[ConfigI
                 issues.append(
                     ConfigIssue(
                         doc.path,
-                        key_node.start_mark.line + 1,
-                        key_node.start_mark.column + 1,
+                        *_position(key_node),
                         f"duplicate key '{key}' (first defined at line {first[0]}); "
                         "each key may appear once",
                     )
                 )
                 continue
-            doc.key_positions[child_loc] = (
-                key_node.start_mark.line + 1,
-                key_node.start_mark.column + 1,
-            )
+            doc.key_positions[child_loc] = _position(key_node)
             result[key] = _build(value_node, child_loc, doc, issues)
         return result
     if isinstance(node, yaml.SequenceNode):
@@ -269,8 +269,7 @@ def _scalar(node: yaml.Node, doc: LocatedDocument, issues: list[ConfigIssue]) ->
         issues.append(
             ConfigIssue(
                 doc.path,
-                node.start_mark.line + 1,
-                node.start_mark.column + 1,
+                *_position(node),
                 f"the value does not fit its YAML tag '{tag}'"
                 if known
                 else f"unknown YAML tag '{tag}'; write the value without a tag",

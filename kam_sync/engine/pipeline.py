@@ -272,6 +272,7 @@ class SyncEngine:
             self._preload = preload = _Preload()
             # What the pull does not change is read while it waits for the CRM.
             preload.start("history", lambda: load_history(self.store))
+            preload.start("written", lambda: load_written(self.store))
             preload.start("pending", lambda: load_pending(self.store))
             preload.start("retries", lambda: retry_items(self.store))
             # Opportunities first: the metrics' table (the largest a run reads) is then read
@@ -538,11 +539,6 @@ class SyncEngine:
             accounts, opportunities, as_of, roll_up=pack.scoring.hierarchy.roll_up
         )
         del opportunities
-        if self._preload is not None:
-            # The diff's largest input, read while the assessment computes (polars lets go of
-            # the interpreter): not during the pull, beside the opportunities, which would raise
-            # the run's peak memory by its size.
-            self._preload.start("written", lambda: load_written(self.store))
         history = self._preloaded("history", lambda: load_history(self.store))
         result = assess_portfolio(accounts, None, history, pack, as_of, metrics=metrics)
         if options.on_assessed is not None:
