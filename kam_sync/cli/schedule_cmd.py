@@ -13,6 +13,7 @@ import argparse
 import logging
 import signal
 import threading
+import time
 from pathlib import Path
 from types import FrameType
 
@@ -20,6 +21,8 @@ from kam_sync.errors import ExitCode, KamSyncError
 
 log = logging.getLogger(__name__)
 JOB_ID = "kam-sync-nightly"
+# How often the waiting scheduler looks whether a stop signal came.
+STOP_POLL_SECONDS = 0.2
 _stop = threading.Event()
 
 
@@ -95,12 +98,15 @@ def cmd_schedule(args: argparse.Namespace) -> int:
             coalesce=True,
             max_instances=1,
         )
-    done = threading.Event()
+    # The signals received. Not an Event the main thread waits on: a handler runs in the main
+    # thread, and Event.set() there deadlocks when the signal lands while that thread holds the
+    # Event's own lock inside Event.wait() (seen as a scheduler that never stopped on SIGTERM).
+    received: list[int] = []
 
     def _terminate(signum: int, _frame: FrameType | None) -> None:
         log.warning("received signal %d: finishing the current batch, then stopping", signum)
-        _stop.set()
-        done.set()
+        _stop.set()  # waited on by no lock the main thread holds
+        received.append(signum)
 
     signal.signal(signal.SIGTERM, _terminate)
     signal.signal(signal.SIGINT, _terminate)
@@ -110,7 +116,8 @@ def cmd_schedule(args: argparse.Namespace) -> int:
         flush=True,
     )
     scheduler.resume()
-    done.wait()
+    while not received:
+        time.sleep(STOP_POLL_SECONDS)  # sleeping holds no lock a signal handler needs
     scheduler.shutdown(wait=True)  # lets a run in progress record itself as interrupted
     store.close()
     print("kam-sync schedule: stopped", flush=True)
