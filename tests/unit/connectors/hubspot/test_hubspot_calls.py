@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import hubspot.crm.associations.v4.exceptions as associations_exceptions
@@ -236,6 +239,42 @@ def test_the_budget_stops_a_run_that_used_its_own_share() -> None:
         c.call("search", "search", fn, search=True)
     assert caught.value.error_code == RUN_BUDGET
     assert quota_status(c.budget, c.counts).calls_by_kind == {"search": 10}
+
+
+class SlowToken:
+    """A token source whose token takes a moment to hand over (a keyring, a lock)."""
+
+    renewable = False
+
+    def access_token(self) -> str:
+        time.sleep(0.01)
+        return "token"
+
+
+def test_calls_from_several_threads_never_pass_the_run_s_share_together() -> None:
+    t = FakeTime()
+    c = caller(t, daily_limit=40, tokens=SlowToken())  # 25% per run: 10 calls
+    sent: list[int] = []
+    lock = threading.Lock()
+
+    def fn(*_args: Any, **_kwargs: Any) -> Ok:
+        with lock:
+            sent.append(1)
+        return Ok({})
+
+    def one_call() -> str:
+        try:
+            c.call("list", "list", fn)
+        except QuotaExhaustedError as exc:
+            return str(exc.error_code)
+        return "sent"
+
+    with ThreadPoolExecutor(8) as pool:
+        outcomes = list(pool.map(lambda _n: one_call(), range(30)))
+    # Checked and counted as one step: the eleventh call is refused whichever thread sends it.
+    assert len(sent) == 10
+    assert outcomes.count("sent") == 10 and outcomes.count(RUN_BUDGET) == 20
+    assert quota_status(c.budget, c.counts).calls_by_kind == {"list": 10}
 
 
 def test_an_expired_oauth_token_is_renewed_once_and_the_call_sent_again() -> None:
