@@ -79,7 +79,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             return code
 
         print("\n== run 1: pull, score, govern, assess, write back")
-        first = execute(project, "run")
+        first = execute(project, "run", keep_assessment=True)
         print(format_summary(first.summary))
         if first.assessment is not None:
             print("\n== top key accounts")

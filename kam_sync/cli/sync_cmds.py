@@ -92,12 +92,20 @@ def execute(
     quiet: bool = False,
     stop: threading.Event | None = None,
     on_assessed: Callable[..., None] | None = None,
+    keep_assessment: bool = False,
 ) -> RunOutcome:
-    """Run (or plan) once under the store's run lock; shared by `run`, `plan`, `schedule`, `demo`."""
+    """Run (or plan) once under the store's run lock; shared by `run`, `plan`, `schedule`, `demo`.
+    A run's outcome holds its assessment only with ``keep_assessment``."""
     from kam_sync.engine.alerts import send_alerts
     from kam_sync.engine.pipeline import RunOptions, SyncEngine
 
-    options = RunOptions(mode=mode, full=full, stop=_RunStop(stop), on_assessed=on_assessed)
+    options = RunOptions(
+        mode=mode,
+        full=full,
+        stop=_RunStop(stop),
+        on_assessed=on_assessed,
+        keep_assessment=keep_assessment,
+    )
     with run_lifecycle(mode) as record, _opened(project, options.stop) as (store, connector):
         progress = StepProgress(enabled=not quiet)
         options.progress = progress

@@ -52,14 +52,14 @@ def test_a_later_push_replaces_a_pending_value_and_clearing_leaves_the_others(
     with store.transaction() as conn:
         record_pending(conn, store, {"A": {"kam_tier": "key", "kam_score": 50.0}}, run_id=1)
         record_pending(conn, store, {"A": {"kam_tier": "strategic"}}, run_id=2)
-        clear_pending(conn, [("A", "kam_score")])
+        clear_pending(conn, {"A": ["kam_score"]})
 
     (row,) = load_pending(store).to_dicts()
     assert (row["kam_tier"], row["sent_kam_tier"]) == ("strategic", True)
     assert (row["kam_score"], row["sent_kam_score"]) == (None, False)
 
     with store.transaction() as conn:
-        clear_pending(conn, [("A", "kam_tier")])
+        clear_pending(conn, {"A": ("kam_tier",)})
     with store.engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(schema.pending_write)).scalar() == 0
     store.close()
