@@ -54,6 +54,12 @@ class CrmEntry:
     # ``sync.write_chunk_size`` is not set: as many as the CRM's largest write form takes in one
     # go, so a larger chunk would hold more in memory and gain no call.
     write_chunk_size: int = 50_000
+    # The pull mostly waits for the CRM's rate limit (HubSpot: its requests per ten seconds,
+    # and search's five a second), so the engine reads the large store tables the later steps
+    # need (the opportunities, the written values) while it waits. A pull bound by its own work
+    # (Salesforce's 2,000-record pages) would share the processor with those reads, and hold
+    # them in memory beside its pages, for nothing.
+    read_store_beside_pull: bool = False
 
     def credentials_available(self, environ: Mapping[str, str]) -> bool:
         """Whether any of the CRM's secret variables is set, in ``environ`` or the keyring."""
@@ -134,6 +140,7 @@ register(
         # 50 batch updates of 100: enough to keep every batch in flight busy between chunks;
         # 50,000 (one Bulk API job on Salesforce) held about 45 MiB more at 50,000 accounts.
         write_chunk_size=5_000,
+        read_store_beside_pull=True,
     )
 )
 

@@ -123,6 +123,10 @@ def _id_only(record: dict[str, Any]) -> bool:
     return any(name in record and record[name] is None for name in _SNAPSHOT_REQUIRED)
 
 
+# The objects a run pulls, in order (see ``read_store_beside_pull`` for the exception).
+PULL_ORDER = ("account", "opportunity")
+
+
 class RunInterrupted(KamSyncError):
     """The run was asked to stop (SIGTERM, Ctrl-C) and stopped after its current batch."""
 
@@ -277,15 +281,23 @@ class SyncEngine:
             _check_stop(options, "before pulling")
             self._preload = preload = _Preload()
             # What the pull does not change is read while it waits for the CRM: the small
-            # tables only. The large ones (the opportunities, the written values) read beside
-            # the pull raised a 50,000-account Salesforce nightly run's peak by about 17 MiB
-            # (387 to 404 MiB; bench/RESULTS.md) to save a second or two.
+            # tables always. The large ones (the opportunities, the written values) only where
+            # the pull waits on the CRM's rate limit (the registry says which CRMs): beside
+            # Salesforce's pull they raised a 50,000-account nightly run's peak by about 17 MiB
+            # (387 to 404 MiB; bench/RESULTS.md) and saved little.
+            beside = entry(self.project.config.crm.type).read_store_beside_pull
             preload.start("history", lambda: load_history(self.store))
             preload.start("pending", lambda: load_pending(self.store))
             preload.start("retries", lambda: retry_items(self.store))
-            for object_name in ("account", "opportunity"):
+            if beside:
+                preload.start("written", lambda: load_written(self.store))
+            # Then the opportunities are pulled first, and their table (the largest a run
+            # reads) loads while the accounts are pulled.
+            for object_name in ("opportunity", "account") if beside else PULL_ORDER:
                 self._pull(object_name, as_of, summary, options)
                 log.debug("pulled %s; peak memory %.0f MiB", object_name, _peak_rss_mib())
+                if beside and object_name == "opportunity":
+                    preload.start("opportunities", self._opportunities_in_scope)
             # A connector that converted amounts (a multi-currency Salesforce org) names the
             # currency they are now in.
             summary.currency = self.connector.amounts_currency()
@@ -541,7 +553,7 @@ class SyncEngine:
             options.progress("assess", 0, accounts.height)
         # The largest table of a run is read for the metrics only, and let go before the rest
         # of the assessment builds its own tables.
-        opportunities = self._opportunities_in_scope()
+        opportunities = self._preloaded("opportunities", self._opportunities_in_scope)
         metrics = compute_metrics(
             accounts, opportunities, as_of, roll_up=pack.scoring.hierarchy.roll_up
         )
@@ -601,7 +613,7 @@ class SyncEngine:
         plan = plan_writes(
             result.assessments,
             accounts,
-            load_written(self.store),
+            self._preloaded("written", lambda: load_written(self.store)),
             self.targets,
             as_of=as_of,
             overwrite_manual_default=sync.overwrite_manual_edits,
