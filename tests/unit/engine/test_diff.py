@@ -372,3 +372,29 @@ def test_accounts_gone_from_the_crm_are_forgotten_not_written() -> None:
 
     assert result.updates == {}
     assert result.forgotten == ["Y", "Z"]
+
+
+def test_multi_select_values_compare_as_sets_and_an_empty_one_is_not_none() -> None:
+    # The CRM hands a multi-select's values back in its own order, perhaps repeated: the same
+    # values are no change. An empty selection the CRM holds is not the same as no value.
+    wanted = desired(
+        [
+            {"id": "A", "flags": ["stale_plan", "over_cap"]},
+            {"id": "B", "flags": ["over_cap"]},
+            {"id": "C", "flags": []},
+            {"id": "D", "flags": []},
+        ]
+    )
+    held = written_as_crm_holds(["A", "B", "C", "D"])
+    held[0]["kam_flags"] = ["over_cap", "stale_plan", "over_cap"]
+    held[1]["kam_flags"] = ["over_cap", "stale_plan"]
+    held[3]["kam_flags"] = None
+    wrote = [dict(row) for row in held]  # each value as kam-sync last wrote it
+
+    result = plan(wanted, held, wrote)
+
+    assert result.updates == {
+        "B": {"kam_flags": ["over_cap"], "kam_last_assessed": AS_OF},
+        "D": {"kam_flags": [], "kam_last_assessed": AS_OF},
+    }
+    assert result.protected == []
