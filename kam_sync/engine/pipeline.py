@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol, TypeVar, cast
@@ -147,9 +147,10 @@ class RunOptions:
         Callable[[pl.DataFrame, Callable[[], pl.DataFrame], GovernanceHistory, datetime], None]
         | None
     ) = None
-    # A run lets the assessment go once governance is recorded, before the push: the push's
-    # peak came on top of it (a 50,000-account Salesforce first sync, 403 MiB instead of
-    # 360 MiB). True keeps it in the outcome (the demo shows the top accounts).
+    # A run lets the assessment's metrics and signals go once they are saved for `explain`,
+    # and the rest once governance is recorded, before the push: the diff's and the push's
+    # peaks came on top of them (a 50,000-account Salesforce first sync, 403 MiB instead of
+    # 360 MiB). True keeps it whole in the outcome (the demo shows the top accounts).
     keep_assessment: bool = False
 
 
@@ -305,6 +306,13 @@ class SyncEngine:
             _check_stop(options, "after the assessment, before anything was written")
             # Kept for `kam-sync explain` before anything is written, while the run holds little.
             save_last_run(self.project.root, outcome.assessment, mode=options.mode)
+            if options.mode == "run" and not options.keep_assessment:
+                # The diff and governance read the assessments, the key list and the history:
+                # the metrics and signals (in the file just saved, for `explain`) are let go
+                # before the diff, whose peak came on top of them.
+                outcome.assessment = replace(
+                    outcome.assessment, metrics=outcome.assessment.metrics.clear(), signals=None
+                )
             log.debug("assessed; peak memory %.0f MiB", _peak_rss_mib())
             outcome.plan = self._diff(outcome.assessment, as_of, summary)
             log.debug("diffed; peak memory %.0f MiB", _peak_rss_mib())
